@@ -1,0 +1,1 @@
+"""Core services every other part of the hub builds on."""

@@ -1,0 +1,66 @@
+"""One exception tree for the hub: each subclass is a failure category with a stable code."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+# Stable error codes. Clients (the web UI, scripts) switch on these; never rename one.
+CONFIG_INVALID: Final = "config_invalid"
+STORAGE_UNREADABLE: Final = "storage_unreadable"
+STORAGE_WRITE_FAILED: Final = "storage_write_failed"
+MASTER_KEY_INVALID: Final = "master_key_invalid"
+MASTER_KEY_MISMATCH: Final = "master_key_mismatch"
+MASTER_KEY_MISSING: Final = "master_key_missing"
+SECRET_UNDECRYPTABLE: Final = "secret_undecryptable"  # noqa: S105  # a code, not a secret
+NOT_FOUND: Final = "not_found"
+METHOD_NOT_ALLOWED: Final = "method_not_allowed"
+BAD_REQUEST: Final = "bad_request"
+INTERNAL_ERROR: Final = "internal_error"
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose; ``str()`` is safe to show a person."""
+
+    code: ClassVar[str] = INTERNAL_ERROR
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a per-instance refinement of the class code
+
+
+class ConfigError(HubError):
+    """``configuration.yaml`` (or an environment override) is not valid."""
+
+    code = CONFIG_INVALID
+    http_status = 400
+
+
+class StorageError(HubError):
+    """A storage file cannot be read, parsed, migrated or written."""
+
+    code = STORAGE_UNREADABLE
+    http_status = 500
+
+
+class CryptoError(HubError):
+    """The master key is missing, malformed or wrong, or a secret does not decrypt."""
+
+    code = MASTER_KEY_INVALID
+    http_status = 500
+
+
+class NotFoundError(HubError):
+    """The thing asked for does not exist."""
+
+    code = NOT_FOUND
+    http_status = 404
+
+
+class BadRequestError(HubError):
+    """The request body or parameters do not make sense."""
+
+    code = BAD_REQUEST
+    http_status = 400
