@@ -1,0 +1,285 @@
+"""Versioned JSON storage files under ``.storage/``: atomic, durable, migrated, coalesced saves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from hub.core.errors import STORAGE_WRITE_FAILED, StorageError
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_DIR: Final = ".storage"
+DEFAULT_SAVE_DELAY: Final = 1.0
+_TMP_MARK: Final = ".tmp-"
+
+MigrateFunc = Callable[[int, int, Any], Any]
+"""A pure function ``(old_version, old_minor_version, old_data) -> new_data``."""
+
+
+def write_atomic(path: Path, payload: bytes, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``payload`` so a crash leaves the old or the new file, never a mix.
+
+    A temporary file in the same directory is written and fsynced, renamed over the target with
+    ``os.replace``, and the directory is fsynced so the rename itself survives a power cut.
+    """
+    directory = path.parent
+    tmp = directory / f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Flush a directory entry (a rename or a create) to disk."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _describe_os_error(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "the disk is full"
+    if err.errno == errno.EROFS:
+        return "the file system is read-only"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return err.strerror or type(err).__name__
+
+
+class StorageManager:
+    """Owns the ``.storage/`` directory and every store in it, so shutdown can flush them all."""
+
+    def __init__(self, config_dir: Path, *, save_delay: float = DEFAULT_SAVE_DELAY) -> None:
+        self.path = config_dir / STORAGE_DIR
+        self.save_delay = save_delay
+        self._stores: dict[str, Store] = {}
+
+    def prepare(self) -> None:
+        """Create ``.storage/`` (mode 0700) and remove temporary files left by interrupted writes."""
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for leftover in self.path.glob(f".*{_TMP_MARK}*"):
+            _LOGGER.info("Removing %s, left by an interrupted write", leftover.name)
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    def store(
+        self,
+        key: str,
+        version: int,
+        *,
+        minor_version: int = 1,
+        migrate: MigrateFunc | None = None,
+    ) -> Store:
+        """Return the store for ``key``; each key has exactly one store per manager."""
+        if key in self._stores:
+            raise ValueError(f"storage key {key!r} is already in use")
+        store = Store(self, key, version, minor_version=minor_version, migrate=migrate)
+        self._stores[key] = store
+        return store
+
+    async def flush(self) -> None:
+        """Write every pending delayed save now, on shutdown; failures are logged, not raised."""
+        results = await asyncio.gather(
+            *(store.flush() for store in self._stores.values()), return_exceptions=True
+        )
+        for store, result in zip(self._stores.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                _LOGGER.error("Could not flush %s on shutdown: %s", store.path, result)
+
+
+class Store:
+    """One versioned JSON file: ``{"version", "minor_version", "key", "data"}``."""
+
+    def __init__(
+        self,
+        manager: StorageManager,
+        key: str,
+        version: int,
+        *,
+        minor_version: int = 1,
+        migrate: MigrateFunc | None = None,
+    ) -> None:
+        self.key = key
+        self.version = version
+        self.minor_version = minor_version
+        self.path = manager.path / key
+        self._manager = manager
+        self._migrate = migrate
+        self._write_lock = asyncio.Lock()
+        self._pending: Callable[[], Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def load(self) -> Any | None:
+        """Return the stored data migrated to the current version, or ``None`` if there is no file."""
+        try:
+            raw = await asyncio.to_thread(self.path.read_bytes)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StorageError(f"Cannot read {self.path}: {_describe_os_error(err)}") from err
+        return self._decode(raw)
+
+    def _decode(self, raw: bytes) -> Any:
+        where = f"{self.path}"
+        try:
+            envelope = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StorageError(
+                f"{where} is not valid JSON ({err}). The hub will not start over it, so nothing is "
+                "lost: restore the file from a backup, or move it away to start that part afresh."
+            ) from None
+        if not isinstance(envelope, dict) or not {"version", "key", "data"} <= envelope.keys():
+            raise StorageError(
+                f"{where} is not a hub storage file (expected the keys version, key and data)."
+            )
+        if envelope["key"] != self.key:
+            raise StorageError(f"{where} holds key {envelope['key']!r}, expected {self.key!r}.")
+        version = envelope["version"]
+        minor = envelope.get("minor_version", 1)
+        if type(version) is not int or type(minor) is not int:  # bool is an int to isinstance
+            raise StorageError(f"{where} has a version that is not a number.")
+        data = envelope["data"]
+        if version > self.version:
+            raise StorageError(
+                f"{where} was written by a newer hub (version {version}, this hub reads up to "
+                f"{self.version}). Upgrade the hub, or restore a backup made by this version."
+            )
+        if version == self.version and minor >= self.minor_version:
+            return data  # a newer minor version is backward compatible by definition
+        if self._migrate is None:
+            raise StorageError(
+                f"{where} is at version {version}.{minor} and there is no migration to "
+                f"{self.version}.{self.minor_version}."
+            )
+        try:
+            migrated = self._migrate(version, minor, data)
+        except Exception as err:
+            _LOGGER.exception("Migration of %s failed", where)
+            raise StorageError(
+                f"{where} could not be migrated from version {version}.{minor} to "
+                f"{self.version}.{self.minor_version}: {type(err).__name__}. The file is unchanged."
+            ) from None
+        _LOGGER.info(
+            "Migrated %s from %s.%s to %s.%s",
+            self.key,
+            version,
+            minor,
+            self.version,
+            self.minor_version,
+        )
+        return migrated
+
+    def _encode(self, data: Any) -> bytes:
+        envelope = {
+            "version": self.version,
+            "minor_version": self.minor_version,
+            "key": self.key,
+            "data": data,
+        }
+        return json.dumps(envelope, indent=2, ensure_ascii=False).encode()
+
+    async def save(self, data: Any) -> None:
+        """Write ``data`` now, replacing a pending delayed save; raises ``StorageError`` on failure."""
+        self._cancel_timer()
+        self._pending = None
+        # Serialized on the loop, so later mutations of ``data`` cannot tear what is written.
+        await self._write(self._encode(data))
+
+    def schedule_save(self, data_func: Callable[[], Any], delay: float | None = None) -> None:
+        """Save soon: bursts of calls within ``delay`` seconds coalesce into one write.
+
+        The first call of a burst fixes the deadline, so a steady stream of changes is still
+        written at least every ``delay`` seconds; ``data_func`` is called when the write happens.
+        """
+        self._pending = data_func
+        if self._timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._manager.save_delay if delay is None else delay
+        self._deadline = loop.time() + wait
+        self._timer = loop.call_at(self._deadline, self._start_delayed_write)
+
+    @property
+    def has_pending_save(self) -> bool:
+        """Whether a delayed save has not reached the disk yet."""
+        return self._pending is not None
+
+    def _start_delayed_write(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self._delayed_write())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _delayed_write(self) -> None:
+        try:
+            await self.flush()
+        except StorageError as err:
+            _LOGGER.error("%s; the change stays in memory and is retried on the next save", err)
+
+    async def flush(self) -> None:
+        """Write a pending delayed save now, if there is one, and wait for any write in flight."""
+        self._cancel_timer()
+        if self._pending is None:
+            async with self._write_lock:
+                return
+        data_func, self._pending = self._pending, None
+        try:
+            await self._write(self._encode(data_func()))
+        except StorageError:
+            if self._pending is None:
+                self._pending = data_func
+            raise
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _write(self, payload: bytes) -> None:
+        async with self._write_lock:
+            start = time.perf_counter()
+            try:
+                await asyncio.to_thread(write_atomic, self.path, payload)
+            except OSError as err:
+                raise StorageError(
+                    f"Cannot write {self.path}: {_describe_os_error(err)}. The previous version "
+                    "is kept.",
+                    code=STORAGE_WRITE_FAILED,
+                ) from err
+            _LOGGER.debug(
+                "Saved %s (%d bytes) in %.1f ms",
+                self.key,
+                len(payload),
+                (time.perf_counter() - start) * 1000,
+            )
+
+    async def remove(self) -> None:
+        """Delete the file and forget any pending save."""
+        self._cancel_timer()
+        self._pending = None
+        async with self._write_lock:
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(self.path.unlink)
