@@ -1,0 +1,338 @@
+"""``configuration.yaml``: pydantic models, environment overrides, and errors that name file, key and line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from importlib import resources
+from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.core.errors import ConfigError
+
+CONFIG_FILE: Final = "configuration.yaml"
+CONFIG_DIR_ENV: Final = "HUB_CONFIG"
+DEFAULT_CONFIG_DIR: Final = Path("config")
+ENV_PREFIX: Final = "HUB__"
+DEFAULT_PORT: Final = 8321
+"""Home Assistant owns 8123; 8321 lets both run on one box."""
+
+SOURCE_ROOT: Final = Path(__file__).resolve().parent.parent
+"""The hub's source tree; a relative ``bundled_dir`` is resolved against it."""
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+Tier = Literal["unregulated", "regulated", "internal"]
+Seconds = Annotated[float, Field(gt=0)]
+SyncSeconds = Annotated[int, Field(ge=5, le=7 * 24 * 3600)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Section):
+    """Where the web server listens, and how."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    ssl_certificate: Path | None = None
+    ssl_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.ssl_certificate is None) != (self.ssl_key is None):
+            raise ValueError("ssl_certificate and ssl_key must be set together")
+        return self
+
+
+class IntegrationsConfig(_Section):
+    """Where integrations are discovered and how config flows behave."""
+
+    enabled: bool = True
+    bundled_dir: Path = Path("integrations")
+    external_dirs: tuple[Path, ...] = ()
+    allow_external: bool = False
+    flow_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+
+    @field_validator("external_dirs")
+    @classmethod
+    def _absolute(cls, dirs: tuple[Path, ...]) -> tuple[Path, ...]:
+        for directory in dirs:
+            if not directory.is_absolute():
+                raise ValueError(f"external dir {str(directory)!r} must be an absolute path")
+        return dirs
+
+
+class LoggerConfig(_Section):
+    """Log levels: a default and per-logger overrides."""
+
+    default: LogLevel = "info"
+    logs: dict[str, LogLevel] = Field(default_factory=dict)
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("logs", mode="before")
+    @classmethod
+    def _lower_all(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v.lower() if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+
+class HistoryConfig(_Section):
+    """How long state history is kept."""
+
+    retention_days: int = Field(default=10, ge=1, le=3650)
+
+
+class SyncIntervals(_Section):
+    """Default seconds between pull syncs, by an integration's ``iot_class``."""
+
+    local_in_process: SyncSeconds = 60
+    local_polling: SyncSeconds = 30
+    local_push: SyncSeconds = 900
+    cloud_polling: SyncSeconds = 300
+    cloud_push: SyncSeconds = 900
+
+
+class SchedulerConfig(_Section):
+    """Background job defaults."""
+
+    job_timeout_seconds: Seconds = 60.0
+    jitter_seconds: float = Field(default=5.0, ge=0)
+    sync_intervals: SyncIntervals = SyncIntervals()
+
+
+class ModelConfig(_Section):
+    """One OpenAI-compatible model endpoint and the data tier it may see."""
+
+    name: str = Field(min_length=1)
+    base_url: str = Field(pattern=r"^https?://")
+    model: str = Field(min_length=1)
+    tier: Tier = "unregulated"
+
+
+class HubConfig(_Section):
+    """The whole of ``configuration.yaml``."""
+
+    http: HttpConfig = HttpConfig()
+    integrations: IntegrationsConfig = IntegrationsConfig()
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+    logger: LoggerConfig = LoggerConfig()
+    history: HistoryConfig = HistoryConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    models: tuple[ModelConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> HubConfig:
+        names = [model.name for model in self.models]
+        if len(names) != len(set(names)):
+            raise ValueError("model names must be unique")
+        return self
+
+
+def resolve_config_dir(arg: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    """``--config``, else ``$HUB_CONFIG``, else ``./config``."""
+    if arg:
+        return Path(arg).expanduser().resolve()
+    if env.get(CONFIG_DIR_ENV):
+        return Path(env[CONFIG_DIR_ENV]).expanduser().resolve()
+    return DEFAULT_CONFIG_DIR.resolve()
+
+
+def template_text() -> str:
+    """The commented ``configuration.yaml`` written on first start."""
+    return resources.files("hub").joinpath("configuration.template.yaml").read_text("utf-8")
+
+
+def ensure_config_file(config_dir: Path) -> bool:
+    """Create the config directory and a commented ``configuration.yaml`` if missing; True if created."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / CONFIG_FILE
+    if path.exists():
+        return False
+    from hub.core.storage import write_atomic
+
+    write_atomic(path, template_text().encode(), mode=0o644)
+    return True
+
+
+def load_config(config_dir: Path, env: Mapping[str, str]) -> HubConfig:
+    """Read, override from the environment, and validate; a ``ConfigError`` says what and where."""
+    path = config_dir / CONFIG_FILE
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err})") from None
+    raw, lines = _parse_yaml(text, path)
+    env_sources = _apply_env_overrides(raw, env, path)
+    try:
+        config = HubConfig.model_validate(raw)
+    except ValidationError as err:
+        messages = [_describe(error, path, lines, env_sources) for error in err.errors()]
+        raise ConfigError("\n".join(messages)) from None
+    return _resolve_paths(config, config_dir, path)
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_cls(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {err.problem or err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}, line 1: the file must be a mapping of sections (http:, ...)")
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _record_lines(node, (), lines, path)
+    return data, lines
+
+
+def _record_lines(
+    node: yaml.Node, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], path: Path
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                dotted = _dotted((*prefix, key))
+                raise ConfigError(f"{path}, line {line}: {dotted}: key appears twice")
+            seen.add(key)
+            lines[(*prefix, key)] = line
+            _record_lines(value_node, (*prefix, key), lines, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*prefix, index)] = item.start_mark.line + 1
+            _record_lines(item, (*prefix, index), lines, path)
+
+
+def _apply_env_overrides(
+    raw: dict[str, Any], env: Mapping[str, str], path: Path
+) -> dict[tuple[str, ...], str]:
+    """Merge ``HUB__SECTION__KEY=value`` into ``raw``; values are read as YAML scalars."""
+    sources: dict[tuple[str, ...], str] = {}
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        if not all(keys):
+            raise ConfigError(f"environment variable {name}: empty key (use HUB__SECTION__KEY)")
+        try:
+            value = yaml.safe_load(env[name])
+        except yaml.YAMLError:
+            value = env[name]
+        target = raw
+        for depth, key in enumerate(keys[:-1]):
+            existing = target.setdefault(key, {})
+            if not isinstance(existing, dict):
+                dotted = _dotted(keys[: depth + 1])
+                raise ConfigError(
+                    f"environment variable {name}: {dotted} in {path} is not a section"
+                )
+            target = existing
+        target[keys[-1]] = value
+        sources[keys] = name
+    return sources
+
+
+def _describe(
+    error: Any,
+    path: Path,
+    lines: Mapping[tuple[Any, ...], int],
+    env_sources: Mapping[tuple[str, ...], str],
+) -> str:
+    loc = tuple(error["loc"])
+    dotted = _dotted(loc) or "(top level)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key" + _suggestion(loc)
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in env_sources:
+            return f"environment variable {env_sources[loc[:end]]}: {dotted}: {message}"
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return f"{path}, line {lines[loc[:end]]}: {dotted}: {message}"
+    return f"{path}: {dotted}: {message}"
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] | None = HubConfig
+    for part in loc[:-1]:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return ""
+        annotation = model.model_fields[part].annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    known = ", ".join(model.model_fields)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _resolve_paths(config: HubConfig, config_dir: Path, path: Path) -> HubConfig:
+    """Anchor relative paths and check that the TLS files exist."""
+    http = config.http
+    if http.ssl_certificate is not None and http.ssl_key is not None:
+        cert = config_dir / http.ssl_certificate
+        key = config_dir / http.ssl_key
+        for name, file in (("http.ssl_certificate", cert), ("http.ssl_key", key)):
+            if not file.is_file():
+                raise ConfigError(f"{path}: {name}: file {file} does not exist")
+        http = http.model_copy(update={"ssl_certificate": cert, "ssl_key": key})
+    bundled = SOURCE_ROOT / config.integrations.bundled_dir
+    integrations = config.integrations.model_copy(update={"bundled_dir": bundled})
+    return config.model_copy(update={"http": http, "integrations": integrations})
+
+
+def summarize(config: HubConfig, config_dir: Path) -> str:
+    """A short human summary for ``hub check-config``."""
+    scheme = "https" if config.http.ssl_certificate else "http"
+    external = f"{len(config.integrations.external_dirs)} external dir(s)" + (
+        " (allowed)" if config.integrations.allow_external else " (not scanned)"
+    )
+    return "\n".join(
+        [
+            f"Configuration OK: {config_dir / CONFIG_FILE}",
+            f"  http: {scheme}://{config.http.host}:{config.http.port}",
+            f"  integrations: {'enabled' if config.integrations.enabled else 'disabled'}, "
+            f"bundled dir {config.integrations.bundled_dir}, {external}",
+            f"  language: {config.language}; log level: {config.logger.default}",
+            f"  history: {config.history.retention_days} days; models: {len(config.models)}",
+        ]
+    )
