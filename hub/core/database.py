@@ -1,0 +1,110 @@
+"""``hub.db``: one SQLite database through aiosqlite, in WAL mode, with numbered schema migrations."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import aiosqlite
+
+from hub import __version__
+from hub.core.errors import StorageError
+
+_LOGGER = logging.getLogger(__name__)
+
+DATABASE_FILE: Final = "hub.db"
+
+CORE_MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    """,
+)
+"""Migration N (0-based) takes the schema from ``user_version`` N to N + 1; never edit a released one."""
+
+
+class Database:
+    """The open database; later parts of the hub append their migrations before ``open``."""
+
+    def __init__(self, path: Path, migrations: Sequence[str] = CORE_MIGRATIONS) -> None:
+        self.path = path
+        self.migrations = list(migrations)
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The connection; only valid between ``open`` and ``close``."""
+        if self._conn is None:
+            raise RuntimeError("the database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        """Open (creating if needed), set WAL, and migrate; a bad file raises ``StorageError``."""
+        try:
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn = self._conn
+            await conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode; only an OS crash may lose
+            # the last transactions, never corrupt the file. FULL would double the fsyncs on an SD card.
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await self._migrate(conn)
+        except sqlite3.DatabaseError as err:
+            await self.close()
+            raise StorageError(
+                f"{self.path} cannot be opened as a database ({err}). Restore it from a backup, "
+                "or move it away to start with an empty one."
+            ) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        async with conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        target = len(self.migrations)
+        if current > target:
+            raise StorageError(
+                f"{self.path} has schema version {current}, newer than this hub knows ({target}). "
+                "Upgrade the hub, or restore a backup made by this version."
+            )
+        for version in range(current, target):
+            start = time.perf_counter()
+            try:
+                await conn.executescript(
+                    f"BEGIN;\n{self.migrations[version]}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+                )
+            except sqlite3.Error as err:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise StorageError(
+                    f"{self.path}: schema migration to version {version + 1} failed ({err}); "
+                    "the database is unchanged."
+                ) from None
+            _LOGGER.info(
+                "Database schema migrated to version %d in %.1f ms",
+                version + 1,
+                (time.perf_counter() - start) * 1000,
+            )
+        await conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_by', ?)", (__version__,)
+        )
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await conn.execute("PRAGMA optimize")
+        except sqlite3.Error as err:
+            _LOGGER.debug("PRAGMA optimize failed on close: %s", err)
+        await conn.close()
