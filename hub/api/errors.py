@@ -1,0 +1,42 @@
+"""The one error envelope: every failure of an ``/api`` route answers ``{"error": {code, message}}``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from hub.core.errors import BAD_REQUEST, INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, HubError
+
+_LOGGER = logging.getLogger(__name__)
+
+_CODES_BY_STATUS: Final = {400: BAD_REQUEST, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    """Serialize one error in the envelope every client understands."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn ``HubError``, HTTP errors and anything unexpected into the envelope; never a traceback."""
+    try:
+        return await handler(request)
+    except HubError as err:
+        if err.http_status >= 500:
+            _LOGGER.error("%s %s failed: %s", request.method, request.path, err.message)
+        return error_response(err.http_status, err.code, err.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api"):
+            raise
+        code = _CODES_BY_STATUS.get(exc.status, f"http_{exc.status}")
+        return error_response(exc.status, code, exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        _LOGGER.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, INTERNAL_ERROR, "Internal error; the hub's log has the details.")

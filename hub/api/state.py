@@ -1,0 +1,28 @@
+"""Typed application state: one ``AppKey`` per service the HTTP layer reaches."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from hub.config import HubConfig
+from hub.core.bus import EventBus
+from hub.core.crypto import Keyring
+from hub.core.database import Database
+from hub.core.scheduler import Scheduler
+from hub.core.storage import StorageManager
+from hub.core.timeline import Timeline
+
+CONFIG_DIR: Final = web.AppKey("config_dir", Path)
+CONFIG: Final = web.AppKey("config", HubConfig)
+TIMELINE: Final = web.AppKey("timeline", Timeline)
+STARTED_AT: Final = web.AppKey("started_at", float)
+STOPPING: Final = web.AppKey("stopping", asyncio.Event)
+STORAGE: Final = web.AppKey("storage", StorageManager)
+KEYRING: Final = web.AppKey("keyring", Keyring)
+DATABASE: Final = web.AppKey("database", Database)
+BUS: Final = web.AppKey("bus", EventBus)
+SCHEDULER: Final = web.AppKey("scheduler", Scheduler)

@@ -1,0 +1,120 @@
+"""The aiohttp application: the one place that wires every service, in order, and unwinds them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.api.errors import error_middleware
+from hub.api.health import health
+from hub.api.state import (
+    BUS,
+    CONFIG,
+    CONFIG_DIR,
+    DATABASE,
+    KEYRING,
+    SCHEDULER,
+    STARTED_AT,
+    STOPPING,
+    STORAGE,
+    TIMELINE,
+)
+from hub.config import HubConfig
+from hub.core.bus import EVENT_HUB_STOPPING, EventBus
+from hub.core.crypto import Keyring
+from hub.core.database import DATABASE_FILE, Database
+from hub.core.scheduler import Scheduler
+from hub.core.storage import StorageManager
+from hub.core.timeline import Timeline
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def create_app(
+    config_dir: Path,
+    config: HubConfig,
+    *,
+    env: Mapping[str, str],
+    timeline: Timeline | None = None,
+) -> web.Application:
+    """Build the application; services open on start-up and close on cleanup, in reverse order."""
+    app = web.Application(middlewares=[error_middleware])
+    app[CONFIG_DIR] = config_dir
+    app[CONFIG] = config
+    app[TIMELINE] = timeline or Timeline()
+    app[STARTED_AT] = time.monotonic()
+    app[STOPPING] = asyncio.Event()
+    app[STORAGE] = StorageManager(config_dir)
+    app[KEYRING] = Keyring(app[STORAGE], env)
+    app[DATABASE] = Database(config_dir / DATABASE_FILE)
+    app[BUS] = EventBus()
+    app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
+
+    app.cleanup_ctx.extend(
+        [
+            _phase("storage", _storage),
+            _phase("keyring", _keyring),
+            _phase("database", _database),
+            _phase("bus", _bus),
+            _phase("scheduler", _scheduler),
+        ]
+    )
+    app.on_shutdown.append(_announce_shutdown)
+    app.router.add_get("/api/health", health)
+    return app
+
+
+def _phase(name: str, context: CleanupContext) -> CleanupContext:
+    """Time a cleanup context's start-up half as a phase of the start-up timeline."""
+
+    async def timed(app: web.Application) -> AsyncIterator[None]:
+        with app[TIMELINE].phase(name):
+            steps = context(app)
+            await anext(steps)
+        try:
+            yield
+        finally:
+            await anext(steps, None)
+
+    timed.__name__ = f"{name}_context"
+    return timed
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    storage = app[STORAGE]
+    await asyncio.to_thread(storage.prepare)
+    yield
+    await storage.flush()
+
+
+async def _keyring(app: web.Application) -> AsyncIterator[None]:
+    await app[KEYRING].open()
+    yield
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    database = app[DATABASE]
+    await database.open()
+    yield
+    await database.close()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[BUS].close()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = app[SCHEDULER]
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
+async def _announce_shutdown(app: web.Application) -> None:
+    app[STOPPING].set()
+    app[BUS].fire(EVENT_HUB_STOPPING, {})

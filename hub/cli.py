@@ -1,0 +1,223 @@
+"""The ``hub`` command: ``run``, ``check-config`` and ``secrets rotate-key``."""
+
+from __future__ import annotations
+
+import time
+
+_T0 = time.perf_counter()  # before the heavy imports, so the start-up timeline counts them
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import errno  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+from hub import __version__  # noqa: E402
+from hub.config import (  # noqa: E402
+    CONFIG_FILE,
+    HubConfig,
+    ensure_config_file,
+    load_config,
+    resolve_config_dir,
+    summarize,
+)
+from hub.core.errors import ConfigError, HubError  # noqa: E402
+from hub.core.lock import ConfigDirLock  # noqa: E402
+from hub.core.timeline import Timeline  # noqa: E402
+
+if TYPE_CHECKING:
+    import ssl
+
+    from aiohttp import web
+
+_LOGGER = logging.getLogger("hub")
+
+
+class PortUnavailableError(HubError):
+    """The HTTP port cannot be bound."""
+
+    code = "port_unavailable"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the return value is the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    try:
+        if args.command == "run":
+            return _run(args, env)
+        if args.command == "check-config":
+            return _check_config(args, env)
+        if args.command == "secrets":
+            return _rotate_key(args, env)
+    except HubError as err:
+        for line in err.message.splitlines():
+            print(f"hub: error: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="A self-hosted integration hub.")
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    config_help = "config directory (default: $HUB_CONFIG, else ./config)"
+
+    run = commands.add_parser("run", help="start the hub")
+    run.add_argument("--config", metavar="DIR", help=config_help)
+    run.add_argument("--host", help="address to listen on (overrides http.host)")
+    run.add_argument("--port", type=int, help="port to listen on (overrides http.port)")
+
+    check = commands.add_parser("check-config", help="validate configuration.yaml and exit")
+    check.add_argument("--config", metavar="DIR", help=config_help)
+
+    secrets = commands.add_parser("secrets", help="manage the master key")
+    secrets_commands = secrets.add_subparsers(
+        dest="secrets_command", metavar="ACTION", required=True
+    )
+    rotate = secrets_commands.add_parser(
+        "rotate-key", help="re-wrap every data key under a new master key"
+    )
+    rotate.add_argument("--config", metavar="DIR", help=config_help)
+    return parser
+
+
+def _check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    config_dir = resolve_config_dir(args.config, env)
+    if not (config_dir / CONFIG_FILE).exists():
+        print(f"No {CONFIG_FILE} in {config_dir}: the defaults apply.")
+    config = load_config(config_dir, env)
+    print(summarize(config, config_dir))
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hub.core.crypto import rotate_master_key
+    from hub.core.storage import StorageManager
+
+    config_dir = resolve_config_dir(args.config, env)
+    with ConfigDirLock(config_dir):
+        manager = StorageManager(config_dir)
+        manager.prepare()
+        result = asyncio.run(rotate_master_key(manager, env))
+    print(result.message)
+    return 0
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    timeline = Timeline(origin=_T0)
+    config_dir = resolve_config_dir(args.config, env)
+    with timeline.phase("config"):
+        created = ensure_config_file(config_dir)
+        config = _with_overrides(load_config(config_dir, env), args.host, args.port)
+    from hub.core.logs import setup_logging
+
+    setup_logging(config.logger.default, dict(config.logger.logs))
+    timeline.mark("boot", timeline.elapsed())
+    if created:
+        _LOGGER.info("Created %s from the template", config_dir / CONFIG_FILE)
+    with ConfigDirLock(config_dir):
+        with timeline.phase("imports"):
+            from hub.app import create_app
+
+        app = create_app(config_dir, config, env=env, timeline=timeline)
+        asyncio.run(_serve(app, config, timeline))
+    return 0
+
+
+def _with_overrides(config: HubConfig, host: str | None, port: int | None) -> HubConfig:
+    update: dict[str, object] = {}
+    if host:
+        update["host"] = host
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"--port {port}: must be between 1 and 65535")
+        update["port"] = port
+    if not update:
+        return config
+    return config.model_copy(update={"http": config.http.model_copy(update=update)})
+
+
+async def _serve(app: web.Application, config: HubConfig, timeline: Timeline) -> None:
+    from aiohttp import web
+
+    from hub.api.state import BUS
+    from hub.core.bus import EVENT_HUB_STARTED
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, handle_signals=False)
+    try:
+        await runner.setup()
+        http = config.http
+        with timeline.phase("http"):
+            site = web.TCPSite(runner, http.host, http.port, ssl_context=_ssl_context(config))
+            try:
+                await site.start()
+            except OSError as err:
+                raise _bind_error(err, http.host, http.port) from None
+        ready = timeline.elapsed()
+        _LOGGER.info("Hub %s ready in %.0f ms", __version__, ready * 1000)
+        app[BUS].fire(EVENT_HUB_STARTED)
+        for url in _urls(config):
+            print(f"Hub is running: open {url}", flush=True)
+        await stop.wait()
+        _LOGGER.info("Stopping")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        _LOGGER.info("Stopped")
+
+
+def _ssl_context(config: HubConfig) -> ssl.SSLContext | None:
+    http = config.http
+    if http.ssl_certificate is None or http.ssl_key is None:
+        return None
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(http.ssl_certificate, http.ssl_key)
+    except (ssl.SSLError, OSError) as err:
+        raise ConfigError(
+            f"http.ssl_certificate / http.ssl_key: cannot load {http.ssl_certificate} with "
+            f"{http.ssl_key} ({err})"
+        ) from None
+    return context
+
+
+def _bind_error(err: OSError, host: str, port: int) -> HubError:
+    if err.errno == errno.EADDRINUSE:
+        reason = "another program already listens there"
+    elif err.errno == errno.EACCES:
+        reason = "permission denied (ports below 1024 need privileges)"
+    elif err.errno == errno.EADDRNOTAVAIL:
+        reason = "this machine has no such address"
+    else:
+        reason = err.strerror or str(err)
+    return PortUnavailableError(
+        f"cannot listen on {host}:{port}: {reason}; choose another with --port, --host or the "
+        "http section of configuration.yaml"
+    )
+
+
+def _urls(config: HubConfig) -> list[str]:
+    http = config.http
+    scheme = "https" if http.ssl_certificate else "http"
+    if http.host in ("0.0.0.0", "::", ""):
+        hosts = ["127.0.0.1", socket.gethostname()]
+    else:
+        hosts = [f"[{http.host}]" if ":" in http.host else http.host]
+    return [f"{scheme}://{host}:{http.port}/" for host in hosts]
