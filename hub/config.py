@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -14,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.core.errors import ConfigError
+from hub.core.yamlfile import Loc, describe, dotted, line_of, parse_mapping
 
 CONFIG_FILE: Final = "configuration.yaml"
 CONFIG_DIR_ENV: Final = "HUB_CONFIG"
@@ -175,58 +175,23 @@ def load_config(config_dir: Path, env: Mapping[str, str]) -> HubConfig:
         text = ""
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read ({err})") from None
-    raw, lines = _parse_yaml(text, path)
+    raw, lines = parse_mapping(
+        text, path, ConfigError, "the file must be a mapping of sections (http:, ...)"
+    )
     env_sources = _apply_env_overrides(raw, env, path)
     try:
         config = HubConfig.model_validate(raw)
     except ValidationError as err:
-        messages = [_describe(error, path, lines, env_sources) for error in err.errors()]
-        raise ConfigError("\n".join(messages)) from None
+
+        def where(loc: Loc) -> tuple[int, str]:
+            for end in range(len(loc), 0, -1):
+                if loc[:end] in env_sources:
+                    return 1 << 30, f"environment variable {env_sources[loc[:end]]}"
+            line = line_of(loc, lines)
+            return line, f"{path}, line {line}" if line else str(path)
+
+        raise ConfigError(describe(err, HubConfig, where)) from None
     return _resolve_paths(config, config_dir, path)
-
-
-def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_cls(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {err.problem or err}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    finally:
-        loader.dispose()
-    if data is None:
-        return {}, {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}, line 1: the file must be a mapping of sections (http:, ...)")
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _record_lines(node, (), lines, path)
-    return data, lines
-
-
-def _record_lines(
-    node: yaml.Node, prefix: tuple[Any, ...], lines: dict[tuple[Any, ...], int], path: Path
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                dotted = _dotted((*prefix, key))
-                raise ConfigError(f"{path}, line {line}: {dotted}: key appears twice")
-            seen.add(key)
-            lines[(*prefix, key)] = line
-            _record_lines(value_node, (*prefix, key), lines, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*prefix, index)] = item.start_mark.line + 1
-            _record_lines(item, (*prefix, index), lines, path)
 
 
 def _apply_env_overrides(
@@ -248,61 +213,14 @@ def _apply_env_overrides(
         for depth, key in enumerate(keys[:-1]):
             existing = target.setdefault(key, {})
             if not isinstance(existing, dict):
-                dotted = _dotted(keys[: depth + 1])
+                place = dotted(keys[: depth + 1])
                 raise ConfigError(
-                    f"environment variable {name}: {dotted} in {path} is not a section"
+                    f"environment variable {name}: {place} in {path} is not a section"
                 )
             target = existing
         target[keys[-1]] = value
         sources[keys] = name
     return sources
-
-
-def _describe(
-    error: Any,
-    path: Path,
-    lines: Mapping[tuple[Any, ...], int],
-    env_sources: Mapping[tuple[str, ...], str],
-) -> str:
-    loc = tuple(error["loc"])
-    dotted = _dotted(loc) or "(top level)"
-    message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
-        message = "unknown key" + _suggestion(loc)
-    elif message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in env_sources:
-            return f"environment variable {env_sources[loc[:end]]}: {dotted}: {message}"
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return f"{path}, line {lines[loc[:end]]}: {dotted}: {message}"
-    return f"{path}: {dotted}: {message}"
-
-
-def _suggestion(loc: tuple[Any, ...]) -> str:
-    model: type[BaseModel] | None = HubConfig
-    for part in loc[:-1]:
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
-            return ""
-        annotation = model.model_fields[part].annotation
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-            else None
-        )
-    if model is None:
-        return ""
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    known = ", ".join(model.model_fields)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _resolve_paths(config: HubConfig, config_dir: Path, path: Path) -> HubConfig:

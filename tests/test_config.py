@@ -110,7 +110,10 @@ models:
         ("http:\n  prot: 1\n", "line 2: http.prot: unknown key (did you mean 'port'?)"),
         ("htp:\n  port: 1\n", "line 1: htp: unknown key (did you mean 'http'?)"),
         ("http:\n  xyzzy: 1\n", "line 2: http.xyzzy: unknown key (known keys: host, port,"),
-        ("logger:\n  default: loud\n", "line 2: logger.default: Input should be 'debug'"),
+        (
+            "logger:\n  default: loud\n",
+            "line 2: logger.default: 'loud' is not allowed (use 'debug'",
+        ),
         ("history:\n  retention_days: soon\n", "line 2: history.retention_days: Input should be"),
         ("integrations:\n  external_dirs: [relative/dir]\n", "must be an absolute path"),
         ("http:\n  ssl_key: key.pem\n", "line 1: http: ssl_certificate and ssl_key must be set"),

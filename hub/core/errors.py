@@ -16,6 +16,11 @@ NOT_FOUND: Final = "not_found"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
 BAD_REQUEST: Final = "bad_request"
 INTERNAL_ERROR: Final = "internal_error"
+CONFIG_DIR_LOCKED: Final = "config_dir_locked"
+PORT_UNAVAILABLE: Final = "port_unavailable"
+MANIFEST_INVALID: Final = "manifest_invalid"
+FLOW_INVALID: Final = "flow_invalid"
+FLOW_STEP_UNKNOWN: Final = "flow_step_unknown"
 
 
 class HubError(Exception):

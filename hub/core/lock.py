@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from hub.core.errors import HubError
+from hub.core.errors import CONFIG_DIR_LOCKED, HubError
 
 LOCK_FILE: Final = ".storage/hub.lock"
 
@@ -17,7 +17,7 @@ LOCK_FILE: Final = ".storage/hub.lock"
 class ConfigDirLockedError(HubError):
     """Another hub process (or a ``hub secrets`` command) holds the config directory."""
 
-    code = "config_dir_locked"
+    code = CONFIG_DIR_LOCKED
     http_status = 409
 
 

@@ -1,0 +1,1 @@
+"""The public API for integration authors: integration, manifest, config_flow, simple_flow, …"""
