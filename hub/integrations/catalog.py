@@ -1,0 +1,152 @@
+"""The catalog in ``.storage/core.integrations``: every domain ever seen, its status and admin settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from hub.core.errors import BadRequestError, NotFoundError, StorageError
+from hub.core.storage import StorageManager
+from hub.integrations.registry import IntegrationRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+CATALOG_KEY: Final = "core.integrations"
+CATALOG_VERSION: Final = 1
+SCOPES: Final = ("user", "global")
+
+Status = Literal["loaded", "failed", "not_found"]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    """One domain: what discovery last saw, and the admin-owned ``enabled`` and ``allowed_scopes``."""
+
+    domain: str
+    name: str
+    version: str
+    status: Status
+    reason: str | None
+    enabled: bool
+    allowed_scopes: tuple[str, ...]
+    first_seen: str
+    last_seen: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serializable dict."""
+        data = asdict(self)
+        data["allowed_scopes"] = list(self.allowed_scopes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CatalogRow:
+        """Read a row written by ``to_json``."""
+        return cls(**{**data, "allowed_scopes": tuple(data["allowed_scopes"])})
+
+
+def sync_rows(
+    rows: Mapping[str, CatalogRow], registry: IntegrationRegistry, now: str
+) -> dict[str, CatalogRow]:
+    """Upsert every discovered domain; mark vanished ones ``not_found``; never touch admin columns."""
+    synced = dict(rows)
+    seen: set[str] = set()
+    observed: Iterable[tuple[str, str, str, Status, str | None]] = [
+        *(
+            (item.domain, item.manifest.name, item.manifest.version, "loaded", None)
+            for item in registry
+        ),
+        *(
+            (s.domain, s.manifest.name, s.manifest.version, "failed", f"{s.reason}: {s.message}")
+            for s in registry.skipped
+            if s.domain is not None and s.manifest is not None and s.domain not in registry
+        ),
+    ]
+    for domain, name, version, status, reason in observed:
+        if domain in seen:
+            continue  # a duplicate folder of a loaded domain does not demote it
+        seen.add(domain)
+        old = synced.get(domain)
+        if old is None:
+            synced[domain] = CatalogRow(
+                domain, name, version, status, reason, True, SCOPES, now, now
+            )
+        else:
+            synced[domain] = replace(
+                old, name=name, version=version, status=status, reason=reason, last_seen=now
+            )
+    for domain, row in rows.items():
+        if domain not in seen and row.status != "not_found":
+            synced[domain] = replace(row, status="not_found", reason=None)
+    return synced
+
+
+class IntegrationCatalog:
+    """The persisted catalog; admins own ``enabled`` and ``allowed_scopes``, discovery the rest."""
+
+    def __init__(self, storage: StorageManager) -> None:
+        self._store = storage.store(CATALOG_KEY, CATALOG_VERSION)
+        self._rows: dict[str, CatalogRow] = {}
+
+    async def load(self) -> None:
+        """Read the catalog file, if there is one."""
+        data = await self._store.load()
+        if data is None:
+            return
+        try:
+            self._rows = {
+                domain: CatalogRow.from_json(row) for domain, row in data["integrations"].items()
+            }
+        except (KeyError, TypeError, ValueError) as err:
+            raise StorageError(
+                f"{self._store.path} is damaged ({type(err).__name__}: {err}); restore it from a "
+                "backup, or move it away to rebuild the catalog (admin settings would be lost)"
+            ) from None
+
+    async def sync(self, registry: IntegrationRegistry) -> None:
+        """Bring the catalog in line with a discovery and save it."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        synced = sync_rows(self._rows, registry, now)
+        await self._save(synced)
+        gone = sorted(d for d, row in synced.items() if row.status == "not_found")
+        if gone:
+            _LOGGER.info("Integrations not found this start (kept in the catalog): %s", gone)
+
+    def get(self, domain: str) -> CatalogRow | None:
+        """The row of ``domain``, if the catalog has one."""
+        return self._rows.get(domain)
+
+    def rows(self) -> list[CatalogRow]:
+        """Every row, by domain."""
+        return [self._rows[domain] for domain in sorted(self._rows)]
+
+    async def set_admin(
+        self,
+        domain: str,
+        *,
+        enabled: bool | None = None,
+        allowed_scopes: Iterable[str] | None = None,
+    ) -> CatalogRow:
+        """Change the admin-owned settings of ``domain``."""
+        row = self._rows.get(domain)
+        if row is None:
+            raise NotFoundError(f"no integration {domain!r} in the catalog")
+        changes: dict[str, Any] = {}
+        if enabled is not None:
+            changes["enabled"] = enabled
+        if allowed_scopes is not None:
+            scopes = tuple(dict.fromkeys(allowed_scopes))
+            unknown = [scope for scope in scopes if scope not in SCOPES]
+            if unknown:
+                raise BadRequestError(f"unknown scope(s) {unknown}; use {', '.join(SCOPES)}")
+            changes["allowed_scopes"] = scopes
+        updated = replace(row, **changes)
+        await self._save({**self._rows, domain: updated})
+        return updated
+
+    async def _save(self, rows: dict[str, CatalogRow]) -> None:
+        payload = {"integrations": {d: rows[d].to_json() for d in sorted(rows)}}
+        await self._store.save(payload)
+        self._rows = rows

@@ -1,0 +1,230 @@
+"""The ``Integration`` base class, the ``SetupContext`` each hook receives, and ``HealthResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
+
+if TYPE_CHECKING:
+    from hub.integrations.capabilities import (
+        AgentDescriptor,
+        ComputeProvider,
+        MessageListenerProvider,
+        MessageReaderProvider,
+        MessageSenderProvider,
+        SurfaceDescriptor,
+        WeatherProvider,
+        WebFetchProvider,
+        WebSearchProvider,
+    )
+    from hub.integrations.config_flow import ConfigFlow
+    from hub.integrations.entities import (
+        EntityStateActionResult,
+        EntityStateRecord,
+        EntityStateSyncResult,
+        EntityStateTypeDescriptor,
+        EventTypeDescriptor,
+        RelationTypeDescriptor,
+    )
+    from hub.integrations.manifest import IntegrationManifest
+
+HealthStatus = Literal["ok", "degraded", "error"]
+_HEALTH_STATUSES: Final = ("ok", "degraded", "error")
+
+
+class SecretValues(Mapping[str, str]):
+    """An entry's decrypted secrets: read-only, and never revealed by repr, copy or pickling."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self._values))
+        return f"<secrets: {names or 'none'}>"
+
+    def __copy__(self) -> SecretValues:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SecretValues:
+        return self
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("secrets are never pickled or serialized; they live in memory only")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetupContext:
+    """Everything a per-entry hook needs; ``secrets`` are decrypted, in memory only, never shown."""
+
+    entry_id: str
+    domain: str
+    scope: str = "global"
+    owner_sub: str | None = None
+    org_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=SecretValues, repr=False)
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secrets, SecretValues):
+            object.__setattr__(self, "secrets", SecretValues(self.secrets))
+
+    @property
+    def owner(self) -> str | None:
+        """The owning person of a user-scoped entry; ``None`` for a global one."""
+        return self.owner_sub
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serializable view for logs and job arguments: everything except the secrets."""
+        return {
+            "entry_id": self.entry_id,
+            "domain": self.domain,
+            "scope": self.scope,
+            "owner_sub": self.owner_sub,
+            "version": self.version,
+            "secret_fields": sorted(self.secrets),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """An entry's live-connection health: ``ok``, ``degraded`` or ``error``, with a short detail."""
+
+    OK: ClassVar[HealthStatus] = "ok"
+    DEGRADED: ClassVar[HealthStatus] = "degraded"
+    ERROR: ClassVar[HealthStatus] = "error"
+
+    status: HealthStatus
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in _HEALTH_STATUSES:
+            raise ValueError(f"health status must be one of {', '.join(_HEALTH_STATUSES)}")
+
+
+class Integration:
+    """Base class of every integration's module-level ``INTEGRATION``; override only what you use.
+
+    The loader injects ``manifest`` and ``config_flow_cls`` before any hook runs. Every hook has a
+    default that contributes nothing, so an integration is an X provider only if it overrides X.
+    """
+
+    manifest: IntegrationManifest
+    config_flow_cls: type[ConfigFlow] | None = None
+
+    @property
+    def domain(self) -> str:
+        """The integration's domain, from its manifest."""
+        return self.manifest.domain
+
+    # Lifecycle
+
+    async def async_setup_entry(self, ctx: SetupContext) -> list[Any]:
+        """Set up one config entry and return the pydantic-ai toolsets it contributes."""
+        return []
+
+    async def async_unload_entry(self, ctx: SetupContext) -> None:
+        """Release what ``async_setup_entry`` acquired for this entry."""
+
+    async def async_migrate_entry(
+        self, ctx: SetupContext, from_version: int
+    ) -> dict[str, Any] | None:
+        """Return the entry's data migrated from ``from_version``, or ``None`` to keep it as is."""
+        return None
+
+    # Entities
+
+    def entity_types(self) -> dict[str, EntityStateTypeDescriptor]:
+        """The entity types this integration produces, by key."""
+        return {}
+
+    async def async_sync_entities(self, ctx: SetupContext) -> EntityStateSyncResult | None:
+        """Pull the entry's entities; ``None`` means this integration does not pull."""
+        return None
+
+    async def async_initial_entities(self, ctx: SetupContext) -> list[EntityStateRecord]:
+        """Entities to create once, when the entry is first configured (state the hub owns)."""
+        return []
+
+    async def async_call_action(
+        self,
+        ctx: SetupContext,
+        *,
+        entity_type: str,
+        external_id: str,
+        action: str,
+        args: dict[str, Any],
+        current: EntityStateRecord | None,
+    ) -> EntityStateActionResult | None:
+        """Run a declared action on an entity; the result's records go through the apply path."""
+        return None
+
+    async def async_handle_webhook(
+        self, ctx: SetupContext, payload: Any
+    ) -> EntityStateSyncResult | None:
+        """Handle a pushed webhook; return records to apply, or ``None`` to acknowledge only."""
+        return None
+
+    async def async_health(self, ctx: SetupContext) -> HealthResult | None:
+        """Report the entry's live-connection health; ``None`` when there is no connection."""
+        return None
+
+    def event_types(self) -> dict[str, EventTypeDescriptor]:
+        """Custom bus events this integration emits, by event type."""
+        return {}
+
+    def relation_types(self) -> dict[str, RelationTypeDescriptor]:
+        """World-memory predicates (``domain:predicate``) this integration registers."""
+        return {}
+
+    # Contributions
+
+    def agents(self) -> dict[str, AgentDescriptor]:
+        """Delegatable sub-agent personas, by key."""
+        return {}
+
+    def surfaces(self) -> dict[str, SurfaceDescriptor]:
+        """Chat-mode or dashboard surfaces, by key."""
+        return {}
+
+    # Capability providers
+
+    def web_search_provider(self, ctx: SetupContext) -> WebSearchProvider | None:
+        """Back the generic web-search capability for this entry."""
+        return None
+
+    def web_fetch_provider(self, ctx: SetupContext) -> WebFetchProvider | None:
+        """Back the generic web-fetch capability for this entry."""
+        return None
+
+    def weather_provider(self, ctx: SetupContext) -> WeatherProvider | None:
+        """Back the generic weather capability for this entry."""
+        return None
+
+    def message_reader_provider(self, ctx: SetupContext) -> MessageReaderProvider | None:
+        """Read this entry's inbound messages for the unified inbox."""
+        return None
+
+    def message_sender_provider(self, ctx: SetupContext) -> MessageSenderProvider | None:
+        """Send messages for this entry; reached only through human approval."""
+        return None
+
+    def message_listener_provider(self, ctx: SetupContext) -> MessageListenerProvider | None:
+        """Listen for this entry's messages in real time."""
+        return None
+
+    def compute_provider(self, ctx: SetupContext) -> ComputeProvider | None:
+        """Back the on-demand compute sandbox for this entry."""
+        return None
