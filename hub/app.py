@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
 
+from hub.api import integrations as integrations_api
 from hub.api.errors import error_middleware
 from hub.api.health import health
 from hub.api.state import (
     BUS,
+    CATALOG,
     CONFIG,
     CONFIG_DIR,
     DATABASE,
     KEYRING,
+    REGISTRY,
     SCHEDULER,
     STARTED_AT,
     STOPPING,
@@ -30,6 +34,11 @@ from hub.core.database import DATABASE_FILE, Database
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
+from hub.integrations.catalog import IntegrationCatalog
+from hub.integrations.loader import Discovery, discover
+from hub.integrations.registry import IntegrationRegistry
+
+_LOGGER = logging.getLogger(__name__)
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -53,6 +62,8 @@ def create_app(
     app[DATABASE] = Database(config_dir / DATABASE_FILE)
     app[BUS] = EventBus()
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
+    app[REGISTRY] = IntegrationRegistry()
+    app[CATALOG] = IntegrationCatalog(app[STORAGE])
 
     app.cleanup_ctx.extend(
         [
@@ -60,11 +71,13 @@ def create_app(
             _phase("keyring", _keyring),
             _phase("database", _database),
             _phase("bus", _bus),
+            _phase("integrations", _integrations),
             _phase("scheduler", _scheduler),
         ]
     )
     app.on_shutdown.append(_announce_shutdown)
     app.router.add_get("/api/health", health)
+    integrations_api.register(app)
     return app
 
 
@@ -106,6 +119,26 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[BUS].close()
+
+
+async def _integrations(app: web.Application) -> AsyncIterator[None]:
+    settings = app[CONFIG].integrations
+    catalog = app[CATALOG]
+    await catalog.load()
+    if settings.enabled:
+        # Importing integration code is blocking work; keep it off the event loop.
+        discovery = await asyncio.to_thread(
+            discover,
+            settings.bundled_dir,
+            settings.external_dirs,
+            allow_external=settings.allow_external,
+        )
+        app[REGISTRY].replace(discovery)
+        await catalog.sync(app[REGISTRY])
+    else:
+        _LOGGER.warning("Integrations are disabled (integrations.enabled: false)")
+        app[REGISTRY].replace(Discovery())
+    yield
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

@@ -26,7 +26,7 @@ from hub.config import (  # noqa: E402
     resolve_config_dir,
     summarize,
 )
-from hub.core.errors import ConfigError, HubError  # noqa: E402
+from hub.core.errors import PORT_UNAVAILABLE, ConfigError, HubError  # noqa: E402
 from hub.core.lock import ConfigDirLock  # noqa: E402
 from hub.core.timeline import Timeline  # noqa: E402
 
@@ -41,7 +41,7 @@ _LOGGER = logging.getLogger("hub")
 class PortUnavailableError(HubError):
     """The HTTP port cannot be bound."""
 
-    code = "port_unavailable"
+    code = PORT_UNAVAILABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(args, env)
         if args.command == "secrets":
             return _rotate_key(args, env)
+        if args.command == "integrations":
+            return _integrations(args, env)
     except HubError as err:
         for line in err.message.splitlines():
             print(f"hub: error: {line}", file=sys.stderr)
@@ -79,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate configuration.yaml and exit")
     check.add_argument("--config", metavar="DIR", help=config_help)
+
+    integrations = commands.add_parser(
+        "integrations", help="list discovered integrations, and why any were skipped"
+    )
+    integrations.add_argument("--config", metavar="DIR", help=config_help)
+    integrations.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     secrets = commands.add_parser("secrets", help="manage the master key")
     secrets_commands = secrets.add_subparsers(
@@ -110,6 +118,53 @@ def _rotate_key(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         manager.prepare()
         result = asyncio.run(rotate_master_key(manager, env))
     print(result.message)
+    return 0
+
+
+def _integrations(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    import json
+
+    from hub.core.logs import setup_logging
+    from hub.core.storage import StorageManager
+    from hub.integrations.catalog import IntegrationCatalog
+    from hub.integrations.loader import Discovery, discover
+    from hub.integrations.overview import overview
+    from hub.integrations.registry import IntegrationRegistry
+
+    config_dir = resolve_config_dir(args.config, env)
+    config = load_config(config_dir, env)
+    setup_logging("critical", {})  # the table says what the log would; keep stderr clean
+    settings = config.integrations
+    discovery = (
+        discover(
+            settings.bundled_dir, settings.external_dirs, allow_external=settings.allow_external
+        )
+        if settings.enabled
+        else Discovery()
+    )
+    catalog = IntegrationCatalog(StorageManager(config_dir))  # read only: nothing is saved
+    asyncio.run(catalog.load())
+    view = overview(IntegrationRegistry(discovery), catalog.rows())
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    if not settings.enabled:
+        print("Integrations are disabled (integrations.enabled: false).")
+    columns = ("domain", "status", "version", "integration_type", "iot_class", "trust_tier")
+    headers = ("DOMAIN", "STATUS", "VERSION", "TYPE", "IOT CLASS", "TRUST", "ENABLED")
+    table = [headers] + [
+        (*(str(item[c] or "-") for c in columns), "yes" if item["enabled"] else "no")
+        for item in view["integrations"]
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    if view["skipped"]:
+        print("\nSkipped:")
+        for skipped in view["skipped"]:
+            print(f"  {skipped['path']}: {skipped['reason']}: {skipped['message']}")
     return 0
 
 

@@ -287,3 +287,23 @@ def test_rotate_key_keeps_the_hub_starting_and_refuses_while_it_runs(
     refused = start(config_dir, env=old_env, wait=False)
     assert refused.proc.wait(timeout=30) == 1
     assert "is not the one the stored secrets were encrypted with" in refused.output()
+
+
+def test_integrations_lists_each_with_status_and_why_one_was_skipped(tmp_path: Path) -> None:
+    bundled = tmp_path / "bundled"
+    (bundled / "broken").mkdir(parents=True)
+    (bundled / "broken" / "manifest.yaml").write_text("domain: broken\nname: Broken\ntier: 3\n")
+    env = clean_env(HUB__INTEGRATIONS__BUNDLED_DIR=str(bundled))
+    result = hub("integrations", "--config", str(tmp_path / "config"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Skipped:" in result.stdout
+    assert "broken: manifest_invalid:" in result.stdout
+    assert "line 3: tier: unknown key" in result.stdout
+
+    default = hub("integrations", "--config", str(tmp_path / "config"))
+    assert default.returncode == 0, default.stderr
+    header, *rows = default.stdout.splitlines()
+    assert header.split()[:3] == ["DOMAIN", "STATUS", "VERSION"]
+    text_tools = next(row for row in rows if row.startswith("text_tools"))
+    assert text_tools.split()[1:3] == ["loaded", "1.0.0"]
+    assert not (tmp_path / "config" / ".storage").exists(), "listing writes nothing"

@@ -14,7 +14,18 @@ HUB = Path(__file__).resolve().parent.parent / "hub"
 # What each layer may import from the hub; hub/app.py and hub/cli.py wire everything.
 ALLOWED = {
     "core": {"hub", "hub.core"},
-    "api": {"hub", "hub.core", "hub.config", "hub.api"},
+    "integrations": {"hub", "hub.core", "hub.integrations"},
+    "api": {
+        "hub",
+        "hub.core",
+        "hub.config",
+        "hub.integrations",
+        "hub.entities",
+        "hub.agent",
+        "hub.comms",
+        "hub.auth",
+        "hub.api",
+    },
 }
 
 
@@ -39,15 +50,27 @@ def test_layers_only_import_inward(layer: str) -> None:
             assert ok or parts == ["hub"], f"{path.relative_to(HUB)} imports {module}"
 
 
+def test_bundled_integrations_import_only_the_public_api() -> None:
+    for path in sorted((HUB.parent / "integrations").rglob("*.py")):
+        for module in hub_imports(path):
+            assert module.startswith("hub.integrations"), f"{path} imports {module}"
+
+
 def test_config_depends_only_on_core() -> None:
     for module in hub_imports(HUB / "config.py"):
         assert module.startswith("hub.core"), f"config.py imports {module}"
 
 
 def test_starting_the_hub_does_not_import_heavy_libraries() -> None:
-    """pydantic-ai, the openai SDK, httpx, babel and cryptography cost a Pi 0.6 s and 30 MB."""
+    """pydantic-ai, the openai SDK, httpx, babel and cryptography cost a Pi 0.6 s and 30 MB.
+
+    The bundled integrations are discovered too: they must import their heavy libraries lazily.
+    """
     code = (
         "import sys, hub.cli, hub.app\n"
+        "from hub.config import SOURCE_ROOT\n"
+        "from hub.integrations.loader import discover\n"
+        "assert discover(SOURCE_ROOT / 'integrations').loaded\n"
         "heavy = ('pydantic_ai', 'openai', 'httpx', 'babel', 'cryptography')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )

@@ -15,6 +15,8 @@ from hub.core.database import Database
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
+from hub.integrations.catalog import IntegrationCatalog
+from hub.integrations.registry import IntegrationRegistry
 
 CONFIG_DIR: Final = web.AppKey("config_dir", Path)
 CONFIG: Final = web.AppKey("config", HubConfig)
@@ -26,3 +28,5 @@ KEYRING: Final = web.AppKey("keyring", Keyring)
 DATABASE: Final = web.AppKey("database", Database)
 BUS: Final = web.AppKey("bus", EventBus)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
+REGISTRY: Final = web.AppKey("registry", IntegrationRegistry)
+CATALOG: Final = web.AppKey("catalog", IntegrationCatalog)
