@@ -102,6 +102,7 @@ class Keyring:
         self._unwrapped: dict[str, bytes] = {}
         self._registered: dict[str, set[tuple[str, str]]] = {}
         self._lock = asyncio.Lock()
+        self._durable: set[str] = set()  # data key ids known to be on disk
 
     async def open(self) -> Keyring:
         """Load the master key and the keyring, creating both on a fresh install; returns self."""
@@ -113,6 +114,7 @@ class Keyring:
             state = _State(master_fingerprint=master.fingerprint, owners={}, data_keys={})
             await self._store.save(state.model_dump())
         self._master, self._state = master, state
+        self._durable = set(state.data_keys)
         return self
 
     async def encrypt(self, owner_id: str, field: str, plaintext: str) -> str:
@@ -163,21 +165,43 @@ class Keyring:
             state = self._state
             key_id = state.owners.get(owner_id)
             if key_id is not None:
-                return key_id, self._data_key(key_id, state.data_keys[key_id], field)
-            key_id = secrets.token_hex(6)
-            while key_id in state.data_keys:
+                data_key = self._data_key(key_id, state.data_keys[key_id], field)
+            else:
                 key_id = secrets.token_hex(6)
-            data_key = secrets.token_bytes(KEY_SIZE)
-            record = _DataKey(
-                owner=owner_id,
-                wrapped=_wrap(self._master, owner_id, key_id, data_key),
-                created=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-            owners = {**state.owners, owner_id: key_id}
-            keys = {**state.data_keys, key_id: record}
-            await self._commit(state.model_copy(update={"owners": owners, "data_keys": keys}))
-            self._unwrapped[key_id] = data_key
-            return key_id, data_key
+                while key_id in state.data_keys:
+                    key_id = secrets.token_hex(6)
+                data_key = secrets.token_bytes(KEY_SIZE)
+                record = _DataKey(
+                    owner=owner_id,
+                    wrapped=_wrap(self._master, owner_id, key_id, data_key),
+                    created=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+                owners = {**state.owners, owner_id: key_id}
+                keys = {**state.data_keys, key_id: record}
+                self._state = state.model_copy(update={"owners": owners, "data_keys": keys})
+                self._unwrapped[key_id] = data_key
+        if key_id not in self._durable:
+            # A token must never outlive its data key: wait until the key is on disk. New keys of
+            # concurrent encrypts share one write (group commit), so a burst of entries is cheap.
+            try:
+                await self._store.commit(lambda: self._state.model_dump())
+            except StorageError:
+                async with self._lock:
+                    self._forget_key(owner_id, key_id)
+                raise
+            self._durable.add(key_id)
+        return key_id, data_key
+
+    def _forget_key(self, owner_id: str, key_id: str) -> None:
+        state = self._state
+        if key_id in self._durable or key_id not in state.data_keys:
+            return
+        owners = {
+            o: kid for o, kid in state.owners.items() if not (o == owner_id and kid == key_id)
+        }
+        keys = {kid: k for kid, k in state.data_keys.items() if kid != key_id}
+        self._state = state.model_copy(update={"owners": owners, "data_keys": keys})
+        self._unwrapped.pop(key_id, None)
 
     async def _commit(self, state: _State) -> None:
         # Memory follows only a successful save: a token must never outlive its data key.
@@ -264,3 +288,25 @@ def _unseal(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
 def _undecryptable(owner_id: str, field: str | None, reason: str) -> CryptoError:
     what = f"the secret {field!r} of {owner_id!r}" if field else f"the secrets of {owner_id!r}"
     return CryptoError(f"Cannot decrypt {what}: {reason}.", code=SECRET_UNDECRYPTABLE)
+
+
+class EphemeralCipher:
+    """AES-256-GCM under a key that lives only in this process: for secrets held briefly in memory.
+
+    A flow's secrets wait here between wizard steps; a heap dump or a stray ``repr`` shows
+    ciphertext, and nothing needs to survive a restart, so the key is never written anywhere.
+    """
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(KEY_SIZE)
+
+    def seal(self, context: str, field: str, plaintext: str) -> bytes:
+        """Encrypt ``plaintext`` bound to ``context`` (e.g. a flow id) and ``field``."""
+        return _seal(self._key, plaintext.encode(), _aad("hub/ephemeral", context, field))
+
+    def open(self, context: str, field: str, sealed: bytes) -> str:
+        """Decrypt what ``seal`` made for the same context and field."""
+        plaintext = _unseal(self._key, sealed, _aad("hub/ephemeral", context, field))
+        if plaintext is None:
+            raise _undecryptable(context, field, "it was sealed for something else")
+        return plaintext.decode()

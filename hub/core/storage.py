@@ -131,6 +131,9 @@ class Store:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._batch: asyncio.Future[None] | None = None
+        self.write_count = 0
+        """Writes that reached the disk since this store was made (for diagnostics and benchmarks)."""
 
     async def load(self) -> Any | None:
         """Return the stored data migrated to the current version, or ``None`` if there is no file."""
@@ -208,6 +211,39 @@ class Store:
         # Serialized on the loop, so later mutations of ``data`` cannot tear what is written.
         await self._write(self._encode(data))
 
+    async def commit(self, data_func: Callable[[], Any]) -> None:
+        """Save durably and return once the change is on disk; concurrent commits share writes.
+
+        Group commit: every caller that arrives while a write is in flight joins the next one,
+        whose snapshot (``data_func()``) is taken when it starts. A burst of changes costs a few
+        writes, yet no caller is answered before its change is on disk.
+        """
+        self._pending = data_func
+        self._cancel_timer()
+        batch = self._batch
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._batch = loop.create_future()
+            task = loop.create_task(self._write_batch(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(batch)
+
+    async def _write_batch(self, batch: asyncio.Future[None]) -> None:
+        async with self._write_lock:
+            if self._batch is batch:
+                self._batch = None  # whoever commits from now on needs the next write
+            data_func, self._pending = self._pending, None
+            try:
+                if data_func is not None:  # None: a flush already wrote every joined change
+                    await self._write_unlocked(self._encode(data_func()))
+            except Exception as err:  # noqa: BLE001  # handed to every waiting caller
+                if self._pending is None:
+                    self._pending = data_func  # kept in memory, retried by the next save
+                batch.set_exception(err)
+                return
+            batch.set_result(None)
+
     def schedule_save(self, data_func: Callable[[], Any], delay: float | None = None) -> None:
         """Save soon: bursts of calls within ``delay`` seconds coalesce into one write.
 
@@ -260,21 +296,24 @@ class Store:
 
     async def _write(self, payload: bytes) -> None:
         async with self._write_lock:
-            start = time.perf_counter()
-            try:
-                await asyncio.to_thread(write_atomic, self.path, payload)
-            except OSError as err:
-                raise StorageError(
-                    f"Cannot write {self.path}: {_describe_os_error(err)}. The previous version "
-                    "is kept.",
-                    code=STORAGE_WRITE_FAILED,
-                ) from err
-            _LOGGER.debug(
-                "Saved %s (%d bytes) in %.1f ms",
-                self.key,
-                len(payload),
-                (time.perf_counter() - start) * 1000,
-            )
+            await self._write_unlocked(payload)
+
+    async def _write_unlocked(self, payload: bytes) -> None:
+        start = time.perf_counter()
+        try:
+            await asyncio.to_thread(write_atomic, self.path, payload)
+        except OSError as err:
+            raise StorageError(
+                f"Cannot write {self.path}: {_describe_os_error(err)}. The previous version is kept.",
+                code=STORAGE_WRITE_FAILED,
+            ) from err
+        self.write_count += 1
+        _LOGGER.debug(
+            "Saved %s (%d bytes) in %.1f ms",
+            self.key,
+            len(payload),
+            (time.perf_counter() - start) * 1000,
+        )
 
     async def remove(self) -> None:
         """Delete the file and forget any pending save."""

@@ -478,3 +478,17 @@ def test_importing_the_module_does_not_load_cryptography() -> None:
     code = "import sys, hub.core.crypto; sys.exit('cryptography' in sys.modules)"
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+async def test_many_new_owners_at_once_cost_a_few_keyring_writes_and_all_survive(
+    tmp_path: Path,
+) -> None:
+    keyring = await open_keyring(tmp_path)
+    owners = [f"entry-{i}" for i in range(300)]
+    tokens = await asyncio.gather(*(keyring.encrypt(o, "api_key", f"key of {o}") for o in owners))
+    store_writes = keyring._store.write_count
+    assert store_writes <= 6, f"{store_writes} keyring writes for 300 new owners"
+    reopened = await open_keyring(tmp_path)
+    assert [reopened.decrypt(o, "api_key", t) for o, t in zip(owners, tokens, strict=True)] == [
+        f"key of {o}" for o in owners
+    ]

@@ -497,3 +497,45 @@ def test_killed_writer_leaves_a_whole_version_long(tmp_path: Path) -> None:
     mid_write = kill_writer_repeatedly(tmp_path, CRASH_ROUNDS_SLOW)
     # Kills that all fell between writes would test nothing about the atomic rename.
     assert mid_write > 0
+
+
+async def test_concurrent_commits_share_writes_and_each_returns_once_on_disk(
+    tmp_path: Path,
+) -> None:
+    manager = StorageManager(tmp_path)
+    manager.prepare()
+    store = manager.store("core.group", 1)
+    state: dict[str, int] = {}
+
+    async def change(key: str) -> None:
+        state[key] = len(state)
+        await store.commit(lambda: dict(state))
+        on_disk = json.loads(store.path.read_text())["data"]
+        assert key in on_disk, "a commit returns only once its change is on disk"
+
+    await asyncio.gather(*(change(f"k{i}") for i in range(500)))
+    assert len(json.loads(store.path.read_text())["data"]) == 500
+    assert store.write_count <= 5, f"{store.write_count} writes for 500 concurrent commits"
+
+    for i in range(3):
+        await change(f"sequential{i}")
+    assert store.write_count <= 8
+
+
+async def test_a_failed_commit_raises_to_every_caller_and_keeps_the_change(tmp_path: Path) -> None:
+    manager = StorageManager(tmp_path)
+    manager.prepare()
+    store = manager.store("core.failing", 1)
+    state = {"n": 1}
+    await store.commit(lambda: dict(state))
+    store.path.unlink()
+    store.path.mkdir()  # os.replace onto a directory fails: a real write error, no mock
+    state["n"] = 2
+    results = await asyncio.gather(
+        store.commit(lambda: dict(state)), store.commit(lambda: dict(state)), return_exceptions=True
+    )
+    assert all(isinstance(r, StorageError) for r in results)
+    assert store.has_pending_save, "the change waits in memory for the next save"
+    store.path.rmdir()
+    await store.flush()
+    assert json.loads(store.path.read_text())["data"] == {"n": 2}
