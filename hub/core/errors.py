@@ -21,6 +21,12 @@ PORT_UNAVAILABLE: Final = "port_unavailable"
 MANIFEST_INVALID: Final = "manifest_invalid"
 FLOW_INVALID: Final = "flow_invalid"
 FLOW_STEP_UNKNOWN: Final = "flow_step_unknown"
+FLOW_STEP_FAILED: Final = "flow_step_failed"
+FLOW_NOT_FOUND: Final = "flow_not_found"
+ENTRY_NOT_FOUND: Final = "entry_not_found"
+INTEGRATION_NOT_FOUND: Final = "integration_not_found"
+INTEGRATION_DISABLED: Final = "integration_disabled"
+SCOPE_NOT_ALLOWED: Final = "scope_not_allowed"
 
 
 class HubError(Exception):

@@ -6,6 +6,7 @@ import inspect
 import logging
 import math
 import re
+import secrets
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from hub.core.errors import FLOW_INVALID, FLOW_STEP_UNKNOWN, HubError
+from hub.core.errors import FLOW_INVALID, FLOW_STEP_FAILED, FLOW_STEP_UNKNOWN, HubError
 from hub.integrations.manifest import FieldDescriptor
 
 _LOGGER = logging.getLogger(__name__)
@@ -24,8 +25,13 @@ STEP_USER: Final = "user"
 STEP_RECONFIGURE: Final = "reconfigure"
 BASE_ERROR: Final = "base"
 """The ``errors`` key for a failure that belongs to the whole form rather than one field."""
+STEP_REAUTH: Final = "reauth"
 REASON_UNKNOWN_ERROR: Final = "unknown_error"
 """The abort reason when a step raises: the person learns that it failed, never how."""
+
+SOURCE_USER: Final = "user"
+SOURCE_RECONFIGURE: Final = "reconfigure"
+SOURCE_REAUTH: Final = "reauth"
 
 SCOPE_USER: Final = "user"
 SCOPE_GLOBAL: Final = "global"
@@ -58,6 +64,19 @@ class UnknownStepError(FlowError):
         self.step_id = step_id
 
 
+class StepFailedError(FlowError):
+    """A step raised or returned garbage; logged with ``correlation_id``, which the person is shown."""
+
+    code = FLOW_STEP_FAILED
+
+    def __init__(self, domain: str, step_id: str, correlation_id: str) -> None:
+        super().__init__(
+            f"config flow {domain!r} failed in step {step_id!r} (correlation id {correlation_id})"
+        )
+        self.step_id = step_id
+        self.correlation_id = correlation_id
+
+
 class FlowResultType(StrEnum):
     """What a step decided: show a form, create the entry, or end the flow."""
 
@@ -83,6 +102,8 @@ class FlowContext:
     entry_id: str | None = None
     """Set only when reconfiguring an existing entry."""
     scope_ref: str = ""
+    source: str = SOURCE_USER
+    """Why the flow runs: ``user`` (a new entry), ``reconfigure`` or ``reauth`` (an existing one)."""
 
     def __post_init__(self) -> None:
         if self.scope == SCOPE_USER and not self.owner_sub:
@@ -206,7 +227,9 @@ class ConfigFlow(ABC):
 
     @classmethod
     def first_step(cls, context: FlowContext) -> str:
-        """The step a new flow starts at: ``reconfigure`` when editing and defined, else ``user``."""
+        """The first step: ``reauth`` or ``reconfigure`` when editing and defined, else ``user``."""
+        if context.source == SOURCE_REAUTH and cls.has_step(STEP_REAUTH):
+            return STEP_REAUTH
         if context.is_reconfigure and cls.has_step(STEP_RECONFIGURE):
             return STEP_RECONFIGURE
         return STEP_USER
@@ -214,10 +237,11 @@ class ConfigFlow(ABC):
     async def async_handle_step(
         self, step_id: str, user_input: Mapping[str, Any] | None
     ) -> FlowResult:
-        """Run ``async_step_<step_id>``; a step that raises is logged and becomes an abort.
+        """Run ``async_step_<step_id>``; a step that raises is logged and raises ``StepFailedError``.
 
-        Raises ``UnknownStepError`` when there is no such step: that is the driver's bug, not the
-        flow's, so the driver must hear about it.
+        The log line and the error carry the same correlation id, so the driver can show the form
+        again with a base error and the id a person can report. ``UnknownStepError`` means there is
+        no such step.
         """
         if not self.has_step(step_id):
             raise UnknownStepError(self.domain, step_id)
@@ -226,16 +250,19 @@ class ConfigFlow(ABC):
             # A copy, so a step that edits its input cannot change what the manager records.
             result = await handler(None if user_input is None else dict(user_input))
         except Exception as exc:  # noqa: BLE001  # logged by _log_failure, without the message
-            self._log_failure(f"step {step_id!r}", exc)
-            return FlowResult.abort(reason=REASON_UNKNOWN_ERROR)
+            correlation_id = secrets.token_hex(4)
+            self._log_failure(f"step {step_id!r}", exc, correlation_id)
+            raise StepFailedError(self.domain, step_id, correlation_id) from None
         if not isinstance(result, FlowResult):
+            correlation_id = secrets.token_hex(4)
             _LOGGER.error(
-                "%s: step %r returned %s instead of a FlowResult",
+                "%s: step %r returned %s instead of a FlowResult [correlation id %s]",
                 self.domain,
                 step_id,
                 type(result).__name__,
+                correlation_id,
             )
-            return FlowResult.abort(reason=REASON_UNKNOWN_ERROR)
+            raise StepFailedError(self.domain, step_id, correlation_id)
         return result
 
     # Helpers for steps (the integration author's side)
@@ -270,17 +297,18 @@ class ConfigFlow(ABC):
         """End the flow without an entry; ``reason`` is a translation key."""
         return FlowResult.abort(reason=reason)
 
-    def _log_failure(self, what: str, exc: BaseException) -> None:
+    def _log_failure(self, what: str, exc: BaseException, correlation_id: str = "-") -> None:
         # An exception's message can carry a URL with credentials or an echoed key, so log its type
         # and where it was raised; the hub's own errors are written to be safe, so theirs is kept.
         detail = f": {exc}" if isinstance(exc, HubError) else " (message withheld)"
         frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
         _LOGGER.error(
-            "%s: %s raised %s%s\nTraceback (most recent call last):\n%s",
+            "%s: %s raised %s%s [correlation id %s]\nTraceback (most recent call last):\n%s",
             self.domain,
             what,
             _type_name(exc),
             detail,
+            correlation_id,
             frames,
         )
 

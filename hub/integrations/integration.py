@@ -33,6 +33,18 @@ HealthStatus = Literal["ok", "degraded", "error"]
 _HEALTH_STATUSES: Final = ("ok", "degraded", "error")
 
 
+class ConfigEntryError(Exception):
+    """Raise from ``async_setup_entry`` when the entry cannot work until a person changes something."""
+
+
+class ConfigEntryNotReady(Exception):
+    """Raise from ``async_setup_entry`` when the service is unreachable for now: the hub retries."""
+
+
+class ConfigEntryAuthFailed(Exception):
+    """Raise when the service refuses the stored credentials: the hub asks the person to reauthenticate."""
+
+
 class SecretValues(Mapping[str, str]):
     """An entry's decrypted secrets: read-only, and never revealed by repr, copy or pickling."""
 

@@ -13,19 +13,26 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from hub.integrations.config_flow import (
-    REASON_UNKNOWN_ERROR,
     ConfigFlow,
     FlowContext,
     FlowDefinitionError,
     FlowResult,
     FlowResultType,
+    StepFailedError,
     UnknownStepError,
 )
 from hub.integrations.manifest import FieldDescriptor, SelectOption
+from tests.integrations.spec_examples import (
+    NUMBER,
+    PNG,
+    SIGNAL_CLIENT,
+    SIGNAL_CONFIG_FLOW,
+    FakeSignal,
+    port,
+)
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
 
@@ -35,13 +42,6 @@ NAME = FieldDescriptor(name="name", label="field.name.label")
 TOKEN = FieldDescriptor(name="token", label="field.token.label", type="secret")
 PIN = FieldDescriptor(name="pin", label="field.pin.label", type="password", required=False)
 HINT = FieldDescriptor(name="hint", label="hint.text", type="note", required=False)
-
-
-def port(text: str) -> str:
-    """The porting rule, and nothing else."""
-    return text.replace("personal_agent.integrations", "hub.integrations").replace(
-        "PersonalAgentIntegration", "Integration"
-    )
 
 
 class FlowDriver:
@@ -299,7 +299,7 @@ def test_first_step_is_reconfigure_only_when_editing_and_defined() -> None:
     assert not Probe.has_step("reconfigure")
 
 
-async def test_a_step_that_raises_aborts_and_logs_without_the_message(
+async def test_a_step_that_raises_is_reported_with_a_correlation_id_and_no_message(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Broken(Probe):
@@ -307,10 +307,10 @@ async def test_a_step_that_raises_aborts_and_logs_without_the_message(
             assert user_input is not None
             raise ConnectionError(f"https://admin:{user_input['token']}@host.lan/ refused")
 
-    with caplog.at_level(logging.ERROR):
-        result = await Broken(USER).async_handle_step("user", {"token": "hunter22"})
-    assert (result.type, result.reason) == (FlowResultType.ABORT, REASON_UNKNOWN_ERROR)
-    assert "hunter22" not in repr(result)
+    with caplog.at_level(logging.ERROR), pytest.raises(StepFailedError) as info:
+        await Broken(USER).async_handle_step("user", {"token": "hunter22"})
+    assert "hunter22" not in str(info.value)
+    assert f"[correlation id {info.value.correlation_id}]" in caplog.text
     [record] = caplog.records
     assert record.levelno == logging.ERROR
     assert "probe: step 'user' raised ConnectionError" in caplog.text
@@ -325,156 +325,25 @@ async def test_an_author_mistake_inside_a_step_is_logged_with_its_safe_message(
         async def async_step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
             return self.async_show_form(step_id="user", data_schema=[NAME], errors={"x": "y"})
 
-    result = await Mistaken(USER).async_handle_step("user", None)
-    assert result.reason == REASON_UNKNOWN_ERROR
+    with pytest.raises(StepFailedError):
+        await Mistaken(USER).async_handle_step("user", None)
     assert "FlowDefinitionError: errors names 'x'" in caplog.text
 
 
-async def test_a_step_that_returns_something_else_aborts(
+async def test_a_step_that_returns_something_else_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Forgetful(Probe):
         async def async_step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
             return None  # type: ignore[return-value]  # the mistake under test
 
-    result = await Forgetful(USER).async_handle_step("user", None)
-    assert result.reason == REASON_UNKNOWN_ERROR
+    with pytest.raises(StepFailedError) as info:
+        await Forgetful(USER).async_handle_step("user", None)
+    assert info.value.step_id == "user"
     assert "returned NoneType instead of a FlowResult" in caplog.text
 
 
 # The specification's multi-step example: Signal, ported by the porting rule alone
-
-SIGNAL_CONFIG_FLOW = """
-from typing import Any
-
-from personal_agent.integrations.config_flow import ConfigFlow, FlowResult
-from personal_agent.integrations.manifest import FieldDescriptor
-
-from .client import linked_numbers, qrcode_link
-from .providers import DEFAULT_BASE
-
-USER_SCHEMA = [
-    FieldDescriptor(
-        name="number",
-        label="field.number.label",
-        type="text",
-        placeholder="field.number.placeholder",
-        description="field.number.description",
-    ),
-    FieldDescriptor(
-        name="base_url",
-        label="field.base_url.label",
-        type="text",
-        required=False,
-        default=DEFAULT_BASE,
-        description="field.base_url.description",
-    ),
-]
-
-
-def _qr_form(self: ConfigFlow, qr: str | None, label: str, error: str | None) -> FlowResult:
-    fields = [FieldDescriptor(name="qr", label=label, type="note", required=False, image=qr)]
-    return self.async_show_form(
-        step_id="link", data_schema=fields, errors={"base": error} if error else None
-    )
-
-
-class SignalConfigFlow(ConfigFlow):
-    domain = "signal"
-
-    async def async_step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
-        if user_input is None:
-            return self.async_show_form(step_id="user", data_schema=USER_SCHEMA)
-        number = str(user_input.get("number") or "").strip()
-        base_url = str(user_input.get("base_url") or DEFAULT_BASE).strip().rstrip("/")
-        if not number.startswith("+") or not number[1:].replace(" ", "").isdigit():
-            return self.async_show_form(
-                step_id="user", data_schema=USER_SCHEMA, errors={"number": "invalid_number"}
-            )
-        try:
-            nums = await linked_numbers(base_url)
-        except Exception:
-            return self.async_show_form(
-                step_id="user", data_schema=USER_SCHEMA, errors={"base": "unreachable"}
-            )
-        if number in nums:  # already linked → done
-            return self.async_create_entry(
-                title=number, data={"number": number, "base_url": base_url}
-            )
-        try:
-            qr = await qrcode_link(base_url)
-        except Exception:
-            return self.async_show_form(
-                step_id="user", data_schema=USER_SCHEMA, errors={"base": "unreachable"}
-            )
-        return _qr_form(self, qr, "link.instructions", None)  # advance to the "link" step
-
-    async def async_step_link(self, user_input: dict[str, Any] | None) -> FlowResult:
-        # Values from the "user" step are on self._collected.
-        number = str(self._collected.get("number") or "").strip()
-        base_url = str(self._collected.get("base_url") or DEFAULT_BASE).strip().rstrip("/")
-        try:
-            nums = await linked_numbers(base_url)
-        except Exception:
-            nums = []
-        if number in nums:
-            return self.async_create_entry(
-                title=number, data={"number": number, "base_url": base_url}
-            )
-        try:
-            qr = await qrcode_link(base_url)  # re-issue a fresh QR
-        except Exception:
-            qr = None
-        return _qr_form(self, qr, "link.not_linked", "not_linked")
-"""
-
-# The specification leaves the client out; this one speaks signal-cli-rest-api's two endpoints.
-SIGNAL_CLIENT = '''
-import base64
-
-import httpx
-
-
-async def linked_numbers(base_url: str) -> list[str]:
-    """The numbers linked to the signal-cli REST API at ``base_url``."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        resp = await client.get(f"{base_url}/v1/accounts")
-        resp.raise_for_status()
-        return [str(number) for number in resp.json()]
-
-
-async def qrcode_link(base_url: str) -> str:
-    """A fresh device-link QR code as a data URL."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        resp = await client.get(f"{base_url}/v1/qrcodelink", params={"device_name": "hub"})
-        resp.raise_for_status()
-        return "data:image/png;base64," + base64.b64encode(resp.content).decode()
-'''
-
-PNG = b"\x89PNG\r\n\x1a\n-a-qr-code-"
-NUMBER = "+4915112345678"
-
-
-class FakeSignal:
-    """signal-cli-rest-api on 127.0.0.1: accounts are linked when the test says the QR was scanned."""
-
-    def __init__(self) -> None:
-        self.accounts: list[str] = []
-        self.qr_requests = 0
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/v1/accounts", self.list_accounts)
-        app.router.add_get("/v1/qrcodelink", self.qrcodelink)
-        return app
-
-    async def list_accounts(self, request: web.Request) -> web.Response:
-        return web.json_response(self.accounts)
-
-    async def qrcodelink(self, request: web.Request) -> web.Response:
-        assert request.query["device_name"] == "hub"
-        self.qr_requests += 1
-        return web.Response(body=PNG, content_type="image/png")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from hub.integrations.config_flow import (
 )
 from hub.integrations.manifest import FieldDescriptor, SelectOption
 from hub.integrations.simple_flow import SimpleConfigFlow
+from tests.integrations.spec_examples import MYSERVICE_CONFIG_FLOW, OPENPROJECT_CONFIG_FLOW
 from tests.integrations.test_config_flow import FlowDriver, ImportPackage, spec_packages
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
@@ -337,90 +338,6 @@ def test_schema_mistakes_fail_when_the_class_is_defined() -> None:
 
 
 # The specification's single-step example: OpenProject, ported by the porting rule alone
-
-OPENPROJECT_CONFIG_FLOW = '''
-from typing import Any, ClassVar
-
-import httpx
-
-from personal_agent.integrations.manifest import FieldDescriptor
-from personal_agent.integrations.simple_flow import SimpleConfigFlow
-
-SCHEMA = [
-    FieldDescriptor(
-        name="base_url",
-        label="field.base_url.label",
-        type="text",
-        required=True,
-        placeholder="field.base_url.placeholder",
-        description="field.base_url.description",
-    ),
-    FieldDescriptor(
-        name="api_key",
-        label="field.api_key.label",
-        type="secret",
-        required=True,
-        description="field.api_key.description",
-    ),
-]
-
-
-class OpenProjectConfigFlow(SimpleConfigFlow):
-    domain = "openproject"
-    SCHEMA = SCHEMA
-    TITLE_FIELD = "base_url"
-    ENTRY_FIELDS: ClassVar[list[str]] = ["base_url", "api_key"]
-
-    def validate_fields(self, data: dict[str, Any]) -> dict[str, str]:
-        errors = super().validate_fields(data)  # required checks
-        url = str(data.get("base_url") or "")
-        if "base_url" not in errors and not url.startswith(("http://", "https://")):
-            errors["base_url"] = "invalid_url"
-        return errors
-
-    async def validate(self, data: dict[str, Any]) -> str | None:
-        """Error key on a clear auth failure; None on success OR a network error."""
-        try:
-            async with httpx.AsyncClient(
-                timeout=10.0, auth=httpx.BasicAuth("apikey", data["api_key"])
-            ) as client:
-                resp = await client.get(
-                    f"{data['base_url']}/api/v3/users/me",
-                    headers={"Accept": "application/json"},
-                )
-            if resp.status_code in (401, 403):
-                return "auth_failed"
-            return None
-        except Exception:
-            return None  # don't block a possibly-valid key behind a flaky endpoint
-'''
-
-# The "Build an integration" page's smallest flow: its TITLE_FIELD names the secret.
-MYSERVICE_CONFIG_FLOW = """
-from personal_agent.integrations.manifest import FieldDescriptor
-from personal_agent.integrations.simple_flow import SimpleConfigFlow
-
-SCHEMA = [
-    FieldDescriptor(
-        name="api_key",
-        label="field.api_key.label",   # an i18n key resolved from translations/<lang>.json
-        type="secret",                 # write-only, envelope-encrypted
-        required=True,
-        description="field.api_key.description",
-    ),
-]
-
-
-class MyConfigFlow(SimpleConfigFlow):
-    domain = "myservice"
-    SCHEMA = SCHEMA
-    TITLE_FIELD = "api_key"   # which field becomes the entry title
-
-    async def validate(self, data):
-        # Return a localized error KEY ("auth_failed") or None on success.
-        # Raising is fine — the exception is logged but NEVER shown to the user.
-        return None
-"""
 
 OP = FlowContext(domain="openproject", scope="global")
 

@@ -1,0 +1,97 @@
+"""In-progress config flows, held in memory for a TTL, with their secret values kept encrypted."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.core.crypto import EphemeralCipher
+from hub.core.errors import FLOW_NOT_FOUND, NotFoundError
+from hub.integrations.config_flow import FlowContext, FlowResult
+
+
+class FlowNotFoundError(NotFoundError):
+    """No flow with that id: it finished, was aborted, expired, or never existed."""
+
+    code = FLOW_NOT_FOUND
+
+
+@dataclass(slots=True, eq=False)
+class FlowState:
+    """Everything a flow needs between steps; plaintext secrets never sit in it."""
+
+    flow_id: str
+    context: FlowContext
+    step_id: str
+    language: str
+    collected: dict[str, Any] = field(default_factory=dict)
+    secret_fields: set[str] = field(default_factory=set)
+    sealed: dict[str, bytes] = field(default_factory=dict, repr=False)
+    last_form: FlowResult | None = None
+    masked: dict[str, str] = field(default_factory=dict)
+    expires_at: float = 0.0
+
+
+class FlowStore:
+    """Flows by id; each step refreshes a flow's TTL, and an expired flow is gone for good."""
+
+    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._flows: dict[str, FlowState] = {}
+        self._cipher = EphemeralCipher()
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh, unguessable flow id."""
+        return secrets.token_urlsafe(16)
+
+    def put(self, state: FlowState) -> None:
+        """Store (or refresh) a flow for another TTL."""
+        self._purge()
+        state.expires_at = self._clock() + self.ttl_seconds
+        self._flows[state.flow_id] = state
+
+    def get(self, flow_id: str) -> FlowState:
+        """The live flow, or ``FlowNotFoundError``."""
+        self._purge()
+        state = self._flows.get(flow_id)
+        if state is None:
+            raise FlowNotFoundError(
+                f"no config flow {flow_id!r}: it finished, expired or never began"
+            )
+        return state
+
+    def pop(self, flow_id: str) -> FlowState:
+        """Remove and return a flow, or ``FlowNotFoundError``."""
+        state = self.get(flow_id)
+        del self._flows[flow_id]
+        return state
+
+    def discard(self, flow_id: str) -> None:
+        """Forget a flow if it is there."""
+        self._flows.pop(flow_id, None)
+
+    def __len__(self) -> int:
+        self._purge()
+        return len(self._flows)
+
+    def seal(self, state: FlowState, values: Mapping[str, Any]) -> None:
+        """Encrypt secret values into the flow; an explicit empty value is kept (it clears)."""
+        for name, value in values.items():
+            state.sealed[name] = self._cipher.seal(state.flow_id, name, str(value))
+
+    def unseal(self, state: FlowState) -> dict[str, str]:
+        """The flow's secret values in plaintext, for the one step that needs them."""
+        return {
+            name: self._cipher.open(state.flow_id, name, sealed)
+            for name, sealed in state.sealed.items()
+        }
+
+    def _purge(self) -> None:
+        now = self._clock()
+        for flow_id in [f for f, s in self._flows.items() if s.expires_at <= now]:
+            del self._flows[flow_id]
