@@ -10,6 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.api import config_entries as config_entries_api
+from hub.api import config_flows as config_flows_api
 from hub.api import integrations as integrations_api
 from hub.api.errors import error_middleware
 from hub.api.health import health
@@ -18,7 +20,9 @@ from hub.api.state import (
     CATALOG,
     CONFIG,
     CONFIG_DIR,
+    CONFIG_ENTRIES,
     DATABASE,
+    FLOW_MANAGER,
     KEYRING,
     REGISTRY,
     SCHEDULER,
@@ -26,6 +30,7 @@ from hub.api.state import (
     STOPPING,
     STORAGE,
     TIMELINE,
+    TRANSLATIONS,
 )
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING, EventBus
@@ -35,8 +40,12 @@ from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.integrations.catalog import IntegrationCatalog
+from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.flow_manager import FlowManager
+from hub.integrations.flow_store import FlowStore
 from hub.integrations.loader import Discovery, discover
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.translations import HUB_TRANSLATIONS, Translations
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +73,14 @@ def create_app(
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
     app[REGISTRY] = IntegrationRegistry()
     app[CATALOG] = IntegrationCatalog(app[STORAGE])
+    app[TRANSLATIONS] = Translations()
+    app[CONFIG_ENTRIES] = ConfigEntries(app[STORAGE], app[KEYRING], app[REGISTRY], app[BUS])
+    app[FLOW_MANAGER] = FlowManager(
+        app[REGISTRY],
+        app[CATALOG],
+        app[CONFIG_ENTRIES],
+        FlowStore(config.integrations.flow_ttl_seconds),
+    )
 
     app.cleanup_ctx.extend(
         [
@@ -72,12 +89,15 @@ def create_app(
             _phase("database", _database),
             _phase("bus", _bus),
             _phase("integrations", _integrations),
+            _phase("entries", _entries),
             _phase("scheduler", _scheduler),
         ]
     )
     app.on_shutdown.append(_announce_shutdown)
     app.router.add_get("/api/health", health)
     integrations_api.register(app)
+    config_flows_api.register(app)
+    config_entries_api.register(app)
     return app
 
 
@@ -135,10 +155,20 @@ async def _integrations(app: web.Application) -> AsyncIterator[None]:
         )
         app[REGISTRY].replace(discovery)
         await catalog.sync(app[REGISTRY])
+        domains = {item.domain: item.path for item in app[REGISTRY]}
+        await asyncio.to_thread(app[TRANSLATIONS].load, HUB_TRANSLATIONS, domains)
     else:
         _LOGGER.warning("Integrations are disabled (integrations.enabled: false)")
         app[REGISTRY].replace(Discovery())
     yield
+
+
+async def _entries(app: web.Application) -> AsyncIterator[None]:
+    entries = app[CONFIG_ENTRIES]
+    await entries.load()
+    await entries.setup_all()
+    yield
+    await entries.unload_all()
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

@@ -39,7 +39,15 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
     app = make_app(tmp_path)
     await aiohttp_client(app)
     phases = [name for name, _ in app[TIMELINE].phases]
-    assert phases == ["storage", "keyring", "database", "bus", "integrations", "scheduler"]
+    assert phases == [
+        "storage",
+        "keyring",
+        "database",
+        "bus",
+        "integrations",
+        "entries",
+        "scheduler",
+    ]
     assert app[SCHEDULER].running
     assert (tmp_path / ".storage" / "master.key").exists()
     assert (tmp_path / "hub.db").exists()

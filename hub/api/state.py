@@ -16,7 +16,10 @@ from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.integrations.catalog import IntegrationCatalog
+from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.flow_manager import FlowManager
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.translations import Translations
 
 CONFIG_DIR: Final = web.AppKey("config_dir", Path)
 CONFIG: Final = web.AppKey("config", HubConfig)
@@ -30,3 +33,6 @@ BUS: Final = web.AppKey("bus", EventBus)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 REGISTRY: Final = web.AppKey("registry", IntegrationRegistry)
 CATALOG: Final = web.AppKey("catalog", IntegrationCatalog)
+CONFIG_ENTRIES: Final = web.AppKey("config_entries", ConfigEntries)
+FLOW_MANAGER: Final = web.AppKey("flow_manager", FlowManager)
+TRANSLATIONS: Final = web.AppKey("translations", Translations)

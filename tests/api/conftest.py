@@ -1,0 +1,214 @@
+"""A real hub application over loopback, with integrations the tests write into a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient, AiohttpServer
+
+from hub.app import create_app
+from hub.config import HubConfig, IntegrationsConfig
+from tests.integrations.helpers import make_integration
+from tests.integrations.spec_examples import (
+    FakeOpenProject,
+    FakeSignal,
+    write_openproject,
+    write_signal,
+)
+
+VAULT_FLOW = """
+import asyncio
+from typing import Any, ClassVar
+
+from hub.integrations.manifest import FieldDescriptor, SelectOption
+from hub.integrations.simple_flow import SimpleConfigFlow
+
+
+class VaultFlow(SimpleConfigFlow):
+    domain = "vault"
+    TITLE_FIELD = "name"
+    VALIDATE_TIMEOUT = 0.5
+    SCHEMA: ClassVar[list[FieldDescriptor]] = [
+        FieldDescriptor(name="name", label="field.name.label"),
+        FieldDescriptor(name="token", label="field.token.label", type="secret", required=False),
+        FieldDescriptor(name="pin", label="field.pin.label", type="password", required=False),
+        FieldDescriptor(
+            name="mode",
+            label="field.mode.label",
+            type="select",
+            default="safe",
+            options=(
+                SelectOption(value="safe", label="field.mode.safe"),
+                SelectOption(value="fast", label="field.mode.fast"),
+            ),
+        ),
+    ]
+
+    async def validate(self, data: dict[str, Any]) -> str | None:
+        if data["name"] == "slow":
+            await asyncio.sleep(5)
+        if data["name"] == "explode":
+            raise RuntimeError(f"upstream said no to {data.get('token')}")
+        return None
+"""
+
+VAULT_INIT = """
+from typing import Any
+
+from hub.integrations.integration import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    Integration,
+    SetupContext,
+)
+
+from .config_flow import VaultFlow
+
+SETUPS: list[str] = []
+UNLOADS: list[str] = []
+
+
+class Vault(Integration):
+    config_flow_cls = VaultFlow
+
+    async def async_setup_entry(self, ctx: SetupContext) -> list[Any]:
+        SETUPS.append(ctx.entry_id)
+        name = ctx.data.get("name")
+        if ctx.secrets.get("token") == "expired-token":
+            raise ConfigEntryAuthFailed("the vault refused the token")
+        if name == "flaky":
+            raise ConfigEntryNotReady("vault is starting")
+        if name == "broken":
+            raise RuntimeError(f"bug while using {ctx.secrets.get('token')}")
+        return []
+
+    async def async_unload_entry(self, ctx: SetupContext) -> None:
+        UNLOADS.append(ctx.entry_id)
+
+    async def async_migrate_entry(self, ctx: SetupContext, from_version: int) -> dict[str, Any]:
+        if ctx.data.get("name") == "unmigratable":
+            raise ValueError("cannot migrate")
+        return {**ctx.data, "migrated_from": from_version}
+
+
+INTEGRATION = Vault()
+"""
+
+STEP_BOMB = """
+from typing import Any
+
+from hub.integrations.config_flow import ConfigFlow, FlowResult
+from hub.integrations.integration import Integration
+from hub.integrations.manifest import FieldDescriptor
+
+FIELDS = [FieldDescriptor(name="answer", label="field.answer.label")]
+
+
+class Flow(ConfigFlow):
+    async def async_step_user(self, user_input: dict[str, Any] | None) -> FlowResult:
+        if user_input is None:
+            return self.async_show_form(step_id="user", data_schema=FIELDS)
+        if user_input["answer"] == "boom":
+            raise KeyError(user_input["answer"] + "-with-private-detail")
+        self._collected["derived_account"] = "acct-42"
+        return self.async_show_form(step_id="confirm", data_schema=[])
+
+    async def async_step_confirm(self, user_input: dict[str, Any] | None) -> FlowResult:
+        return self.async_create_entry(
+            title="bomb", data={"account": self._collected["derived_account"]}
+        )
+
+
+class Bomb(Integration):
+    config_flow_cls = Flow
+
+
+INTEGRATION = Bomb()
+"""
+
+
+class Hub:
+    """A started hub app and the fakes its integrations talk to."""
+
+    def __init__(
+        self,
+        client: TestClient[web.Request, web.Application],
+        app: web.Application,
+        config_dir: Path,
+        openproject: FakeOpenProject,
+        openproject_url: str,
+        signal: FakeSignal,
+        signal_url: str,
+    ) -> None:
+        self.client = client
+        self.app = app
+        self.config_dir = config_dir
+        self.openproject = openproject
+        self.openproject_url = openproject_url
+        self.signal = signal
+        self.signal_url = signal_url
+
+    async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        resp = await self.client.post(path, json=body, **kw)
+        return resp.status, await resp.json()
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        resp = await self.client.get(path, **kw)
+        return resp.status, await resp.json()
+
+    async def start(self, domain: str, **body: Any) -> dict[str, Any]:
+        status, result = await self.post("/api/config-flows", {"domain": domain, **body})
+        assert status == 200, result
+        return dict(result)
+
+    async def submit(self, flow_id: str, user_input: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        status, result = await self.post(
+            f"/api/config-flows/{flow_id}", {"user_input": user_input}, **kw
+        )
+        assert status == 200, result
+        return dict(result)
+
+
+StartHub = Callable[..., Awaitable[Hub]]
+
+
+@pytest.fixture
+async def start_hub(
+    tmp_path: Path, aiohttp_client: AiohttpClient, aiohttp_server: AiohttpServer
+) -> StartHub:
+    """Start (or restart) a hub on one config dir with the test integrations."""
+    bundled = tmp_path / "integrations"
+    write_openproject(bundled)
+    fake_signal = FakeSignal()
+    signal_server = await aiohttp_server(fake_signal.app())
+    signal_url = str(signal_server.make_url("/")).rstrip("/")
+    write_signal(bundled, default_base=signal_url)
+    make_integration(
+        bundled,
+        "vault",
+        init=VAULT_INIT,
+        files={"config_flow.py": VAULT_FLOW},
+        config_flow=True,
+        single_instance=False,
+        config_schema_version=1,
+    )
+    make_integration(bundled, "bomb", init=STEP_BOMB, config_flow=True)
+    make_integration(bundled, "lamp")  # no config flow: the zero-step case
+    fake_openproject = FakeOpenProject()
+    op_server = await aiohttp_server(fake_openproject.app())
+    op_url = str(op_server.make_url("/")).rstrip("/")
+
+    async def start(**integrations: Any) -> Hub:
+        config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled, **integrations))
+        app = create_app(tmp_path / "config", config, env={})
+        client = await aiohttp_client(app)
+        return Hub(
+            client, app, tmp_path / "config", fake_openproject, op_url, fake_signal, signal_url
+        )
+
+    return start
