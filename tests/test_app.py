@@ -54,7 +54,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
 
 
 async def test_errors_come_back_in_one_json_envelope(
-    aiohttp_client: AiohttpClient, tmp_path: Path
+    aiohttp_client: AiohttpClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = make_app(tmp_path)
 
@@ -82,7 +82,9 @@ async def test_errors_come_back_in_one_json_envelope(
     resp = await client.get("/api/broken")
     assert resp.status == 500
     text = await resp.text()
-    assert json.loads(text)["error"]["code"] == "internal_error"
+    error = json.loads(text)["error"]
+    assert error["code"] == "internal_error"
+    assert f"correlation id {error['correlation_id']}" in caplog.text
     assert "detail nobody should see" not in text
     assert "Traceback" not in text
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from hub.api.request import current_owner
 from hub.api.state import CONFIG_ENTRIES
-from hub.integrations.config_entries import visible_entries
+from hub.integrations.entry import visible_entries
 
 
 async def list_entries(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Final
 
 from aiohttp import web
@@ -16,9 +17,14 @@ _LOGGER = logging.getLogger(__name__)
 _CODES_BY_STATUS: Final = {400: BAD_REQUEST, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, *, correlation_id: str | None = None
+) -> web.Response:
     """Serialize one error in the envelope every client understands."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    error: dict[str, str] = {"code": code, "message": message}
+    if correlation_id is not None:
+        error["correlation_id"] = correlation_id
+    return web.json_response({"error": error}, status=status)
 
 
 @web.middleware
@@ -38,5 +44,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except asyncio.CancelledError:
         raise
     except Exception:
-        _LOGGER.exception("Unhandled error on %s %s", request.method, request.path)
-        return error_response(500, INTERNAL_ERROR, "Internal error; the hub's log has the details.")
+        correlation_id = secrets.token_hex(4)
+        _LOGGER.exception(
+            "Unhandled error on %s %s [correlation id %s]",
+            request.method,
+            request.path,
+            correlation_id,
+        )
+        return error_response(
+            500,
+            INTERNAL_ERROR,
+            f"Internal error; the hub's log has the details under {correlation_id}.",
+            correlation_id=correlation_id,
+        )

@@ -18,7 +18,7 @@ from hub.core.errors import (
     NotFoundError,
 )
 from hub.integrations.catalog import SCOPES, IntegrationCatalog
-from hub.integrations.config_entries import ConfigEntries, ConfigEntry, EntryNotFoundError
+from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.config_flow import (
     BASE_ERROR,
     SCOPE_GLOBAL,
@@ -32,6 +32,7 @@ from hub.integrations.config_flow import (
     StepFailedError,
     UnknownStepError,
 )
+from hub.integrations.entry import ConfigEntry, EntryNotFoundError
 from hub.integrations.flow_serializer import mask_password
 from hub.integrations.flow_store import FlowState, FlowStore
 from hub.integrations.loader import LoadedIntegration
