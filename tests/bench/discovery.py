@@ -8,13 +8,14 @@ later ones are what every start of the hub pays.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tests.bench.report import report
 
 INIT = '''"""Generated integration {index}."""
 
@@ -45,6 +46,7 @@ import sys, time
 from pathlib import Path
 start = time.perf_counter()
 from hub.integrations.loader import discover
+
 imported = time.perf_counter()
 result = discover(Path(sys.argv[1]))
 done = time.perf_counter()
@@ -110,11 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         cold = measure(root, args.count)[1]
         warm = [measure(root, args.count)[1] for _ in range(args.runs)]
     result = figures(cold, warm, args.count)
-    print(f"{'figure':34s} {'value':>10s}  unit")
-    for name, figure in result.items():
-        print(f"{name:34s} {figure['value']:>10}  {figure['unit']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"benchmarks": result}, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.api.state import CONFIG_ENTRIES, KEYRING
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
+from tests.bench.report import report
 
 FLOW = """
 from typing import ClassVar
@@ -46,6 +47,7 @@ INIT = """
 from hub.integrations.integration import Integration
 
 from .config_flow import BenchFlow
+
 
 
 class Bench(Integration):
@@ -156,11 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     result = asyncio.run(run(args.flows, args.entries))
-    print(f"{'figure':34s} {'value':>10s}  unit")
-    for name, figure in result.items():
-        print(f"{name:34s} {figure['value']:>10}  {figure['unit']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"benchmarks": result}, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import signal
 import socket
@@ -21,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.bench.report import report
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     result = figures(runs)
-    print(f"{'figure':34s} {'median':>10s}  unit")
-    for name, figure in result.items():
-        print(f"{name:34s} {figure['value']:>10}  {figure['unit']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"benchmarks": result}, indent=2) + "\n")
+    report(result, args.json)
     return 0 if all(r.exit_code == 0 for r in runs) else 1
 
 
