@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Protocol, runtime_checkable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -325,3 +325,29 @@ def _reject_duplicates(names: list[str], what: str) -> None:
         if name in seen:
             raise ValueError(f"{what} {name!r} appears twice")
         seen.add(name)
+
+
+@runtime_checkable
+class EntityStateWriter(Protocol):
+    """The push path handed to integration code as ``ctx.writer``: one entity at a time.
+
+    Both go through the same apply path as a pull (diff, events, history, search index) and return
+    once the change is stored.
+    """
+
+    async def upsert(self, record: EntityStateRecord) -> None:
+        """Create or update one entity of this entry."""
+        ...
+
+    async def remove(self, entity_type: str, external_id: str) -> bool:
+        """Delete one entity of this entry; ``False`` if there was none."""
+        ...
+
+
+@runtime_checkable
+class EventEmitter(Protocol):
+    """Fires this integration's declared custom events (``event_types()``) on the hub's bus."""
+
+    def emit(self, event_type: str, data: Mapping[str, Any] | None = None) -> None:
+        """Fire ``event_type``; an undeclared type raises ``ValueError``."""
+        ...

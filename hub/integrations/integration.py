@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         EntityStateRecord,
         EntityStateSyncResult,
         EntityStateTypeDescriptor,
+        EntityStateWriter,
+        EventEmitter,
         EventTypeDescriptor,
         RelationTypeDescriptor,
     )
@@ -43,6 +45,10 @@ class ConfigEntryNotReady(Exception):
 
 class ConfigEntryAuthFailed(Exception):
     """Raise when the service refuses the stored credentials: the hub asks the person to reauthenticate."""
+
+
+class WebhookPayloadError(Exception):
+    """Raise from ``async_handle_webhook`` for a body it cannot use; the sender gets a 400 with the text."""
 
 
 class SecretValues(Mapping[str, str]):
@@ -88,6 +94,10 @@ class SetupContext:
     data: dict[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=SecretValues, repr=False)
     version: int = 1
+    writer: EntityStateWriter | None = field(default=None, repr=False, compare=False)
+    """Push entities of this entry (the hub's apply path); set while the entry is set up."""
+    events: EventEmitter | None = field(default=None, repr=False, compare=False)
+    """Fire this integration's declared custom events."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secrets, SecretValues):
