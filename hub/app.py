@@ -12,7 +12,9 @@ from aiohttp import web
 
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
+from hub.api import entities as entities_api
 from hub.api import integrations as integrations_api
+from hub.api import webhooks as webhooks_api
 from hub.api.errors import error_middleware
 from hub.api.health import health
 from hub.api.state import (
@@ -22,6 +24,7 @@ from hub.api.state import (
     CONFIG_DIR,
     CONFIG_ENTRIES,
     DATABASE,
+    ENTITIES,
     FLOW_MANAGER,
     KEYRING,
     REGISTRY,
@@ -29,16 +32,20 @@ from hub.api.state import (
     STARTED_AT,
     STOPPING,
     STORAGE,
+    SYNC,
     TIMELINE,
     TRANSLATIONS,
 )
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING, EventBus
 from hub.core.crypto import Keyring
-from hub.core.database import DATABASE_FILE, Database
+from hub.core.database import CORE_MIGRATIONS, DATABASE_FILE, Database
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
+from hub.entities.service import EntityService
+from hub.entities.store import ENTITY_MIGRATIONS
+from hub.entities.sync import SyncManager
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
@@ -68,12 +75,13 @@ def create_app(
     app[STOPPING] = asyncio.Event()
     app[STORAGE] = StorageManager(config_dir)
     app[KEYRING] = Keyring(app[STORAGE], env)
-    app[DATABASE] = Database(config_dir / DATABASE_FILE)
+    app[DATABASE] = Database(config_dir / DATABASE_FILE, [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
     app[BUS] = EventBus()
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
     app[REGISTRY] = IntegrationRegistry()
     app[CATALOG] = IntegrationCatalog(app[STORAGE])
     app[TRANSLATIONS] = Translations()
+    app[ENTITIES] = EntityService(app[DATABASE], app[BUS], app[REGISTRY])
     app[CONFIG_ENTRIES] = ConfigEntries(app[STORAGE], app[KEYRING], app[REGISTRY], app[BUS])
     app[FLOW_MANAGER] = FlowManager(
         app[REGISTRY],
@@ -81,6 +89,15 @@ def create_app(
         app[CONFIG_ENTRIES],
         FlowStore(config.integrations.flow_ttl_seconds),
     )
+    app[SYNC] = SyncManager(
+        app[CONFIG_ENTRIES],
+        app[ENTITIES],
+        app[SCHEDULER],
+        app[REGISTRY],
+        app[BUS],
+        config.scheduler,
+    )
+    app[SYNC].attach()
 
     app.cleanup_ctx.extend(
         [
@@ -88,6 +105,7 @@ def create_app(
             _phase("keyring", _keyring),
             _phase("database", _database),
             _phase("bus", _bus),
+            _phase("entities", _entities),
             _phase("integrations", _integrations),
             _phase("entries", _entries),
             _phase("scheduler", _scheduler),
@@ -98,6 +116,8 @@ def create_app(
     integrations_api.register(app)
     config_flows_api.register(app)
     config_entries_api.register(app)
+    entities_api.register(app)
+    webhooks_api.register(app)
     return app
 
 
@@ -139,6 +159,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[BUS].close()
+
+
+async def _entities(app: web.Application) -> AsyncIterator[None]:
+    service = app[ENTITIES]
+    service.start()
+    yield
+    await service.stop()
 
 
 async def _integrations(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from importlib import resources
 from ipaddress import IPv4Network, IPv6Network
@@ -43,6 +44,10 @@ class HttpConfig(_Section):
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     ssl_certificate: Path | None = None
     ssl_key: Path | None = None
+    webhook_rate_per_second: float = Field(default=20.0, gt=0)
+    """Requests a second each entry's webhook accepts on average; more are answered 429."""
+    webhook_burst: int = Field(default=60, ge=1)
+    webhook_max_body_kib: int = Field(default=256, ge=1, le=65536)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:
@@ -55,7 +60,7 @@ class IntegrationsConfig(_Section):
     """Where integrations are discovered and how config flows behave."""
 
     enabled: bool = True
-    bundled_dir: Path = Path("integrations")
+    bundled_dir: Path = SOURCE_ROOT / "integrations"
     external_dirs: tuple[Path, ...] = ()
     allow_external: bool = False
     flow_ttl_seconds: int = Field(default=600, ge=30, le=86400)
@@ -88,10 +93,26 @@ class LoggerConfig(_Section):
         return value
 
 
-class HistoryConfig(_Section):
-    """How long state history is kept."""
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+_ENTITY_TYPE_KEY: Final = re.compile(r"^[a-z][a-z0-9_]*\.\S+$")
 
-    retention_days: int = Field(default=10, ge=1, le=3650)
+
+class HistoryConfig(_Section):
+    """How long state history and the event log are kept, and how often the purge runs."""
+
+    retention_days: RetentionDays = 10
+    entity_types: dict[str, RetentionDays] = Field(default_factory=dict)
+    """Days by ``<domain>.<entity_type>``; an entity's own setting overrides its type's."""
+    purge_interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    event_log_size: int = Field(default=10_000, ge=100, le=1_000_000)
+
+    @field_validator("entity_types")
+    @classmethod
+    def _type_keys(cls, value: dict[str, int]) -> dict[str, int]:
+        for key in value:
+            if not _ENTITY_TYPE_KEY.match(key):
+                raise ValueError(f"{key!r} is not <domain>.<entity_type> (e.g. signal.message)")
+        return value
 
 
 class SyncIntervals(_Section):

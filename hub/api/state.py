@@ -15,6 +15,8 @@ from hub.core.database import Database
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
+from hub.entities.service import EntityService
+from hub.entities.sync import SyncManager
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
@@ -36,3 +38,5 @@ CATALOG: Final = web.AppKey("catalog", IntegrationCatalog)
 CONFIG_ENTRIES: Final = web.AppKey("config_entries", ConfigEntries)
 FLOW_MANAGER: Final = web.AppKey("flow_manager", FlowManager)
 TRANSLATIONS: Final = web.AppKey("translations", Translations)
+ENTITIES: Final = web.AppKey("entities", EntityService)
+SYNC: Final = web.AppKey("sync", SyncManager)

@@ -173,6 +173,14 @@ class Scheduler:
         """The names of every job, in the order they were added."""
         return list(self._jobs)
 
+    def next_run(self, name: str) -> datetime | None:
+        """When APScheduler will next run ``name``; ``None`` while stopped or for an unknown job."""
+        if self._aps is None:
+            return None
+        job = self._aps.get_job(name)
+        moment = None if job is None else job.next_run_time
+        return moment if isinstance(moment, datetime) else None
+
     def stats(self, name: str) -> JobStats:
         """Return the record of job ``name``; raises ``KeyError`` if there is no such job."""
         job = self._jobs[name]

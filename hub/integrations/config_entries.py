@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from secrets import token_hex, token_urlsafe
 from typing import Any, Final
@@ -70,6 +70,11 @@ class ConfigEntries:
         self._locks: dict[str, asyncio.Lock] = {}
         self._retries: dict[str, tuple[int, asyncio.TimerHandle]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.context_extras: Callable[[ConfigEntry], Mapping[str, Any]] | None = None
+        """Adds what later layers hand integrations (``writer``, ``events``) to every context."""
+        self.after_setup: list[Callable[[ConfigEntry, Integration], Awaitable[None]]] = []
+        self.before_unload: list[Callable[[ConfigEntry], Awaitable[None]]] = []
+        self.on_remove: list[Callable[[ConfigEntry], Awaitable[None]]] = []
 
     # Reading
 
@@ -125,6 +130,7 @@ class ConfigEntries:
             data=dict(entry.data),
             secrets=self.secrets_of(entry),
             version=entry.version,
+            **(self.context_extras(entry) if self.context_extras else {}),
         )
 
     def webhook_token(self, entry: ConfigEntry) -> str:
@@ -228,6 +234,7 @@ class ConfigEntries:
         """Unload and delete an entry, and destroy its data key (its ciphertexts become useless)."""
         entry = self.require(entry_id)
         await self.unload(entry)
+        await self._run_hooks("removal", entry, [h(entry) for h in self.on_remove])
         del self._entries[entry_id]
         try:
             await self._commit()
@@ -322,6 +329,9 @@ class ConfigEntries:
             self._runtime[entry.entry_id] = list(toolsets or [])
             self._cancel_retry(entry.entry_id, reset=True)
             self._set_state(entry, EntryState.LOADED, None)
+            await self._run_hooks(
+                "after setup", entry, [h(entry, integration) for h in self.after_setup]
+            )
             _LOGGER.info(
                 "Set up %s (%s) in %.1f ms",
                 entry.entry_id,
@@ -361,6 +371,7 @@ class ConfigEntries:
                 if entry.state is EntryState.SETUP_RETRY:
                     self._set_state(entry, EntryState.NOT_LOADED, None)
                 return
+            await self._run_hooks("before unload", entry, [h(entry) for h in self.before_unload])
             loaded = self._registry.get(entry.domain)
             if loaded is not None:
                 try:
@@ -423,6 +434,15 @@ class ConfigEntries:
             pending[1].cancel()
             if reset:
                 del self._retries[entry_id]
+
+    async def _run_hooks(self, what: str, entry: ConfigEntry, calls: list[Awaitable[None]]) -> None:
+        for call in calls:
+            try:
+                await call
+            except Exception:  # a hook's failure is its own, never the entry's
+                _LOGGER.exception(
+                    "The %s hook of %s (%s) failed", what, entry.entry_id, entry.domain
+                )
 
     def _lock(self, entry_id: str) -> asyncio.Lock:
         return self._locks.setdefault(entry_id, asyncio.Lock())

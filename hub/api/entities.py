@@ -1,0 +1,188 @@
+"""Entities over HTTP: list and filter, read, search, act; an entry's on-demand sync; the jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.request import current_owner, read_json
+from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
+from hub.core.errors import BadRequestError
+from hub.entities.actions import call_action
+from hub.integrations.entry import visible_entries
+
+
+class ActionBody(BaseModel):
+    """``POST /api/entities/{id}/action``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class IntervalBody(BaseModel):
+    """``POST /api/config-entries/{id}/sync-interval``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: int | None = Field(default=None, ge=5, le=7 * 24 * 3600)
+
+
+def _visible_entry_ids(request: web.Request) -> list[str]:
+    entries = request.app[CONFIG_ENTRIES].entries()
+    return [entry.entry_id for entry in visible_entries(entries, current_owner(request))]
+
+
+def _int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _bool(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise BadRequestError(f"{name} must be true or false, not {raw!r}")
+
+
+def _entity_id(request: web.Request) -> int:
+    raw = request.match_info["entity_id"]
+    if not raw.isdigit():
+        raise BadRequestError(f"entity id must be a whole number, not {raw!r}")
+    return int(raw)
+
+
+async def list_entities(request: web.Request) -> web.Response:
+    """Entities the caller may see, filtered by domain, entry, type, device, visibility, category."""
+    service = request.app[ENTITIES]
+    allowed = _visible_entry_ids(request)
+    entry_id = request.query.get("entry_id")
+    if entry_id:
+        allowed = [e for e in allowed if e == entry_id]
+    limit = _int(request, "limit") or 1000
+    if not 1 <= limit <= 10_000:
+        raise BadRequestError("limit must be between 1 and 10000")
+    rows = await service.list_entities(
+        domain=request.query.get("domain") or None,
+        entry_ids=allowed,
+        entity_type=request.query.get("entity_type") or None,
+        device_id=_int(request, "device_id"),
+        visible=_bool(request, "visible"),
+        limit=limit,
+    )
+    views = [service.view(row) for row in rows]
+    category = request.query.get("category")
+    if category:
+        wanted = None if category == "none" else category
+        views = [view for view in views if view["category"] == wanted]
+    return web.json_response({"entities": views})
+
+
+async def get_entity(request: web.Request) -> web.Response:
+    """One entity."""
+    service = request.app[ENTITIES]
+    row = await service.get(_entity_id(request))
+    if row.entry_id not in _visible_entry_ids(request):
+        await service.get(-1)  # the same not-found answer as for an entity that does not exist
+    return web.json_response(service.view(row))
+
+
+async def search_entities(request: web.Request) -> web.Response:
+    """Full-text search over ``rag=True`` entity types, best match first."""
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise BadRequestError("q: give some words to search for")
+    limit = _int(request, "limit") or 20
+    if not 1 <= limit <= 200:
+        raise BadRequestError("limit must be between 1 and 200")
+    service = request.app[ENTITIES]
+    found = await service.search(query, entry_ids=_visible_entry_ids(request), limit=limit)
+    results = [{"entity": service.view(row), "rank": rank} for row, rank in found]
+    return web.json_response({"query": query, "results": results})
+
+
+async def entity_action(request: web.Request) -> web.Response:
+    """Run a declared action; the entity afterwards and the integration's message."""
+    body = await read_json(request, ActionBody)
+    app = request.app
+    entity_id = _entity_id(request)
+    row = await app[ENTITIES].get(entity_id)
+    if row.entry_id not in _visible_entry_ids(request):
+        await app[ENTITIES].get(-1)
+    updated, message = await call_action(
+        entity_id,
+        body.action,
+        body.args,
+        service=app[ENTITIES],
+        entries=app[CONFIG_ENTRIES],
+        registry=app[REGISTRY],
+    )
+    return web.json_response({"entity": app[ENTITIES].view(updated), "message": message})
+
+
+async def sync_entry(request: web.Request) -> web.Response:
+    """Pull an entry's entities now."""
+    entry_id = request.match_info["entry_id"]
+    record = await request.app[SYNC].sync_now(entry_id)
+    return web.json_response({"entry_id": entry_id, "sync": record})
+
+
+async def set_sync_interval(request: web.Request) -> web.Response:
+    """Set (or with ``null`` reset) an entry's own sync interval."""
+    body = await read_json(request, IntervalBody)
+    entry_id = request.match_info["entry_id"]
+    seconds = await request.app[SYNC].set_interval(entry_id, body.seconds)
+    return web.json_response({"entry_id": entry_id, "sync_interval": seconds})
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """Every scheduled job with its last run, duration, result and next run."""
+    scheduler = request.app[SCHEDULER]
+    jobs = []
+    for name in scheduler.job_names():
+        stats = scheduler.stats(name)
+        next_run = scheduler.next_run(name)
+        jobs.append(
+            {
+                "name": name,
+                "runs": stats.runs,
+                "failures": stats.failures,
+                "timeouts": stats.timeouts,
+                "skipped": stats.skipped,
+                "last_started": _iso(stats.last_started),
+                "last_duration_ms": None
+                if stats.last_duration is None
+                else round(stats.last_duration * 1000, 1),
+                "last_error": stats.last_error,
+                "next_run": _iso(next_run),
+            }
+        )
+    return web.json_response({"jobs": jobs})
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def register(app: web.Application) -> None:
+    """Add the entity routes."""
+    app.router.add_get("/api/entities", list_entities)
+    app.router.add_get("/api/entities/search", search_entities)
+    app.router.add_get("/api/entities/{entity_id}", get_entity)
+    app.router.add_post("/api/entities/{entity_id}/action", entity_action)
+    app.router.add_post("/api/config-entries/{entry_id}/sync", sync_entry)
+    app.router.add_post("/api/config-entries/{entry_id}/sync-interval", set_sync_interval)
+    app.router.add_get("/api/jobs", list_jobs)

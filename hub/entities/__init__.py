@@ -1,0 +1,1 @@
+"""Entities: the live state integrations produce, stored in SQLite and kept in sync."""

@@ -1,0 +1,138 @@
+"""Entity actions: only what a type declares, with arguments checked against its field descriptors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hub.core.errors import BadRequestError, HubError
+from hub.core.redact import SECRETS
+from hub.entities.service import EntityService
+from hub.entities.store import EntityRow
+from hub.entities.sync import EntryNotLoadedError
+from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.entities import (
+    EntityStateActionResult,
+    EntityStateRecord,
+    EntityStateSyncResult,
+)
+from hub.integrations.entry import EntryState
+from hub.integrations.manifest import FieldDescriptor
+from hub.integrations.registry import IntegrationRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+ACTION_TIMEOUT = 30.0
+
+
+class ActionNotDeclaredError(HubError):
+    """The entity's type does not declare that action."""
+
+    code = "action_not_declared"
+    http_status = 400
+
+
+class ActionFailedError(HubError):
+    """The integration could not carry out the action."""
+
+    code = "action_failed"
+    http_status = 502
+
+
+def check_args(fields: Sequence[FieldDescriptor], args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args`` checked against the action's fields; a ``BadRequestError`` names each problem."""
+    known = {item.name: item for item in fields if item.type != "note"}
+    problems = [f"{name}: not an argument of this action" for name in args if name not in known]
+    checked: dict[str, Any] = {}
+    for name, item in known.items():
+        if name not in args or args[name] is None:
+            if item.required and item.default is None:
+                problems.append(f"{name}: required")
+            elif item.default is not None:
+                checked[name] = item.default
+            continue
+        value = args[name]
+        problem = _problem(item, value)
+        if problem:
+            problems.append(f"{name}: {problem}")
+        else:
+            checked[name] = value
+    if problems:
+        raise BadRequestError("; ".join(problems))
+    return checked
+
+
+def _problem(item: FieldDescriptor, value: Any) -> str | None:
+    if item.type == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return None if ok else "must be a number"
+    if item.type == "bool":
+        return None if isinstance(value, bool) else "must be true or false"
+    if item.type == "select":
+        allowed = [option.value for option in item.options or ()]
+        values = value if item.multiple and isinstance(value, list) else [value]
+        if item.multiple and not isinstance(value, list):
+            return "must be a list"
+        bad = [v for v in values if v not in allowed]
+        return f"{bad[0]!r} is not one of {allowed}" if bad else None
+    if item.multiple:
+        return None if isinstance(value, list) else "must be a list"
+    return None if isinstance(value, str) else "must be a string"
+
+
+async def call_action(
+    entity_id: int,
+    action: str,
+    args: Mapping[str, Any],
+    *,
+    service: EntityService,
+    entries: ConfigEntries,
+    registry: IntegrationRegistry,
+) -> tuple[EntityRow, str | None]:
+    """Run a declared action and apply what it returns; the entity afterwards and the message."""
+    row = await service.get(entity_id)
+    descriptor = service.descriptor(row.domain, row.entity_type)
+    declared = descriptor.action(action) if descriptor else None
+    if declared is None:
+        names = ", ".join(a.name for a in descriptor.actions) if descriptor else ""
+        raise ActionNotDeclaredError(
+            f"{row.entity_type} has no action {action!r}" + (f" (it has: {names})" if names else "")
+        )
+    checked = check_args(declared.fields, args)
+    entry = entries.require(row.entry_id)
+    loaded = registry.get(row.domain)
+    if loaded is None or entry.state is not EntryState.LOADED:
+        raise EntryNotLoadedError(f"entry {entry.entry_id} ({entry.domain}) is not loaded")
+    current = EntityStateRecord(
+        entity_type=row.entity_type,
+        external_id=row.external_id,
+        name=row.name,
+        state=row.state,
+        attributes=row.attributes,
+    )
+    try:
+        async with asyncio.timeout(ACTION_TIMEOUT):
+            result = await loaded.integration.async_call_action(
+                entries.context(entry),
+                entity_type=row.entity_type,
+                external_id=row.external_id,
+                action=action,
+                args=checked,
+                current=current,
+            )
+    except (ValueError, TimeoutError) as err:
+        text = SECRETS.redact(str(err)) or type(err).__name__
+        raise ActionFailedError(f"{action} failed: {text}", code="action_failed") from None
+    except Exception as err:  # an integration bug answers 502, never a 500
+        _LOGGER.exception("Action %s on entity %d (%s) failed", action, entity_id, row.domain)
+        raise ActionFailedError(f"{action} failed: {type(err).__name__}") from None
+    message = None
+    if isinstance(result, EntityStateActionResult):
+        message = result.message
+        if result.records:
+            records = EntityStateSyncResult(records=result.records, full=False)
+            await service.apply(row.entry_id, row.domain, records)
+    return await service.get(entity_id), message

@@ -1,0 +1,359 @@
+"""The entity service: one apply path for pull, push, webhooks and actions; reads; change events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Final, TypedDict
+
+from hub.core.bus import EventBus, EventType
+from hub.core.database import Database
+from hub.core.errors import NotFoundError
+from hub.entities.store import (
+    ENTITY_COLUMNS,
+    ApplyOutcome,
+    ApplyRequest,
+    EntityRow,
+    TypeInfo,
+    apply_batch,
+)
+from hub.integrations.entities import (
+    EntityStateRecord,
+    EntityStateSyncResult,
+    EntityStateTypeDescriptor,
+)
+from hub.integrations.registry import IntegrationRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EntityEventData(TypedDict):
+    """What the bus says about a changed entity: its view before and after."""
+
+    entity_id: int
+    entry_id: str
+    domain: str
+    entity_type: str
+    external_id: str
+    old_state: dict[str, Any] | None
+    new_state: dict[str, Any] | None
+
+
+EVENT_ENTITY_CREATED: Final = EventType[EntityEventData]("entity.created")
+EVENT_ENTITY_UPDATED: Final = EventType[EntityEventData]("entity.updated")
+EVENT_ENTITY_DELETED: Final = EventType[EntityEventData]("entity.deleted")
+
+
+class EntityNotFoundError(NotFoundError):
+    """No entity with that id."""
+
+    code = "entity_not_found"
+
+
+class EntityService:
+    """Applies records in batched transactions (group commit), then tells the bus what changed."""
+
+    def __init__(self, database: Database, bus: EventBus, registry: IntegrationRegistry) -> None:
+        self._db = database
+        self._bus = bus
+        self._registry = registry
+        self._pending: list[tuple[ApplyRequest, asyncio.Future[ApplyOutcome]]] = []
+        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._types: dict[str, dict[str, EntityStateTypeDescriptor]] = {}
+        self.batches = 0
+        """Transactions the writer committed (for diagnostics and benchmarks)."""
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write_loop(), name="entity writer"
+        )
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        writer = self._writer
+        if writer is None:
+            return
+        self._stopping = True
+        self._wakeup.set()
+        await writer
+        self._writer = None
+
+    # Writing
+
+    async def apply(
+        self,
+        entry_id: str,
+        domain: str,
+        result: EntityStateSyncResult,
+    ) -> ApplyOutcome:
+        """Diff ``result`` against the store and write what changed, in one transaction."""
+        request = ApplyRequest(
+            entry_id=entry_id,
+            domain=domain,
+            records=result.records,
+            full=result.full,
+            covered_types=result.covered_types if result.full else (),
+            types=self._type_infos(domain),
+        )
+        return await self._submit(request)
+
+    async def upsert(self, entry_id: str, domain: str, record: EntityStateRecord) -> ApplyOutcome:
+        """Create or update one entity (the push path)."""
+        return await self.apply(
+            entry_id, domain, EntityStateSyncResult(records=(record,), full=False)
+        )
+
+    async def remove(self, entry_id: str, domain: str, entity_type: str, external_id: str) -> bool:
+        """Delete one entity of an entry; ``False`` if there was none."""
+        request = ApplyRequest(
+            entry_id=entry_id,
+            domain=domain,
+            records=(),
+            full=False,
+            covered_types=(),
+            types=self._type_infos(domain),
+            removals=((entity_type, external_id),),
+        )
+        return (await self._submit(request)).deleted > 0
+
+    async def remove_entry(self, entry_id: str) -> int:
+        """Delete every entity and device of an entry (it was removed)."""
+
+        def delete(conn: Any) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM entities WHERE entry_id = ?", (entry_id,)
+                    )
+                ]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    conn.execute(f"DELETE FROM entity_search WHERE rowid IN ({marks})", chunk)
+                conn.execute("DELETE FROM entities WHERE entry_id = ?", (entry_id,))
+                conn.execute("DELETE FROM devices WHERE entry_id = ?", (entry_id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return len(ids)
+
+        return await self._db.run(delete)
+
+    async def _submit(self, request: ApplyRequest) -> ApplyOutcome:
+        if self._writer is None or self._stopping:
+            raise RuntimeError("the entity service is not running")
+        future: asyncio.Future[ApplyOutcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((request, future))
+        self._wakeup.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            # Everything that arrived while the last batch was being written goes in this one.
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._write(batch)
+            if self._pending:
+                self._wakeup.set()
+            elif self._stopping:
+                return
+
+    async def _write(self, batch: list[tuple[ApplyRequest, asyncio.Future[ApplyOutcome]]]) -> None:
+        requests = [request for request, _ in batch]
+        try:
+            results = await self._db.run(partial(apply_batch, requests=requests, now=time.time()))
+        except Exception as err:  # every waiting caller hears about it
+            _LOGGER.exception("Entity batch of %d apply(s) failed", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        self.batches += 1
+        for (request, future), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                _LOGGER.error("Applying entities of entry %s failed: %s", request.entry_id, result)
+                if not future.done():
+                    future.set_exception(result)
+                continue
+            self._announce(request, result)
+            if not future.done():
+                future.set_result(result)
+
+    def _announce(self, request: ApplyRequest, outcome: ApplyOutcome) -> None:
+        origin = f"integration.{request.domain}"
+        for change in outcome.changes:
+            row = change.new or change.old
+            assert row is not None
+            data = EntityEventData(
+                entity_id=row.id,
+                entry_id=row.entry_id,
+                domain=row.domain,
+                entity_type=row.entity_type,
+                external_id=row.external_id,
+                old_state=None if change.old is None else self.view(change.old),
+                new_state=None if change.new is None else self.view(change.new),
+            )
+            if change.old is None:
+                self._bus.fire(EVENT_ENTITY_CREATED, data, origin=origin)
+            elif change.new is None:
+                self._bus.fire(EVENT_ENTITY_DELETED, data, origin=origin)
+            else:
+                self._bus.fire(EVENT_ENTITY_UPDATED, data, origin=origin)
+
+    # Reading
+
+    async def get(self, entity_id: int) -> EntityRow:
+        """One entity, or ``EntityNotFoundError``."""
+        rows = await self._select(
+            f"SELECT {ENTITY_COLUMNS} FROM entities WHERE id = ?", (entity_id,)
+        )
+        if not rows:
+            raise EntityNotFoundError(f"no entity {entity_id}")
+        return rows[0]
+
+    async def find(self, entry_id: str, entity_type: str, external_id: str) -> EntityRow | None:
+        """An entity by its identity within an entry."""
+        rows = await self._select(
+            f"SELECT {ENTITY_COLUMNS} FROM entities "
+            "WHERE entry_id = ? AND entity_type = ? AND external_id = ?",
+            (entry_id, entity_type, external_id),
+        )
+        return rows[0] if rows else None
+
+    async def list_entities(
+        self,
+        *,
+        domain: str | None = None,
+        entry_ids: Iterable[str] | None = None,
+        entity_type: str | None = None,
+        device_id: int | None = None,
+        visible: bool | None = None,
+        limit: int = 10_000,
+    ) -> list[EntityRow]:
+        """Entities matching every filter given, by id."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("domain", domain),
+            ("entity_type", entity_type),
+            ("device_id", device_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if visible is not None:
+            clauses.append("visible = ?")
+            params.append(int(visible))
+        if entry_ids is not None:
+            ids = list(entry_ids)
+            if not ids:
+                return []
+            clauses.append(f"entry_id IN ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        params.append(limit)
+        return await self._select(
+            f"SELECT {ENTITY_COLUMNS} FROM entities {where} ORDER BY id LIMIT ?",
+            params,
+        )
+
+    async def search(
+        self, query: str, *, entry_ids: Iterable[str] | None = None, limit: int = 20
+    ) -> list[tuple[EntityRow, float]]:
+        """Entities of ``rag=True`` types ranked by FTS5 (bm25) for ``query``."""
+        match = _fts_query(query)
+        if not match:
+            return []
+        columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, bm25(entity_search, 2.0, 1.0) AS rank "
+            "FROM entity_search JOIN entities e ON e.id = entity_search.rowid "
+            "WHERE entity_search MATCH ? ORDER BY rank LIMIT ?"
+        )
+        rows = await self._db.conn.execute_fetchall(sql, (match, limit * 4))
+        allowed = None if entry_ids is None else set(entry_ids)
+        found = []
+        for row in rows:
+            entity = EntityRow.from_sql(tuple(row)[:-1])
+            if allowed is None or entity.entry_id in allowed:
+                found.append((entity, float(tuple(row)[-1])))
+        return found[:limit]
+
+    async def _select(self, sql: str, params: Sequence[Any]) -> list[EntityRow]:
+        rows = await self._db.conn.execute_fetchall(sql, params)
+        return [EntityRow.from_sql(tuple(row)) for row in rows]
+
+    # Views
+
+    def descriptor(self, domain: str, entity_type: str) -> EntityStateTypeDescriptor | None:
+        """The integration's declaration of an entity type, if it is still loaded."""
+        return self._descriptors(domain).get(entity_type)
+
+    def view(self, row: EntityRow) -> dict[str, Any]:
+        """The JSON a client sees for an entity."""
+        descriptor = self.descriptor(row.domain, row.entity_type)
+        return {
+            "id": row.id,
+            "entry_id": row.entry_id,
+            "domain": row.domain,
+            "entity_type": row.entity_type,
+            "external_id": row.external_id,
+            "name": row.name,
+            "state": row.state,
+            "attributes": row.attributes,
+            "parent_id": row.parent_id,
+            "device_id": row.device_id,
+            "visible": row.visible,
+            "category": descriptor.category if descriptor else None,
+            "device_class": descriptor.device_class if descriptor else None,
+            "state_class": descriptor.state_class if descriptor else None,
+            "unit": descriptor.unit if descriptor else None,
+            "actions": [
+                action.model_dump(mode="json")
+                for action in (descriptor.actions if descriptor else ())
+            ],
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "last_changed": _iso(row.last_changed),
+        }
+
+    def _descriptors(self, domain: str) -> dict[str, EntityStateTypeDescriptor]:
+        cached = self._types.get(domain)
+        if cached is None:
+            loaded = self._registry.get(domain)
+            cached = {}
+            if loaded is not None:
+                try:
+                    cached = dict(loaded.integration.entity_types())
+                except Exception:  # a broken declaration means no types, not a crash
+                    _LOGGER.exception("entity_types() of %s failed", domain)
+            self._types[domain] = cached
+        return cached
+
+    def _type_infos(self, domain: str) -> Mapping[str, TypeInfo]:
+        return {
+            key: TypeInfo(visible_default=d.visible_default, rag=d.rag, to_text=d.to_text)
+            for key, d in self._descriptors(domain).items()
+        }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def _fts_query(text: str) -> str:
+    """A safe FTS5 query: each word a quoted prefix term, so user text is never FTS syntax."""
+    words = [word for word in "".join(c if c.isalnum() else " " for c in text).split() if word]
+    return " ".join(f'"{word}"*' for word in words[:16])

@@ -1,0 +1,405 @@
+"""Entity tables in ``hub.db`` and the one apply path, run as a batch on the database's thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
+
+_LOGGER = logging.getLogger(__name__)
+
+ENTITY_MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE devices (
+        id INTEGER PRIMARY KEY,
+        entry_id TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        info TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (entry_id, identifier)
+    ) STRICT;
+    CREATE TABLE entities (
+        id INTEGER PRIMARY KEY,
+        entry_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT,
+        attributes TEXT NOT NULL,
+        parent_id INTEGER REFERENCES entities (id) ON DELETE SET NULL,
+        device_id INTEGER REFERENCES devices (id) ON DELETE SET NULL,
+        visible INTEGER NOT NULL DEFAULT 1,
+        retention_days INTEGER,
+        content_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        last_changed REAL NOT NULL,
+        UNIQUE (entry_id, entity_type, external_id)
+    ) STRICT;
+    CREATE INDEX entities_by_type ON entities (domain, entity_type);
+    CREATE INDEX entities_by_device ON entities (device_id);
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        entity_id INTEGER NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+        state TEXT,
+        changed_at REAL NOT NULL
+    ) STRICT;
+    CREATE INDEX history_by_entity ON history (entity_id, changed_at);
+    CREATE INDEX history_by_time ON history (changed_at);
+    CREATE TABLE event_log (
+        id INTEGER PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        data TEXT NOT NULL,
+        time_fired REAL NOT NULL
+    ) STRICT;
+    CREATE VIRTUAL TABLE entity_search USING fts5 (
+        name, body, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
+)
+"""Appended to the core migrations; migration N of this tuple is never edited once released."""
+
+ENTITY_COLUMNS: Final = (
+    "id, entry_id, domain, entity_type, external_id, name, state, attributes, parent_id, "
+    "device_id, visible, retention_days, created_at, updated_at, last_changed"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """An entity as stored; ``state`` and ``attributes`` decoded from JSON."""
+
+    id: int
+    entry_id: str
+    domain: str
+    entity_type: str
+    external_id: str
+    name: str
+    state: Any
+    attributes: dict[str, Any]
+    parent_id: int | None
+    device_id: int | None
+    visible: bool
+    retention_days: int | None
+    created_at: float
+    updated_at: float
+    last_changed: float
+
+    @classmethod
+    def from_sql(cls, row: Sequence[Any]) -> EntityRow:
+        """Build from a row selected with ``ENTITY_COLUMNS``."""
+        return cls(
+            id=row[0],
+            entry_id=row[1],
+            domain=row[2],
+            entity_type=row[3],
+            external_id=row[4],
+            name=row[5],
+            state=None if row[6] is None else json.loads(row[6]),
+            attributes=json.loads(row[7]),
+            parent_id=row[8],
+            device_id=row[9],
+            visible=bool(row[10]),
+            retention_days=row[11],
+            created_at=row[12],
+            updated_at=row[13],
+            last_changed=row[14],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInfo:
+    """What the apply path needs to know about an entity type."""
+
+    visible_default: bool = True
+    rag: bool = False
+    to_text: Callable[[EntityStateRecord], str] | None = None
+
+
+@dataclass(slots=True)
+class ApplyRequest:
+    """One apply: records of one entry, and what ``full`` covers."""
+
+    entry_id: str
+    domain: str
+    records: Sequence[EntityStateRecord]
+    full: bool
+    covered_types: tuple[str, ...]
+    types: Mapping[str, TypeInfo]
+    removals: tuple[tuple[str, str], ...] = ()
+    """``(entity_type, external_id)`` pairs to delete (the push writer's remove)."""
+
+
+@dataclass(slots=True)
+class Change:
+    """One entity that changed: ``old`` is ``None`` when created, ``new`` when deleted."""
+
+    old: EntityRow | None
+    new: EntityRow | None
+
+
+@dataclass(slots=True)
+class ApplyOutcome:
+    """What one apply did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The counts, for the entry's last-sync record and the API."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "rejected": len(self.rejected),
+        }
+
+
+def apply_batch(
+    conn: sqlite3.Connection, requests: Sequence[ApplyRequest], now: float
+) -> list[ApplyOutcome | BaseException]:
+    """Apply every request in one transaction; each in a savepoint, so one failure stays its own."""
+    results: list[ApplyOutcome | BaseException] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for request in requests:
+            conn.execute("SAVEPOINT apply")
+            try:
+                outcome = _apply(conn, request, now)
+            except Exception as err:  # noqa: BLE001  # this request fails alone; the batch commits
+                conn.execute("ROLLBACK TO apply")
+                conn.execute("RELEASE apply")
+                results.append(err)
+            else:
+                conn.execute("RELEASE apply")
+                results.append(outcome)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> ApplyOutcome:
+    outcome = ApplyOutcome()
+    entry_id = request.entry_id
+    incoming: dict[tuple[str, str], EntityStateRecord] = {}
+    for record in request.records:
+        key = (record.entity_type, record.external_id)
+        if record.entity_type not in request.types:
+            outcome.rejected.append((record.external_id, f"undeclared type {record.entity_type!r}"))
+            continue
+        if key in incoming:
+            outcome.rejected.append((record.external_id, "appears twice in one result"))
+            continue
+        incoming[key] = record
+    for external_id, reason in outcome.rejected:
+        _LOGGER.warning("Entry %s: rejected record %r: %s", entry_id, external_id, reason)
+
+    wanted_types = set(request.covered_types) | {key[0] for key in incoming}
+    wanted_types |= {entity_type for entity_type, _ in request.removals}
+    existing = _existing(conn, entry_id, wanted_types)
+    devices = _devices(conn, entry_id, incoming.values(), now)
+
+    hashes = {key: record.content_hash() for key, record in incoming.items()}
+    to_write = [key for key in incoming if existing.get(key, (0, ""))[1] != hashes[key]]
+    outcome.unchanged = len(incoming) - len(to_write)
+    old_rows = _rows(conn, [existing[key][0] for key in to_write if key in existing])
+
+    ids = {key: value[0] for key, value in existing.items()}
+    for key in to_write:
+        record = incoming[key]
+        old = old_rows.get(existing[key][0]) if key in existing else None
+        row_id = _write(conn, request, record, hashes[key], devices, old, now)
+        ids[key] = row_id
+        if old is None:
+            outcome.created += 1
+        else:
+            outcome.updated += 1
+        _history(conn, row_id, old, record, now)
+    # Parents may be created in this same result, so they are resolved after every write.
+    for key in to_write:
+        record = incoming[key]
+        parent = None
+        if record.parent_type is not None and record.parent_external_id is not None:
+            parent = ids.get((record.parent_type, record.parent_external_id))
+            if parent is None:
+                parent = _lookup(conn, entry_id, record.parent_type, record.parent_external_id)
+        conn.execute("UPDATE entities SET parent_id = ? WHERE id = ?", (parent, ids[key]))
+
+    doomed = {key for key in request.removals if key in existing}
+    if request.full:
+        covered = set(request.covered_types) or {key[0] for key in incoming}
+        doomed |= {key for key in existing if key[0] in covered and key not in incoming}
+    doomed_rows = _rows(conn, [existing[key][0] for key in doomed])
+    for row in doomed_rows.values():
+        conn.execute("DELETE FROM entities WHERE id = ?", (row.id,))
+        conn.execute("DELETE FROM entity_search WHERE rowid = ?", (row.id,))
+        outcome.changes.append(Change(row, None))
+    outcome.deleted = len(doomed_rows)
+
+    new_rows = _rows(conn, [ids[key] for key in to_write])
+    for key in to_write:
+        record, row = incoming[key], new_rows[ids[key]]
+        old = old_rows.get(row.id)
+        info = request.types[record.entity_type]
+        if info.rag:
+            _index(conn, row.id, record, info)
+        outcome.changes.append(Change(old, row))
+    return outcome
+
+
+def _existing(
+    conn: sqlite3.Connection, entry_id: str, types: Iterable[str]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    for entity_type in types:
+        cursor = conn.execute(
+            "SELECT external_id, id, content_hash FROM entities "
+            "WHERE entry_id = ? AND entity_type = ?",
+            (entry_id, entity_type),
+        )
+        for external_id, row_id, content_hash in cursor:
+            found[(entity_type, external_id)] = (row_id, content_hash)
+    return found
+
+
+def _rows(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, EntityRow]:
+    rows: dict[int, EntityRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT {ENTITY_COLUMNS} FROM entities WHERE id IN ({marks})"
+        for row in conn.execute(query, chunk):
+            entity = EntityRow.from_sql(row)
+            rows[entity.id] = entity
+    return rows
+
+
+def _devices(
+    conn: sqlite3.Connection, entry_id: str, records: Iterable[EntityStateRecord], now: float
+) -> dict[str, int]:
+    """Get or create the entry's devices named by ``records``; their info follows the newest record."""
+    wanted: dict[str, DeviceInfo] = {}
+    for record in records:
+        if record.device is not None:
+            wanted[record.device.identifier] = record.device
+    if not wanted:
+        return {}
+    known = {
+        identifier: (row_id, info)
+        for identifier, row_id, info in conn.execute(
+            "SELECT identifier, id, info FROM devices WHERE entry_id = ?", (entry_id,)
+        )
+    }
+    ids: dict[str, int] = {}
+    for identifier, device in wanted.items():
+        info = json.dumps(device.model_dump(mode="json", exclude_none=True), sort_keys=True)
+        if identifier in known:
+            row_id, stored = known[identifier]
+            if stored != info:
+                conn.execute("UPDATE devices SET info = ? WHERE id = ?", (info, row_id))
+        else:
+            cursor = conn.execute(
+                "INSERT INTO devices (entry_id, identifier, info, created_at) VALUES (?, ?, ?, ?)",
+                (entry_id, identifier, info, now),
+            )
+            row_id = int(cursor.lastrowid or 0)
+        ids[identifier] = row_id
+    return ids
+
+
+def _write(
+    conn: sqlite3.Connection,
+    request: ApplyRequest,
+    record: EntityStateRecord,
+    content_hash: str,
+    devices: Mapping[str, int],
+    old: EntityRow | None,
+    now: float,
+) -> int:
+    state = None if record.state is None else json.dumps(record.state)
+    attributes = json.dumps(record.attributes, separators=(",", ":"))
+    device_id = devices.get(record.device.identifier) if record.device else None
+    if old is None:
+        visible = request.types[record.entity_type].visible_default
+        cursor = conn.execute(
+            "INSERT INTO entities (entry_id, domain, entity_type, external_id, name, state, "
+            "attributes, device_id, visible, content_hash, created_at, updated_at, last_changed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                request.entry_id,
+                request.domain,
+                record.entity_type,
+                record.external_id,
+                record.name,
+                state,
+                attributes,
+                device_id,
+                int(visible),
+                content_hash,
+                now,
+                now,
+                now,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+    last_changed = now if old.state != record.state else old.last_changed
+    conn.execute(
+        "UPDATE entities SET name = ?, state = ?, attributes = ?, device_id = ?, "
+        "content_hash = ?, updated_at = ?, last_changed = ? WHERE id = ?",
+        (record.name, state, attributes, device_id, content_hash, now, last_changed, old.id),
+    )
+    return old.id
+
+
+def _history(
+    conn: sqlite3.Connection,
+    row_id: int,
+    old: EntityRow | None,
+    record: EntityStateRecord,
+    now: float,
+) -> None:
+    if old is not None and old.state == record.state:
+        return
+    state = None if record.state is None else json.dumps(record.state)
+    conn.execute(
+        "INSERT INTO history (entity_id, state, changed_at) VALUES (?, ?, ?)", (row_id, state, now)
+    )
+
+
+def _index(
+    conn: sqlite3.Connection, row_id: int, record: EntityStateRecord, info: TypeInfo
+) -> None:
+    try:
+        text = info.to_text(record) if info.to_text else default_text(record)
+    except Exception:  # an integration's to_text must not fail the apply
+        _LOGGER.exception("to_text of %s failed; indexing its attributes", record.entity_type)
+        text = default_text(record)
+    conn.execute("DELETE FROM entity_search WHERE rowid = ?", (row_id,))
+    conn.execute(
+        "INSERT INTO entity_search (rowid, name, body) VALUES (?, ?, ?)",
+        (row_id, record.name, text),
+    )
+
+
+def _lookup(
+    conn: sqlite3.Connection, entry_id: str, entity_type: str, external_id: str
+) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM entities WHERE entry_id = ? AND entity_type = ? AND external_id = ?",
+        (entry_id, entity_type, external_id),
+    ).fetchone()
+    return None if row is None else int(row[0])

@@ -1,0 +1,199 @@
+"""Pull syncs on a schedule, seed-once entities, and the entry hooks that tie entities to entries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from hub.config import SchedulerConfig
+from hub.core.bus import EventBus
+from hub.core.errors import HubError
+from hub.core.redact import SECRETS
+from hub.core.scheduler import Scheduler
+from hub.entities.service import EntityService
+from hub.entities.writer import EntryEvents, EntryWriter
+from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.entities import EntityStateSyncResult
+from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.integration import ConfigEntryAuthFailed, HealthResult, Integration
+from hub.integrations.registry import IntegrationRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+SEEDED: Final = "initial_entities_seeded"
+JOB_PREFIX: Final = "sync:"
+
+
+class EntryNotLoadedError(HubError):
+    """The entry is not set up, so it cannot sync or act."""
+
+    code = "entry_not_loaded"
+    http_status = 409
+
+
+def job_name(entry_id: str) -> str:
+    """The scheduler job of an entry's pull sync; it names the entry, never a secret."""
+    return f"{JOB_PREFIX}{entry_id}"
+
+
+def pulls(integration: Integration) -> bool:
+    """Whether the integration pulls: it declares entity types and overrides the sync hook."""
+    overrides = type(integration).async_sync_entities is not Integration.async_sync_entities
+    return overrides and bool(integration.entity_types())
+
+
+class SyncManager:
+    """Schedules each pulling entry's sync, runs it (health first), and records how it went."""
+
+    def __init__(
+        self,
+        entries: ConfigEntries,
+        service: EntityService,
+        scheduler: Scheduler,
+        registry: IntegrationRegistry,
+        bus: EventBus,
+        config: SchedulerConfig,
+    ) -> None:
+        self._entries = entries
+        self._service = service
+        self._scheduler = scheduler
+        self._registry = registry
+        self._bus = bus
+        self._config = config
+
+    def attach(self) -> None:
+        """Hook into the entries' lifecycle; call once, before entries are set up."""
+        self._entries.context_extras = self._extras
+        self._entries.after_setup.append(self._after_setup)
+        self._entries.before_unload.append(self._before_unload)
+        self._entries.on_remove.append(self._on_remove)
+
+    def interval(self, entry: ConfigEntry, integration: Integration) -> int:
+        """Seconds between syncs: the entry's own setting, else the default for its iot class."""
+        own = entry.extra.get("sync_interval")
+        if isinstance(own, int) and own > 0:
+            return own
+        return int(getattr(self._config.sync_intervals, integration.manifest.iot_class))
+
+    async def set_interval(self, entry_id: str, seconds: int | None) -> int:
+        """Override (or, with ``None``, reset) an entry's sync interval and reschedule it."""
+        entry = self._entries.require(entry_id)
+        await self._entries.set_extra(entry_id, sync_interval=seconds)
+        loaded = self._registry.get(entry.domain)
+        if loaded is None:
+            raise EntryNotLoadedError(f"{entry.domain} is not loaded")
+        if self._scheduler.has_job(job_name(entry_id)):
+            self._schedule(entry, loaded.integration, run_now=False)
+        return self.interval(entry, loaded.integration)
+
+    async def sync_now(self, entry_id: str) -> dict[str, Any]:
+        """Run an entry's sync at once (never overlapping a scheduled one) and return its record."""
+        entry = self._entries.require(entry_id)
+        name = job_name(entry_id)
+        if entry.state is not EntryState.LOADED or not self._scheduler.has_job(name):
+            reason = "is not loaded" if entry.state is not EntryState.LOADED else "does not pull"
+            raise EntryNotLoadedError(f"entry {entry_id} ({entry.domain}) {reason}")
+        await self._scheduler.run_job_now(name)
+        return dict(entry.extra.get("last_sync") or {})
+
+    async def sync(self, entry_id: str) -> None:
+        """One pull: health, then ``async_sync_entities``, then the apply path; recorded on the entry."""
+        entry = self._entries.get(entry_id)
+        loaded = self._registry.get(entry.domain) if entry else None
+        if entry is None or loaded is None or entry.state is not EntryState.LOADED:
+            return
+        integration = loaded.integration
+        started, clock = time.time(), time.perf_counter()
+        record: dict[str, Any] = {"at": _iso(started)}
+        timeout = self._config.job_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                ctx = self._entries.context(entry)
+                health = await integration.async_health(ctx)
+                if health is not None:
+                    await self._entries.set_extra(entry_id, health=_health(health))
+                if health is not None and health.status == HealthResult.ERROR:
+                    record["skipped"] = f"health is error: {health.detail}"
+                else:
+                    result = await integration.async_sync_entities(ctx)
+                    if result is not None:
+                        if not isinstance(result, EntityStateSyncResult):
+                            raise TypeError("async_sync_entities returned no EntityStateSyncResult")
+                        outcome = await self._service.apply(entry_id, entry.domain, result)
+                        record.update(outcome.counts())
+        except ConfigEntryAuthFailed as err:
+            record["error"] = f"credentials refused: {_safe(err)}"
+            await self._entries.request_reauth(entry_id, record["error"])
+        except TimeoutError:
+            record["error"] = f"timed out after {timeout:g} s"
+            _LOGGER.warning("Sync of %s (%s) timed out after %g s", entry_id, entry.domain, timeout)
+        except Exception as err:  # recorded on the entry; the next sync tries again
+            _LOGGER.exception("Sync of %s (%s) failed", entry_id, entry.domain)
+            record["error"] = (
+                f"{type(err).__name__}: {_safe(err)}" if str(err) else type(err).__name__
+            )
+        record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
+        await self._entries.set_extra(entry_id, last_sync=record)
+        _LOGGER.debug("Sync of %s (%s): %s", entry_id, entry.domain, record)
+
+    # Entry hooks
+
+    def _extras(self, entry: ConfigEntry) -> Mapping[str, Any]:
+        loaded = self._registry.get(entry.domain)
+        if loaded is None:
+            return {}
+        integration = loaded.integration
+        return {
+            "writer": EntryWriter(self._service, entry.entry_id, entry.domain),
+            "events": EntryEvents(self._bus, entry.domain, lambda: set(integration.event_types())),
+        }
+
+    async def _after_setup(self, entry: ConfigEntry, integration: Integration) -> None:
+        if not entry.extra.get(SEEDED):
+            records = await integration.async_initial_entities(self._entries.context(entry))
+            if records:
+                result = EntityStateSyncResult(records=tuple(records), full=False)
+                await self._service.apply(entry.entry_id, entry.domain, result)
+            await self._entries.set_extra(entry.entry_id, **{SEEDED: True})
+        if pulls(integration):
+            self._schedule(entry, integration, run_now=True)
+
+    async def _before_unload(self, entry: ConfigEntry) -> None:
+        self._scheduler.remove_job(job_name(entry.entry_id))
+
+    async def _on_remove(self, entry: ConfigEntry) -> None:
+        removed = await self._service.remove_entry(entry.entry_id)
+        _LOGGER.info("Removed %d entities of %s (%s)", removed, entry.entry_id, entry.domain)
+
+    def _schedule(self, entry: ConfigEntry, integration: Integration, *, run_now: bool) -> None:
+        entry_id = entry.entry_id
+
+        async def run() -> None:
+            await self.sync(entry_id)
+
+        self._scheduler.add_interval_job(
+            job_name(entry_id),
+            run,
+            seconds=self.interval(entry, integration),
+            jitter=self._config.jitter_seconds or None,
+            # The sync bounds itself to record the timeout on the entry; this is the backstop.
+            timeout=self._config.job_timeout_seconds + 5,
+            run_immediately=run_now,
+        )
+
+
+def _health(health: HealthResult) -> dict[str, str]:
+    return {"status": health.status, "detail": health.detail, "checked_at": _iso(time.time())}
+
+
+def _safe(err: BaseException) -> str:
+    text = str(err)
+    return SECRETS.redact(text).splitlines()[0][:200] if text else ""
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
