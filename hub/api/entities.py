@@ -72,7 +72,8 @@ async def list_entities(request: web.Request) -> web.Response:
     entry_id = request.query.get("entry_id")
     if entry_id:
         allowed = [e for e in allowed if e == entry_id]
-    limit = _int(request, "limit") or 1000
+    limit = _int(request, "limit")
+    limit = 1000 if limit is None else limit
     if not 1 <= limit <= 10_000:
         raise BadRequestError("limit must be between 1 and 10000")
     rows = await service.list_entities(
@@ -105,7 +106,8 @@ async def search_entities(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()
     if not query:
         raise BadRequestError("q: give some words to search for")
-    limit = _int(request, "limit") or 20
+    limit = _int(request, "limit")
+    limit = 20 if limit is None else limit
     if not 1 <= limit <= 200:
         raise BadRequestError("limit must be between 1 and 200")
     service = request.app[ENTITIES]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from hub.app import create_app
-from hub.config import HubConfig, IntegrationsConfig
+from hub.config import HttpConfig, HubConfig, IntegrationsConfig
 from tests.integrations.helpers import make_integration
 from tests.integrations.spec_examples import (
     FakeOpenProject,
@@ -132,6 +132,115 @@ INTEGRATION = Bomb()
 """
 
 
+STATION = """
+import httpx
+
+from hub.integrations.entities import (
+    EntityStateActionDescriptor,
+    EntityStateRecord,
+    EntityStateSyncResult,
+    EntityStateTypeDescriptor,
+)
+from hub.integrations.integration import ConfigEntryAuthFailed, HealthResult, Integration
+from hub.integrations.manifest import FieldDescriptor
+
+TEMPERATURE = EntityStateTypeDescriptor(
+    key="temperature", name="Temperature", device_class="temperature",
+    state_class="measurement", unit="°C",
+)
+SWITCH = EntityStateTypeDescriptor(
+    key="switch",
+    name="Switch",
+    actions=(
+        EntityStateActionDescriptor(name="toggle", label="Toggle"),
+        EntityStateActionDescriptor(
+            name="set_level",
+            label="Set level",
+            fields=(FieldDescriptor(name="level", label="Level", type="number"),),
+        ),
+    ),
+)
+
+
+class Station(Integration):
+    def entity_types(self):
+        return {"temperature": TEMPERATURE, "switch": SWITCH}
+
+    async def async_health(self, ctx):
+        async with httpx.AsyncClient(timeout=5) as client:
+            status = (await client.get(ctx.data["url"] + "/status")).json()["status"]
+        if status == "down":
+            return HealthResult(HealthResult.ERROR, "station offline")
+        return HealthResult(HealthResult.OK)
+
+    async def async_sync_entities(self, ctx):
+        async with httpx.AsyncClient(timeout=5) as client:
+            resp = await client.get(ctx.data["url"] + "/readings")
+        if resp.status_code == 401:
+            raise ConfigEntryAuthFailed("station refused the key")
+        records = [
+            EntityStateRecord(entity_type="temperature", external_id=r["id"], name=r["name"],
+                              state=r["celsius"])
+            for r in resp.json()
+        ]
+        return EntityStateSyncResult(records=tuple(records), entity_types=("temperature",))
+
+    async def async_initial_entities(self, ctx):
+        return [EntityStateRecord(entity_type="switch", external_id="main", name="Main", state="off")]
+
+    async def async_call_action(self, ctx, *, entity_type, external_id, action, args, current):
+        from hub.integrations.entities import EntityStateActionResult
+
+        if action == "toggle":
+            new = "on" if current.state == "off" else "off"
+            return EntityStateActionResult(
+                records=(current.model_copy(update={"state": new}),), message=f"Switched {new}"
+            )
+        if args["level"] > 10:
+            raise ValueError("level must be at most 10")
+        return EntityStateActionResult(
+            records=(current.model_copy(update={"attributes": {"level": args["level"]}}),)
+        )
+
+    async def async_handle_webhook(self, ctx, payload):
+        from hub.integrations.integration import WebhookPayloadError
+
+        if not isinstance(payload, dict) or "id" not in payload:
+            raise WebhookPayloadError("body: needs an object with an id")
+        record = EntityStateRecord(entity_type="temperature", external_id=payload["id"],
+                                   name=payload.get("name", payload["id"]), state=payload.get("celsius"))
+        return EntityStateSyncResult(records=(record,), full=False)
+
+
+INTEGRATION = Station()
+"""
+
+
+class FakeStation:
+    """A weather station's HTTP API on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.status = "up"
+        self.readings = [{"id": "out", "name": "Outside", "celsius": 11.5}]
+        self.refuse = False
+        self.syncs = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/status", self.get_status)
+        app.router.add_get("/readings", self.get_readings)
+        return app
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": self.status})
+
+    async def get_readings(self, request: web.Request) -> web.Response:
+        self.syncs += 1
+        if self.refuse:
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return web.json_response(self.readings)
+
+
 class Hub:
     """A started hub app and the fakes its integrations talk to."""
 
@@ -144,6 +253,8 @@ class Hub:
         openproject_url: str,
         signal: FakeSignal,
         signal_url: str,
+        station: FakeStation,
+        station_url: str,
     ) -> None:
         self.client = client
         self.app = app
@@ -152,6 +263,8 @@ class Hub:
         self.openproject_url = openproject_url
         self.signal = signal
         self.signal_url = signal_url
+        self.station = station
+        self.station_url = station_url
 
     async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
         resp = await self.client.post(path, json=body, **kw)
@@ -199,16 +312,33 @@ async def start_hub(
     )
     make_integration(bundled, "bomb", init=STEP_BOMB, config_flow=True)
     make_integration(bundled, "lamp")  # no config flow: the zero-step case
+    make_integration(
+        bundled, "station", init=STATION, single_instance=False, iot_class="local_polling"
+    )
+    fake_station = FakeStation()
+    station_server = await aiohttp_server(fake_station.app())
+    station_url = str(station_server.make_url("/")).rstrip("/")
     fake_openproject = FakeOpenProject()
     op_server = await aiohttp_server(fake_openproject.app())
     op_url = str(op_server.make_url("/")).rstrip("/")
 
-    async def start(**integrations: Any) -> Hub:
-        config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled, **integrations))
+    async def start(http: dict[str, Any] | None = None, **integrations: Any) -> Hub:
+        config = HubConfig(
+            integrations=IntegrationsConfig(bundled_dir=bundled, **integrations),
+            http=HttpConfig(**(http or {})),
+        )
         app = create_app(tmp_path / "config", config, env={})
         client = await aiohttp_client(app)
         return Hub(
-            client, app, tmp_path / "config", fake_openproject, op_url, fake_signal, signal_url
+            client,
+            app,
+            tmp_path / "config",
+            fake_openproject,
+            op_url,
+            fake_signal,
+            signal_url,
+            fake_station,
+            station_url,
         )
 
     return start

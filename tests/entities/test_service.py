@@ -1,0 +1,173 @@
+"""The apply path: diff by hash, full deletes only the entry's own types, parents, devices, events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.core.bus import EventBus
+from hub.core.database import CORE_MIGRATIONS, Database
+from hub.entities.service import EntityService
+from hub.entities.store import ENTITY_MIGRATIONS
+from hub.integrations.entities import DeviceInfo, EntityStateRecord, EntityStateSyncResult
+from hub.integrations.loader import discover
+from hub.integrations.registry import IntegrationRegistry
+from tests.integrations.helpers import make_integration
+
+TRACKER = """
+from hub.integrations.entities import EntityStateTypeDescriptor
+from hub.integrations.integration import Integration
+
+PROJECT = EntityStateTypeDescriptor(key="project", name="Project", world_kind="project")
+TASK = EntityStateTypeDescriptor(
+    key="task",
+    name="Task",
+    rag=True,
+    to_text=lambda r: f"{r.name}. {r.attributes.get('description', '')}",
+)
+NOTE = EntityStateTypeDescriptor(key="note", name="Note", visible_default=False)
+
+
+class Tracker(Integration):
+    def entity_types(self):
+        return {"project": PROJECT, "task": TASK, "note": NOTE}
+
+
+INTEGRATION = Tracker()
+"""
+
+
+class Env:
+    def __init__(self, service: EntityService, bus: EventBus, db: Database) -> None:
+        self.service = service
+        self.bus = bus
+        self.db = db
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    async def apply(self, *records: EntityStateRecord, entry: str = "e1", **kw: Any) -> Any:
+        return await self.service.apply(
+            entry, "tracker", EntityStateSyncResult(records=records, **kw)
+        )
+
+    async def states(self, entry: str = "e1") -> dict[tuple[str, str], Any]:
+        rows = await self.service.list_entities(entry_ids=[entry])
+        return {(r.entity_type, r.external_id): r.state for r in rows}
+
+    async def drain(self) -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    make_integration(tmp_path / "integrations", "tracker", init=TRACKER)
+    registry = IntegrationRegistry(discover(tmp_path / "integrations"))
+    db = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    await db.open()
+    bus = EventBus()
+    service = EntityService(db, bus, registry)
+    service.start()
+    result = Env(service, bus, db)
+    bus.listen("entity.*", lambda e: result.events.append((e.type, dict(e.data))))
+    yield result
+    await service.stop()
+    await bus.close()
+    await db.close()
+
+
+def task(external_id: str, state: Any = "open", **kw: Any) -> EntityStateRecord:
+    return EntityStateRecord(
+        entity_type="task", external_id=external_id, name=f"Task {external_id}", state=state, **kw
+    )
+
+
+async def test_create_update_unchanged_with_one_event_per_change(env: Env) -> None:
+    first = await env.apply(task("1"), task("2"), entity_types=("task",))
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    again = await env.apply(task("1"), task("2"), entity_types=("task",))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    changed = await env.apply(task("1", "done"), task("2"), entity_types=("task",))
+    assert (changed.updated, changed.unchanged) == (1, 1)
+    await env.drain()
+    kinds = [(kind, data["external_id"]) for kind, data in env.events]
+    assert kinds == [("entity.created", "1"), ("entity.created", "2"), ("entity.updated", "1")]
+    updated = env.events[-1][1]
+    assert updated["old_state"]["state"] == "open"
+    assert updated["new_state"]["state"] == "done"
+
+
+async def test_full_deletes_only_absent_entities_of_its_types_and_entry(env: Env) -> None:
+    project = EntityStateRecord(entity_type="project", external_id="p", name="Home")
+    await env.apply(task("1"), task("2"), project, entity_types=("task", "project"))
+    await env.apply(task("1"), entry="e2", entity_types=("task",))
+    result = await env.apply(task("1"), entity_types=("task",))
+    assert result.deleted == 1
+    assert await env.states() == {("task", "1"): "open", ("project", "p"): None}
+    assert await env.states("e2") == {("task", "1"): "open"}, "another entry is never touched"
+    upsert_only = await env.apply(task("3"), full=False)
+    assert upsert_only.deleted == 0
+    assert set(await env.states()) == {("task", "1"), ("task", "3"), ("project", "p")}
+    emptied = await env.apply(entity_types=("task",))
+    assert emptied.deleted == 2, "naming a type with no records clears it"
+
+
+async def test_parents_devices_and_rejected_records(env: Env) -> None:
+    device = DeviceInfo(identifier="srv-1", name="Server", model="X1")
+    child = task("c", parent_type="project", parent_external_id="p", device=device)
+    project = EntityStateRecord(entity_type="project", external_id="p", name="Home", device=device)
+    undeclared = EntityStateRecord(entity_type="bogus", external_id="b", name="B")
+    result = await env.apply(child, project, undeclared, task("c"), full=False)
+    assert result.rejected == [
+        ("b", "undeclared type 'bogus'"),
+        ("c", "appears twice in one result"),
+    ]
+    rows = {r.external_id: r for r in await env.service.list_entities(entry_ids=["e1"])}
+    assert rows["c"].parent_id == rows["p"].id, "a parent created in the same result is found"
+    assert rows["c"].device_id == rows["p"].device_id is not None
+    async with env.db.conn.execute("SELECT count(*) FROM devices") as cursor:
+        assert (await cursor.fetchone()) == (1,)
+
+
+async def test_history_rows_only_for_state_changes(env: Env) -> None:
+    await env.apply(task("1", "open"), full=False)
+    await env.apply(task("1", "open", attributes={"x": 1}), full=False)
+    await env.apply(task("1", "done"), full=False)
+    async with env.db.conn.execute("SELECT state FROM history ORDER BY id") as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == ['"open"', '"done"']
+
+
+async def test_search_ranks_rag_types_by_relevance(env: Env) -> None:
+    await env.apply(
+        task("a", attributes={"description": "replace the boiler pressure valve"}),
+        task("b", attributes={"description": "buy milk"}),
+        EntityStateRecord(entity_type="project", external_id="p", name="Boiler room"),
+        full=False,
+    )
+    await env.apply(
+        task("b", attributes={"description": "the boiler again, boiler boiler"}), full=False
+    )
+    found = await env.service.search("boiler")
+    assert [row.external_id for row, _ in found] == ["b", "a"], "projects are not rag, never found"
+    assert await env.service.search('"; DROP TABLE entities; --') == []
+
+
+async def test_visible_default_and_removal(env: Env) -> None:
+    note = EntityStateRecord(entity_type="note", external_id="n", name="Hidden")
+    await env.apply(note, task("1"), full=False)
+    hidden = await env.service.list_entities(visible=False)
+    assert [row.external_id for row in hidden] == ["n"]
+    assert await env.service.remove("e1", "tracker", "note", "n") is True
+    assert await env.service.remove("e1", "tracker", "note", "n") is False
+    await env.drain()
+    assert env.events[-1][0] == "entity.deleted"
+
+
+async def test_concurrent_applies_share_transactions(env: Env) -> None:
+    before = env.service.batches
+    results = await asyncio.gather(*(env.apply(task(str(i)), full=False) for i in range(200)))
+    assert sum(r.created for r in results) == 200
+    assert env.service.batches - before < 50, "applies that arrive together commit together"
