@@ -66,6 +66,7 @@ class EntityService:
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
         self._types: dict[str, dict[str, EntityStateTypeDescriptor]] = {}
+        self._infos: dict[str, dict[str, TypeInfo]] = {}
         self.batches = 0
         """Transactions the writer committed (for diagnostics and benchmarks)."""
 
@@ -343,10 +344,14 @@ class EntityService:
         return cached
 
     def _type_infos(self, domain: str) -> Mapping[str, TypeInfo]:
-        return {
-            key: TypeInfo(visible_default=d.visible_default, rag=d.rag, to_text=d.to_text)
-            for key, d in self._descriptors(domain).items()
-        }
+        infos = self._infos.get(domain)
+        if infos is None:
+            infos = {
+                key: TypeInfo(visible_default=d.visible_default, rag=d.rag, to_text=d.to_text)
+                for key, d in self._descriptors(domain).items()
+            }
+            self._infos[domain] = infos
+        return infos
 
 
 def _iso(timestamp: float) -> str:

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
@@ -208,57 +208,84 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     for external_id, reason in outcome.rejected:
         _LOGGER.warning("Entry %s: rejected record %r: %s", entry_id, external_id, reason)
 
-    wanted_types = set(request.covered_types) | {key[0] for key in incoming}
-    wanted_types |= {entity_type for entity_type, _ in request.removals}
-    existing = _existing(conn, entry_id, wanted_types)
+    known_rows: dict[int, EntityRow] = {}
+    if request.full:
+        # A full result may delete, so every stored entity of the covered types is needed.
+        wanted_types = set(request.covered_types) | {key[0] for key in incoming}
+        existing = _existing(conn, entry_id, wanted_types)
+    else:
+        # Upsert-only (push, webhooks, actions): look up just the entities named, whole rows.
+        existing, known_rows = _existing_rows(conn, entry_id, [*incoming, *request.removals])
     devices = _devices(conn, entry_id, incoming.values(), now)
 
     hashes = {key: record.content_hash() for key, record in incoming.items()}
     to_write = [key for key in incoming if existing.get(key, (0, ""))[1] != hashes[key]]
     outcome.unchanged = len(incoming) - len(to_write)
-    old_rows = _rows(conn, [existing[key][0] for key in to_write if key in existing])
+    old_ids = [existing[key][0] for key in to_write if key in existing]
+    old_rows = {i: known_rows[i] for i in old_ids} if known_rows else _rows(conn, old_ids)
 
     ids = {key: value[0] for key, value in existing.items()}
+    written: dict[tuple[str, str], EntityRow] = {}
     for key in to_write:
         record = incoming[key]
         old = old_rows.get(existing[key][0]) if key in existing else None
-        row_id = _write(conn, request, record, hashes[key], devices, old, now)
-        ids[key] = row_id
+        row = _write(conn, request, record, hashes[key], devices, old, now)
+        ids[key] = row.id
+        written[key] = row
         if old is None:
             outcome.created += 1
         else:
             outcome.updated += 1
-        _history(conn, row_id, old, record, now)
+        _history(conn, row.id, old, record, now)
     # Parents may be created in this same result, so they are resolved after every write.
     for key in to_write:
-        record = incoming[key]
+        record, row = incoming[key], written[key]
         parent = None
         if record.parent_type is not None and record.parent_external_id is not None:
             parent = ids.get((record.parent_type, record.parent_external_id))
             if parent is None:
                 parent = _lookup(conn, entry_id, record.parent_type, record.parent_external_id)
-        conn.execute("UPDATE entities SET parent_id = ? WHERE id = ?", (parent, ids[key]))
+        if parent != row.parent_id:
+            conn.execute("UPDATE entities SET parent_id = ? WHERE id = ?", (parent, row.id))
+            written[key] = replace(row, parent_id=parent)
 
     doomed = {key for key in request.removals if key in existing}
     if request.full:
         covered = set(request.covered_types) or {key[0] for key in incoming}
         doomed |= {key for key in existing if key[0] in covered and key not in incoming}
-    doomed_rows = _rows(conn, [existing[key][0] for key in doomed])
+    doomed_ids = [existing[key][0] for key in doomed]
+    doomed_rows = {i: known_rows[i] for i in doomed_ids} if known_rows else _rows(conn, doomed_ids)
     for row in doomed_rows.values():
         conn.execute("DELETE FROM entities WHERE id = ?", (row.id,))
         conn.execute("DELETE FROM entity_search WHERE rowid = ?", (row.id,))
         outcome.changes.append(Change(row, None))
     outcome.deleted = len(doomed_rows)
 
-    new_rows = _rows(conn, [ids[key] for key in to_write])
     for key in to_write:
-        record, row = incoming[key], new_rows[ids[key]]
-        old = old_rows.get(row.id)
+        record, row = incoming[key], written[key]
         info = request.types[record.entity_type]
         if info.rag:
             _index(conn, row.id, record, info)
-        outcome.changes.append(Change(old, row))
+        outcome.changes.append(Change(old_rows.get(row.id), row))
     return outcome
+
+
+def _existing_rows(
+    conn: sqlite3.Connection, entry_id: str, keys: Sequence[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], tuple[int, str]], dict[int, EntityRow]]:
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    rows: dict[int, EntityRow] = {}
+    query = (
+        f"SELECT {ENTITY_COLUMNS}, content_hash FROM entities "
+        "WHERE entry_id = ? AND entity_type = ? AND external_id = ?"
+    )
+    for entity_type, external_id in keys:
+        raw = conn.execute(query, (entry_id, entity_type, external_id)).fetchone()
+        if raw is not None:
+            row = EntityRow.from_sql(raw)
+            found[(entity_type, external_id)] = (row.id, str(raw[-1]))
+            rows[row.id] = row
+    return found, rows
 
 
 def _existing(
@@ -329,7 +356,8 @@ def _write(
     devices: Mapping[str, int],
     old: EntityRow | None,
     now: float,
-) -> int:
+) -> EntityRow:
+    """Insert or update one entity and return it as stored (its parent is set afterwards)."""
     state = None if record.state is None else json.dumps(record.state)
     attributes = json.dumps(record.attributes, separators=(",", ":"))
     device_id = devices.get(record.device.identifier) if record.device else None
@@ -355,14 +383,38 @@ def _write(
                 now,
             ),
         )
-        return int(cursor.lastrowid or 0)
+        return EntityRow(
+            id=int(cursor.lastrowid or 0),
+            entry_id=request.entry_id,
+            domain=request.domain,
+            entity_type=record.entity_type,
+            external_id=record.external_id,
+            name=record.name,
+            state=record.state,
+            attributes=record.attributes,
+            parent_id=None,
+            device_id=device_id,
+            visible=visible,
+            retention_days=None,
+            created_at=now,
+            updated_at=now,
+            last_changed=now,
+        )
     last_changed = now if old.state != record.state else old.last_changed
     conn.execute(
         "UPDATE entities SET name = ?, state = ?, attributes = ?, device_id = ?, "
         "content_hash = ?, updated_at = ?, last_changed = ? WHERE id = ?",
         (record.name, state, attributes, device_id, content_hash, now, last_changed, old.id),
     )
-    return old.id
+    return replace(
+        old,
+        name=record.name,
+        state=record.state,
+        attributes=record.attributes,
+        device_id=device_id,
+        updated_at=now,
+        last_changed=last_changed,
+    )
 
 
 def _history(

@@ -1,0 +1,192 @@
+"""The event log: every bus event, written in batches to ``event_log`` and trimmed to the newest N."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Final
+
+from hub.core.bus import MATCH_ALL, Event, EventBus, Subscription, SubscriptionClosed
+from hub.core.database import Database
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_SIZE: Final = 10_000
+MAX_DATA_BYTES: Final = 64 * 1024
+"""An event's data as stored; larger data is replaced by a truncated copy and a marker."""
+WRITE_BATCH_MAX: Final = 500
+"""Events per transaction, so one flood never holds the database thread for long."""
+TRIM_MAX: Final = 5000
+"""Rows one write may trim: shrinking ``event_log_size`` a lot is caught up over several writes."""
+
+Events = Sequence[Event[Mapping[str, Any]]]
+
+
+class EventLog:
+    """Subscribes to every event, writes what arrived since the last write in one transaction."""
+
+    def __init__(self, database: Database, bus: EventBus, *, size: int = DEFAULT_SIZE) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._db = database
+        self._bus = bus
+        self.size = size
+        self._sub: Subscription | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._busy = False
+        self._written = asyncio.Condition()
+        self.batches = 0
+        """Transactions written since start (for diagnostics and tests)."""
+        self.written = 0
+        self.failed = 0
+        """Events lost because their batch could not be written."""
+
+    @property
+    def dropped(self) -> int:
+        """Events the bus dropped because the log fell behind (only older than ``size`` others)."""
+        return 0 if self._sub is None else self._sub.dropped
+
+    def start(self) -> None:
+        """Subscribe to the bus and start the writer; needs a running loop."""
+        if self._writer is not None:
+            raise RuntimeError("the event log is already running")
+        # A queue as long as the log: an event pushed out of it would have been trimmed anyway.
+        self._sub = self._bus.subscribe(MATCH_ALL, queue_size=self.size, name="Event log")
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write_loop(self._sub), name="event log writer"
+        )
+
+    async def stop(self) -> None:
+        """Write what is queued, then unsubscribe and stop the writer."""
+        sub, writer = self._sub, self._writer
+        if sub is None or writer is None:
+            return
+        self._sub = self._writer = None
+        rest = [await sub.get() for _ in range(sub.pending())]
+        sub.close()  # the writer finishes the batch in hand and then ends
+        await writer
+        async with self._written:
+            self._written.notify_all()  # release flush() callers: nothing more will be taken
+        for start in range(0, len(rest), WRITE_BATCH_MAX):
+            await self._write(rest[start : start + WRITE_BATCH_MAX])
+
+    async def flush(self) -> None:
+        """Wait until every event fired so far is written (or the log is stopped)."""
+        async with self._written:
+            await self._written.wait_for(self._idle)
+
+    def _idle(self) -> bool:
+        sub = self._sub
+        return sub is None or not (sub.pending() or self._busy)
+
+    async def recent(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The newest events first; ``event_type`` is a type or a ``prefix.*`` pattern."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        return await self._db.run(partial(_select, limit=limit, event_type=event_type))
+
+    async def _write_loop(self, sub: Subscription) -> None:
+        while True:
+            try:
+                first = await sub.get()
+            except SubscriptionClosed:
+                return
+            self._busy = True
+            try:
+                batch = [first]
+                # Whatever arrived while the last batch was written is already queued: no waiting.
+                while sub.pending() and len(batch) < WRITE_BATCH_MAX:
+                    batch.append(await sub.get())
+                await self._write(batch)
+            finally:
+                self._busy = False
+                async with self._written:
+                    self._written.notify_all()
+
+    async def _write(self, batch: Events) -> None:
+        try:
+            await self._db.run(partial(_insert, events=batch, size=self.size))
+        except Exception:  # the log is best effort: a failed batch must not stop the next
+            self.failed += len(batch)
+            _LOGGER.exception("Writing %d event(s) to the event log failed", len(batch))
+            return
+        self.batches += 1
+        self.written += len(batch)
+
+
+def encode_data(data: Mapping[str, Any]) -> str:
+    """An event's data as JSON of at most ``MAX_DATA_BYTES``; larger data keeps a marked prefix."""
+    try:
+        text = json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError) as err:  # a cycle, or a key json cannot write
+        return json.dumps({"_unserializable": str(err)[:200]})
+    size = len(text.encode())
+    if size <= MAX_DATA_BYTES:
+        return text
+    keep = MAX_DATA_BYTES // 2
+    while True:
+        # Escapes can make the prefix longer than it was, so shrink until the whole fits.
+        marked = json.dumps(
+            {"_truncated": True, "bytes": size, "prefix": text[:keep]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        if len(marked.encode()) <= MAX_DATA_BYTES:
+            return marked
+        keep //= 2
+
+
+def _insert(conn: sqlite3.Connection, events: Events, size: int) -> None:
+    rows = [
+        (event.type, event.origin, encode_data(event.data), event.time_fired.timestamp())
+        for event in events
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = conn.executemany(
+            "INSERT INTO event_log (event_type, origin, data, time_fired) VALUES (?, ?, ?, ?)",
+            rows,
+        )
+        cursor.close()
+        newest, oldest = conn.execute("SELECT max(id), min(id) FROM event_log").fetchone()
+        # Ids only grow and rows leave oldest first, so the newest ``size`` are the last ``size`` ids.
+        if newest is not None and newest - oldest >= size:
+            cut = min(newest - size, oldest + TRIM_MAX - 1)
+            conn.execute("DELETE FROM event_log WHERE id <= ?", (cut,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _select(conn: sqlite3.Connection, limit: int, event_type: str | None) -> list[dict[str, Any]]:
+    sql = "SELECT id, event_type, origin, data, time_fired FROM event_log"
+    params: list[Any] = []
+    if event_type is not None and event_type != MATCH_ALL:
+        if event_type.endswith(".*"):
+            prefix = event_type[:-1]
+            sql += " WHERE substr(event_type, 1, ?) = ?"
+            params += [len(prefix), prefix]
+        else:
+            sql += " WHERE event_type = ?"
+            params.append(event_type)
+    params.append(limit)
+    # Decoded here, on the database thread, so large pages do not hold up the event loop.
+    return [
+        {
+            "id": row_id,
+            "event_type": kind,
+            "origin": origin,
+            "data": json.loads(data),
+            "time_fired": datetime.fromtimestamp(fired, UTC).isoformat(),
+        }
+        for row_id, kind, origin, data, fired in conn.execute(
+            f"{sql} ORDER BY id DESC LIMIT ?", params
+        )
+    ]
