@@ -35,6 +35,13 @@ class ActionNotDeclaredError(HubError):
     http_status = 400
 
 
+class ActionRejectedError(HubError):
+    """The integration refused the arguments (a ``ValueError``): the caller's input, so a 400."""
+
+    code = "action_rejected"
+    http_status = 400
+
+
 class ActionFailedError(HubError):
     """The integration could not carry out the action."""
 
@@ -123,9 +130,11 @@ async def call_action(
                 args=checked,
                 current=current,
             )
-    except (ValueError, TimeoutError) as err:
-        text = SECRETS.redact(str(err)) or type(err).__name__
-        raise ActionFailedError(f"{action} failed: {text}", code="action_failed") from None
+    except ValueError as err:
+        text = SECRETS.redact(str(err)) or "the arguments were refused"
+        raise ActionRejectedError(f"{action}: {text}") from None
+    except TimeoutError:
+        raise ActionFailedError(f"{action} did not finish within {ACTION_TIMEOUT:g} s") from None
     except Exception as err:  # an integration bug answers 502, never a 500
         _LOGGER.exception("Action %s on entity %d (%s) failed", action, entity_id, row.domain)
         raise ActionFailedError(f"{action} failed: {type(err).__name__}") from None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Literal
@@ -29,6 +31,10 @@ BATCH_SECONDS: Final = 0.02
 _CHUNK: Final = 500
 """Rows per DELETE statement, so the time budget is checked often within a transaction."""
 
+_SWEEP: Final = (
+    "SELECT id, entity_id, changed_at FROM history "
+    "WHERE (changed_at, id) > (?, ?) AND changed_at < ? ORDER BY changed_at, id LIMIT ?"
+)
 _DELETE_EXPIRED: Final = (
     "DELETE FROM history WHERE id IN (SELECT id FROM history "
     "WHERE entity_id = ? AND changed_at < ? ORDER BY changed_at LIMIT ?)"
@@ -82,6 +88,9 @@ class History:
         self.batches = 0
         """Purge transactions committed since start (for diagnostics and tests)."""
         self.last_purge: PurgeReport | None = None
+        self._swept_to: float | None = None
+        """Rows of default-retention entities older than this are gone (in memory: a restart, which
+        a change of configuration needs, sweeps from the oldest row once)."""
 
     async def query(
         self, entity_id: int, start: float | None, end: float | None, limit: int
@@ -118,6 +127,8 @@ class History:
         await cursor.close()
         if changed == 0:
             raise EntityNotFoundError(f"no entity {entity_id}")
+        # The entity may now be on the default retention with rows behind the sweep: sweep it all.
+        pass  # MUT
         return await self.retention(entity_id)
 
     async def purge(
@@ -129,25 +140,23 @@ class History:
     ) -> int:
         """Delete expired history in short transactions, yielding between them; returns rows deleted.
 
-        A transaction stops at ``batch_size`` rows or ``max_batch_seconds``, whichever comes first, so
-        the entity writer and API reads queued behind it on the database thread never wait long.
+        A transaction stops after ``batch_size`` rows or ``max_batch_seconds``, whichever comes first,
+        so the entity writer and API reads queued behind it on the database thread never wait long.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         started = time.perf_counter()
         now = time.time() if now is None else now
-        cursor = _PurgeCursor(await self._db.run(partial(_plan, config=self._config, now=now)))
+        state = await self._db.run(partial(_plan, config=self._config, now=now))
+        if self._swept_to is not None:
+            # Older rows of default-retention entities went in an earlier purge: sweep on from there.
+            state.after = (self._swept_to, 0)
         rows = batches = most = 0
         longest = 0.0
-        while cursor.index < len(cursor.plan):
+        while not state.done:
             batch_started = time.perf_counter()
             deleted = await self._db.run(
-                partial(
-                    _purge_batch,
-                    cursor=cursor,
-                    batch_size=batch_size,
-                    budget=max_batch_seconds,
-                )
+                partial(_purge_batch, state=state, batch_size=batch_size, budget=max_batch_seconds)
             )
             rows += deleted
             most = max(most, deleted)
@@ -156,6 +165,7 @@ class History:
             self.batches += 1
             # Let everything that queued up meanwhile (syncs, HTTP reads) run before the next batch.
             await asyncio.sleep(0)
+        self._swept_to = max(self._swept_to or state.default_cutoff, state.default_cutoff)
         self.last_purge = PurgeReport(rows, batches, time.perf_counter() - started, longest, most)
         return rows
 
@@ -196,49 +206,110 @@ class History:
 
 
 @dataclass(slots=True)
-class _PurgeCursor:
-    """Where a purge is: ``(entity_id, cutoff)`` pairs and the index of the next to delete from."""
+class _PurgeState:
+    """Where a purge is, shared by its batches (each runs alone on the database thread)."""
 
-    plan: list[tuple[int, float]]
-    index: int = 0
+    default_cutoff: float
+    cutoffs: dict[int, float]
+    """Entities whose retention is not the default, and the time their history is kept from."""
+    overrides: list[tuple[int, float]]
+    after: tuple[float, int] = (-math.inf, 0)
+    """The sweep's position in ``history_by_time``: the last ``(changed_at, id)`` it has seen."""
+    swept: bool = False
+    overrides_done: int = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether both passes are finished."""
+        return self.swept and self.overrides_done >= len(self.overrides)
 
 
-def _plan(conn: sqlite3.Connection, config: HistoryConfig, now: float) -> list[tuple[int, float]]:
-    plan = []
+def _plan(conn: sqlite3.Connection, config: HistoryConfig, now: float) -> _PurgeState:
+    default_cutoff = now - config.retention_days * DAY
+    cutoffs = {}
     for entity_id, domain, entity_type, days in conn.execute(
         "SELECT id, domain, entity_type, retention_days FROM entities ORDER BY id"
     ):
-        retention = resolve_retention(config, domain, entity_type, days)
-        plan.append((int(entity_id), now - retention.days * DAY))
-    return plan
+        cutoff = now - resolve_retention(config, domain, entity_type, days).days * DAY
+        if cutoff != default_cutoff:
+            cutoffs[int(entity_id)] = cutoff
+    return _PurgeState(default_cutoff, cutoffs, list(cutoffs.items()))
 
 
 def _purge_batch(
-    conn: sqlite3.Connection, cursor: _PurgeCursor, batch_size: int, budget: float
+    conn: sqlite3.Connection, state: _PurgeState, batch_size: int, budget: float
 ) -> int:
-    """One transaction: delete from entity after entity until the row count or time budget is spent."""
-    deadline = time.perf_counter() + budget
-    index = cursor.index
-    deleted = 0
+    """One transaction of the sweep, or of the pass over entities with their own retention."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        while index < len(cursor.plan) and deleted < batch_size:
-            entity_id, cutoff = cursor.plan[index]
-            want = min(_CHUNK, batch_size - deleted)
-            # Each statement is a range of history_by_entity, so it never scans rows it keeps.
-            count = conn.execute(_DELETE_EXPIRED, (entity_id, cutoff, want)).rowcount
-            deleted += count
-            if count < want:
-                index += 1
-            if time.perf_counter() >= deadline:
-                break
+        if not state.swept:
+            deleted, commit = _sweep(conn, state, batch_size, time.perf_counter() + budget)
+        else:
+            deleted, commit = _overrides(conn, state, batch_size, time.perf_counter() + budget)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    cursor.index = index  # only once committed, so a failed batch is not skipped by a retry
+    commit()  # the position moves only once committed, so a failed batch is never skipped
     return deleted
+
+
+def _sweep(
+    conn: sqlite3.Connection, state: _PurgeState, batch_size: int, deadline: float
+) -> tuple[int, Callable[[], None]]:
+    """Oldest rows first, along history_by_time, up to the default cutoff.
+
+    History is written in time order, so the oldest rows of every entity share pages: deleting in
+    time order dirties a few pages per batch, where entity by entity would touch one page per row.
+    Rows of entities kept longer are passed over (the sweep goes on from its position, so each is
+    read once); rows of entities kept shorter are old enough to go too.
+    """
+    after, seen, deleted, swept = state.after, 0, 0, False
+    while seen < batch_size:
+        want = min(_CHUNK, batch_size - seen)
+        rows = conn.execute(_SWEEP, (*after, state.default_cutoff, want)).fetchall()
+        expired = [
+            (row_id,)
+            for row_id, entity_id, changed_at in rows
+            if changed_at < state.cutoffs.get(entity_id, state.default_cutoff)
+        ]
+        conn.executemany("DELETE FROM history WHERE id = ?", expired)
+        seen += len(rows)
+        deleted += len(expired)
+        if rows:
+            after = (rows[-1][2], rows[-1][0])
+        if len(rows) < want:
+            swept = True
+            break
+        if time.perf_counter() >= deadline:
+            break
+
+    def commit() -> None:
+        state.after, state.swept = after, swept
+
+    return deleted, commit
+
+
+def _overrides(
+    conn: sqlite3.Connection, state: _PurgeState, batch_size: int, deadline: float
+) -> tuple[int, Callable[[], None]]:
+    """Entity by entity along history_by_entity, for the few whose retention is not the default."""
+    index, deleted = state.overrides_done, 0
+    while index < len(state.overrides) and deleted < batch_size:
+        entity_id, cutoff = state.overrides[index]
+        want = min(_CHUNK, batch_size - deleted)
+        count = conn.execute(_DELETE_EXPIRED, (entity_id, cutoff, want)).rowcount
+        deleted += count
+        if count < want:
+            index += 1
+        if time.perf_counter() >= deadline:
+            break
+
+    def commit() -> None:
+        state.overrides_done = index
+
+    return deleted, commit
 
 
 def _select_history(

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from hub.config import SchedulerConfig
 from hub.core.bus import EventBus
-from hub.core.errors import HubError
+from hub.core.errors import BadRequestError, HubError
 from hub.core.redact import SECRETS
 from hub.core.scheduler import Scheduler
 from hub.entities.service import EntityService
@@ -94,9 +94,12 @@ class SyncManager:
         """Run an entry's sync at once (never overlapping a scheduled one) and return its record."""
         entry = self._entries.require(entry_id)
         name = job_name(entry_id)
-        if entry.state is not EntryState.LOADED or not self._scheduler.has_job(name):
-            reason = "is not loaded" if entry.state is not EntryState.LOADED else "does not pull"
-            raise EntryNotLoadedError(f"entry {entry_id} ({entry.domain}) {reason}")
+        if entry.state is not EntryState.LOADED:
+            raise EntryNotLoadedError(f"entry {entry_id} ({entry.domain}) is not loaded")
+        if not self._scheduler.has_job(name):
+            raise BadRequestError(
+                f"{entry.domain} does not pull entities; there is nothing to sync"
+            )
         await self._scheduler.run_job_now(name)
         return dict(entry.extra.get("last_sync") or {})
 

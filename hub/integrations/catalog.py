@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 
 from hub.core.errors import BadRequestError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
+from hub.integrations.contributions import event_types, relation_types
 from hub.integrations.registry import IntegrationRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,17 +35,28 @@ class CatalogRow:
     allowed_scopes: tuple[str, ...]
     first_seen: str
     last_seen: str
+    event_types: tuple[dict[str, Any], ...] = ()
+    relation_types: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serializable dict."""
         data = asdict(self)
         data["allowed_scopes"] = list(self.allowed_scopes)
+        data["event_types"] = list(self.event_types)
+        data["relation_types"] = list(self.relation_types)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CatalogRow:
         """Read a row written by ``to_json``."""
-        return cls(**{**data, "allowed_scopes": tuple(data["allowed_scopes"])})
+        return cls(
+            **{
+                **data,
+                "allowed_scopes": tuple(data["allowed_scopes"]),
+                "event_types": tuple(data.get("event_types", ())),
+                "relation_types": tuple(data.get("relation_types", ())),
+            }
+        )
 
 
 def sync_rows(
@@ -64,18 +76,29 @@ def sync_rows(
             if s.domain is not None and s.manifest is not None and s.domain not in registry
         ),
     ]
+    declared = {
+        item.domain: (tuple(event_types(item)), tuple(relation_types(item))) for item in registry
+    }
     for domain, name, version, status, reason in observed:
         if domain in seen:
             continue  # a duplicate folder of a loaded domain does not demote it
         seen.add(domain)
+        events, relations = declared.get(domain, ((), ()))
         old = synced.get(domain)
         if old is None:
             synced[domain] = CatalogRow(
-                domain, name, version, status, reason, True, SCOPES, now, now
+                domain, name, version, status, reason, True, SCOPES, now, now, events, relations
             )
         else:
             synced[domain] = replace(
-                old, name=name, version=version, status=status, reason=reason, last_seen=now
+                old,
+                name=name,
+                version=version,
+                status=status,
+                reason=reason,
+                last_seen=now,
+                event_types=events,
+                relation_types=relations,
             )
     for domain, row in rows.items():
         if domain not in seen and row.status != "not_found":

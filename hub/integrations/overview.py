@@ -69,5 +69,7 @@ def _item(
         "reason": reason,
         "enabled": True if row is None else row.enabled,
         "allowed_scopes": ["user", "global"] if row is None else list(row.allowed_scopes),
+        "event_types": [] if row is None else list(row.event_types),
+        "relation_types": [] if row is None else list(row.relation_types),
         "manifest": manifest if status != "not_found" else None,
     }

@@ -134,7 +134,7 @@ async def test_actions_only_as_declared_with_checked_args(start_hub: StartHub) -
     status, body = await hub.post(
         f"/api/entities/{switch['id']}/action", {"action": "set_level", "args": {"level": 11}}
     )
-    assert (status, body["error"]["code"]) == (502, "action_failed")
+    assert (status, body["error"]["code"]) == (400, "action_rejected")
     assert "level must be at most 10" in body["error"]["message"]
     status, body = await hub.post(
         f"/api/entities/{switch['id']}/action", {"action": "set_level", "args": {"level": 4}}

@@ -74,6 +74,8 @@ async def test_a_vanished_integration_is_listed_as_not_found(
             "reason": None,
             "enabled": True,
             "allowed_scopes": ["user", "global"],
+            "event_types": [],
+            "relation_types": [],
             "manifest": None,
             "source": None,
             "path": None,

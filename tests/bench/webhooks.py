@@ -88,7 +88,7 @@ async def prepare(port: int) -> str:
         async with session.post(f"{base}/api/config-flows", json={"domain": "bench_hook"}) as resp:
             entry_id = (await resp.json())["entry_id"]
         async with session.get(f"{base}/api/config-entries/{entry_id}/webhook") as resp:
-            path = (await resp.json())["path"]
+            path = str((await resp.json())["path"])
     return base + path
 
 
