@@ -1,0 +1,98 @@
+"""A real hub over loopback with the bundled integrations, driven the way the web UI and senders drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+
+from hub.api.state import CONFIG_ENTRIES
+from hub.app import create_app
+from hub.config import HubConfig
+
+
+class BundledHub:
+    """A started hub: JSON requests in, ``(status, body)`` out, plus the steps tests repeat."""
+
+    def __init__(self, client: TestClient[web.Request, web.Application]) -> None:
+        self.client = client
+        self.app = client.app
+
+    async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        """POST ``body`` as JSON."""
+        resp = await self.client.post(path, json=body, **kw)
+        return resp.status, await resp.json()
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        """GET and decode the JSON answer."""
+        resp = await self.client.get(path, **kw)
+        return resp.status, await resp.json()
+
+    async def start_flow(self, domain: str, **body: Any) -> dict[str, Any]:
+        """Start a config flow; its first answer (a form, or the entry for a zero-step one)."""
+        status, answer = await self.post("/api/config-flows", {"domain": domain, **body})
+        assert status == 200, answer
+        return dict(answer)
+
+    async def submit(self, flow_id: str, user_input: dict[str, Any]) -> dict[str, Any]:
+        """Submit a form."""
+        status, answer = await self.post(f"/api/config-flows/{flow_id}", {"user_input": user_input})
+        assert status == 200, answer
+        return dict(answer)
+
+    async def create_entry(self, domain: str, user_input: dict[str, Any]) -> str:
+        """Run a one-form flow to its end and return the new entry's id."""
+        form = await self.start_flow(domain)
+        done = await self.submit(form["flow_id"], user_input)
+        assert done["type"] == "create_entry", done
+        return str(done["entry_id"])
+
+    async def entities(self, **filters: str) -> list[dict[str, Any]]:
+        """``GET /api/entities`` with filters."""
+        status, answer = await self.get("/api/entities", params=filters)
+        assert status == 200, answer
+        return list(answer["entities"])
+
+    async def only_entity(self, entry_id: str) -> dict[str, Any]:
+        """The single entity of an entry that owns exactly one."""
+        [entity] = await self.entities(entry_id=entry_id)
+        return entity
+
+    async def act(
+        self, entity_id: int, action: str, args: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """``POST /api/entities/{id}/action``."""
+        return await self.post(
+            f"/api/entities/{entity_id}/action", {"action": action, "args": args or {}}
+        )
+
+    def webhook_path(self, entry_id: str) -> str:
+        """The entry's webhook URL path with its token, as its sender would be given it."""
+        entries = self.app[CONFIG_ENTRIES]
+        token = entries.webhook_token(entries.require(entry_id))
+        return f"/webhooks/integration/{entry_id}?token={token}"
+
+
+StartHub = Callable[[], Awaitable[BundledHub]]
+
+
+@pytest.fixture
+def start_hub(tmp_path: Path, aiohttp_client: AiohttpClient) -> StartHub:
+    """Start the hub on one config dir; start it again to see what survives a restart."""
+
+    async def start() -> BundledHub:
+        app = create_app(tmp_path / "config", HubConfig(), env={})
+        return BundledHub(await aiohttp_client(app))
+
+    return start
+
+
+@pytest.fixture
+async def hub(start_hub: StartHub) -> BundledHub:
+    """A started hub with the bundled integrations from the repository."""
+    return await start_hub()
