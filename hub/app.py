@@ -13,10 +13,12 @@ from aiohttp import web
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
 from hub.api import entities as entities_api
+from hub.api import history as history_api
 from hub.api import integrations as integrations_api
 from hub.api import webhooks as webhooks_api
 from hub.api.errors import error_middleware
 from hub.api.health import health
+from hub.api.history import EVENT_LOG, HISTORY
 from hub.api.state import (
     BUS,
     CATALOG,
@@ -43,6 +45,8 @@ from hub.core.database import CORE_MIGRATIONS, DATABASE_FILE, Database
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
+from hub.entities.event_log import EventLog
+from hub.entities.history import History
 from hub.entities.service import EntityService
 from hub.entities.store import ENTITY_MIGRATIONS
 from hub.entities.sync import SyncManager
@@ -82,6 +86,9 @@ def create_app(
     app[CATALOG] = IntegrationCatalog(app[STORAGE])
     app[TRANSLATIONS] = Translations()
     app[ENTITIES] = EntityService(app[DATABASE], app[BUS], app[REGISTRY])
+    app[HISTORY] = History(app[DATABASE], config.history)
+    app[HISTORY].schedule(app[SCHEDULER])
+    app[EVENT_LOG] = EventLog(app[DATABASE], app[BUS], size=config.history.event_log_size)
     app[CONFIG_ENTRIES] = ConfigEntries(app[STORAGE], app[KEYRING], app[REGISTRY], app[BUS])
     app[FLOW_MANAGER] = FlowManager(
         app[REGISTRY],
@@ -105,6 +112,7 @@ def create_app(
             _phase("keyring", _keyring),
             _phase("database", _database),
             _phase("bus", _bus),
+            _phase("event_log", _event_log),
             _phase("entities", _entities),
             _phase("integrations", _integrations),
             _phase("entries", _entries),
@@ -118,6 +126,7 @@ def create_app(
     config_entries_api.register(app)
     entities_api.register(app)
     webhooks_api.register(app)
+    history_api.register(app)
     return app
 
 
@@ -159,6 +168,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[BUS].close()
+
+
+async def _event_log(app: web.Application) -> AsyncIterator[None]:
+    event_log = app[EVENT_LOG]
+    event_log.start()
+    yield
+    await event_log.stop()
 
 
 async def _entities(app: web.Application) -> AsyncIterator[None]:

@@ -44,6 +44,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
         "keyring",
         "database",
         "bus",
+        "event_log",
         "entities",
         "integrations",
         "entries",

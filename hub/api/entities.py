@@ -60,7 +60,7 @@ def _bool(request: web.Request, name: str) -> bool | None:
 
 def _entity_id(request: web.Request) -> int:
     raw = request.match_info["entity_id"]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise BadRequestError(f"entity id must be a whole number, not {raw!r}")
     return int(raw)
 

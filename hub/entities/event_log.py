@@ -66,7 +66,7 @@ class EventLog:
         sub, writer = self._sub, self._writer
         if sub is None or writer is None:
             return
-        self._sub = self._writer = None
+        self._writer = None
         rest = [await sub.get() for _ in range(sub.pending())]
         sub.close()  # the writer finishes the batch in hand and then ends
         await writer
@@ -82,7 +82,7 @@ class EventLog:
 
     def _idle(self) -> bool:
         sub = self._sub
-        return sub is None or not (sub.pending() or self._busy)
+        return self._writer is None or sub is None or not (sub.pending() or self._busy)
 
     async def recent(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
         """The newest events first; ``event_type`` is a type or a ``prefix.*`` pattern."""

@@ -91,6 +91,7 @@ class History:
         self._swept_to: float | None = None
         """Rows of default-retention entities older than this are gone (in memory: a restart, which
         a change of configuration needs, sweeps from the oldest row once)."""
+        self._retention_changes = 0
 
     async def query(
         self, entity_id: int, start: float | None, end: float | None, limit: int
@@ -128,7 +129,8 @@ class History:
         if changed == 0:
             raise EntityNotFoundError(f"no entity {entity_id}")
         # The entity may now be on the default retention with rows behind the sweep: sweep it all.
-        pass  # MUT
+        self._swept_to = None
+        self._retention_changes += 1
         return await self.retention(entity_id)
 
     async def purge(
@@ -147,6 +149,7 @@ class History:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         started = time.perf_counter()
         now = time.time() if now is None else now
+        changes = self._retention_changes
         state = await self._db.run(partial(_plan, config=self._config, now=now))
         if self._swept_to is not None:
             # Older rows of default-retention entities went in an earlier purge: sweep on from there.
@@ -165,7 +168,8 @@ class History:
             self.batches += 1
             # Let everything that queued up meanwhile (syncs, HTTP reads) run before the next batch.
             await asyncio.sleep(0)
-        self._swept_to = max(self._swept_to or state.default_cutoff, state.default_cutoff)
+        if changes == self._retention_changes:  # else the plan is stale: sweep all next time
+            self._swept_to = max(self._swept_to or state.default_cutoff, state.default_cutoff)
         self.last_purge = PurgeReport(rows, batches, time.perf_counter() - started, longest, most)
         return rows
 
