@@ -6,11 +6,15 @@ import time
 
 _T0 = time.perf_counter()  # before the heavy imports, so the start-up timeline counts them
 
+import os  # noqa: E402
+
+# pydantic scans every installed package's entry points for plugins at import; the hub uses none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import errno  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -21,6 +22,8 @@ MAX_DATA_BYTES: Final = 64 * 1024
 """An event's data as stored; larger data is replaced by a truncated copy and a marker."""
 WRITE_BATCH_MAX: Final = 500
 """Events per transaction, so one flood never holds the database thread for long."""
+WRITE_DELAY: Final = 0.25
+"""Seconds events gather before they are written together."""
 TRIM_MAX: Final = 5000
 """Rows one write may trim: shrinking ``event_log_size`` a lot is caught up over several writes."""
 
@@ -30,12 +33,21 @@ Events = Sequence[Event[Mapping[str, Any]]]
 class EventLog:
     """Subscribes to every event, writes what arrived since the last write in one transaction."""
 
-    def __init__(self, database: Database, bus: EventBus, *, size: int = DEFAULT_SIZE) -> None:
+    def __init__(
+        self,
+        database: Database,
+        bus: EventBus,
+        *,
+        size: int = DEFAULT_SIZE,
+        delay: float = WRITE_DELAY,
+    ) -> None:
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
         self._db = database
         self._bus = bus
         self.size = size
+        self.delay = delay
+        self._hurry = asyncio.Event()
         self._sub: Subscription | None = None
         self._writer: asyncio.Task[None] | None = None
         self._busy = False
@@ -67,6 +79,7 @@ class EventLog:
         if sub is None or writer is None:
             return
         self._writer = None
+        self._hurry.set()  # a writer gathering events writes them now
         rest = [await sub.get() for _ in range(sub.pending())]
         sub.close()  # the writer finishes the batch in hand and then ends
         await writer
@@ -98,6 +111,11 @@ class EventLog:
                 return
             self._busy = True
             try:
+                if self.delay:
+                    # The log is a diagnostic record, not an acknowledgement: gathering a moment's
+                    # events into one transaction keeps its fsyncs off the webhooks' and syncs' path.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._hurry.wait(), self.delay)
                 batch = [first]
                 # Whatever arrived while the last batch was written is already queued: no waiting.
                 while sub.pending() and len(batch) < WRITE_BATCH_MAX:

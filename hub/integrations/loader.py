@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import importlib.metadata
 import importlib.util
 import logging
 import re
@@ -234,6 +233,8 @@ def _load(candidate: _Candidate, result: Discovery) -> None:
 
 def missing_requirements(requirements: Sequence[str]) -> list[str]:
     """The requirements whose distribution is not installed; never installs anything."""
+    import importlib.metadata  # only integrations with requirements pay for it at start-up
+
     missing = []
     for requirement in requirements:
         match = _REQUIREMENT_NAME.match(requirement)
