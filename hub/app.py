@@ -10,16 +10,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
 from hub.api import entities as entities_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
 from hub.api import webhooks as webhooks_api
+from hub.api.auth import auth_middleware
 from hub.api.errors import error_middleware
 from hub.api.health import health
 from hub.api.history import EVENT_LOG, HISTORY
 from hub.api.state import (
+    AUTH,
     BUS,
     CATALOG,
     CONFIG,
@@ -38,6 +41,7 @@ from hub.api.state import (
     TIMELINE,
     TRANSLATIONS,
 )
+from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING, EventBus
 from hub.core.crypto import Keyring
@@ -71,7 +75,7 @@ def create_app(
     timeline: Timeline | None = None,
 ) -> web.Application:
     """Build the application; services open on start-up and close on cleanup, in reverse order."""
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
     app[CONFIG_DIR] = config_dir
     app[CONFIG] = config
     app[TIMELINE] = timeline or Timeline()
@@ -79,6 +83,7 @@ def create_app(
     app[STOPPING] = asyncio.Event()
     app[STORAGE] = StorageManager(config_dir)
     app[KEYRING] = Keyring(app[STORAGE], env)
+    app[AUTH] = AuthService(app[STORAGE])
     app[DATABASE] = Database(config_dir / DATABASE_FILE, [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
     app[BUS] = EventBus()
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
@@ -110,6 +115,7 @@ def create_app(
         [
             _phase("storage", _storage),
             _phase("keyring", _keyring),
+            _phase("auth", _auth),
             _phase("database", _database),
             _phase("bus", _bus),
             _phase("event_log", _event_log),
@@ -121,6 +127,7 @@ def create_app(
     )
     app.on_shutdown.append(_announce_shutdown)
     app.router.add_get("/api/health", health)
+    auth_api.register(app)
     integrations_api.register(app)
     config_flows_api.register(app)
     config_entries_api.register(app)
@@ -155,6 +162,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 async def _keyring(app: web.Application) -> AsyncIterator[None]:
     await app[KEYRING].open()
+    yield
+
+
+async def _auth(app: web.Application) -> AsyncIterator[None]:
+    await app[AUTH].load()
     yield
 
 

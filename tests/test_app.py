@@ -15,6 +15,7 @@ from hub.app import create_app
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING
 from hub.core.errors import CryptoError, NotFoundError
+from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 
 
 def make_app(config_dir: Path, env: dict[str, str] | None = None) -> web.Application:
@@ -42,6 +43,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
     assert phases == [
         "storage",
         "keyring",
+        "auth",
         "database",
         "bus",
         "event_log",
@@ -69,6 +71,10 @@ async def test_errors_come_back_in_one_json_envelope(
     app.router.add_get("/api/missing", missing)
     app.router.add_get("/api/broken", broken)
     client = await aiohttp_client(app)
+    resp = await client.get("/api/missing")
+    assert resp.status == 401, "nothing but health, onboarding and login answers without a token"
+    assert (await resp.json())["error"]["code"] == "unauthorized"
+    await sign_in(client, OWNER, OWNER_PASSWORD)
 
     resp = await client.get("/api/missing")
     assert resp.status == 404

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.request import current_owner, language_of, read_json
+from hub.api.access import entry_for, principal_of, require_admin
+from hub.api.request import language_of, read_json
 from hub.api.state import FLOW_MANAGER, REGISTRY, TRANSLATIONS
 from hub.integrations.config_flow import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from hub.integrations.flow_manager import FlowOutcome
@@ -20,7 +21,8 @@ class StartFlow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     domain: str = Field(min_length=1, max_length=64)
-    scope: Literal["user", "global"] = "global"
+    scope: Literal["user", "global"] | None = None
+    """Default: global for an admin, the caller's own for anyone else."""
     language: str | None = None
 
 
@@ -62,9 +64,17 @@ def serialize(request: web.Request, outcome: FlowOutcome) -> web.Response:
 async def start_flow(request: web.Request) -> web.Response:
     """Begin adding an integration."""
     body = await read_json(request, StartFlow)
+    principal = principal_of(request)
+    scope = body.scope or ("global" if principal.is_admin else "user")
+    if scope == "global":
+        require_admin(principal)
     language = language_of(request, request.app[TRANSLATIONS], body.domain, body.language)
     outcome = await request.app[FLOW_MANAGER].start(
-        body.domain, scope=body.scope, owner=current_owner(request), language=language
+        body.domain,
+        scope=scope,
+        owner=principal.person_id,
+        language=language,
+        by=principal.person_id,
     )
     return serialize(request, outcome)
 
@@ -78,7 +88,10 @@ async def advance_flow(request: web.Request) -> web.Response:
         else None
     )
     outcome = await request.app[FLOW_MANAGER].advance(
-        request.match_info["flow_id"], body.user_input, language=language
+        request.match_info["flow_id"],
+        body.user_input,
+        language=language,
+        by=principal_of(request).person_id,
     )
     return serialize(request, outcome)
 
@@ -86,7 +99,7 @@ async def advance_flow(request: web.Request) -> web.Response:
 async def abort_flow(request: web.Request) -> web.Response:
     """Drop a flow and whatever it had collected."""
     flow_id = request.match_info["flow_id"]
-    request.app[FLOW_MANAGER].abort(flow_id)
+    request.app[FLOW_MANAGER].abort(flow_id, by=principal_of(request).person_id)
     return web.json_response({"flow_id": flow_id, "aborted": True})
 
 
@@ -102,12 +115,15 @@ async def reauth_entry(request: web.Request) -> web.Response:
 
 async def _entry_flow(request: web.Request, source: str) -> web.Response:
     body = await read_json(request, EntryFlow)
+    principal = principal_of(request)
+    entry = entry_for(request.app, principal, request.match_info["entry_id"], manage=True)
     language = language_of(request, request.app[TRANSLATIONS], None, body.language)
     outcome = await request.app[FLOW_MANAGER].start_for_entry(
-        request.match_info["entry_id"],
+        entry.entry_id,
         source=source,
-        owner=current_owner(request),
+        owner=principal.person_id,
         language=language,
+        by=principal.person_id,
     )
     return serialize(request, outcome)
 

@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.request import current_owner, read_json
+from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
+from hub.api.request import read_json
 from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
-from hub.integrations.entry import visible_entries
 
 
 class ActionBody(BaseModel):
@@ -33,8 +33,7 @@ class IntervalBody(BaseModel):
 
 
 def _visible_entry_ids(request: web.Request) -> list[str]:
-    entries = request.app[CONFIG_ENTRIES].entries()
-    return [entry.entry_id for entry in visible_entries(entries, current_owner(request))]
+    return visible_entry_ids(request.app, principal_of(request))
 
 
 def _int(request: web.Request, name: str) -> int | None:
@@ -94,11 +93,8 @@ async def list_entities(request: web.Request) -> web.Response:
 
 async def get_entity(request: web.Request) -> web.Response:
     """One entity."""
-    service = request.app[ENTITIES]
-    row = await service.get(_entity_id(request))
-    if row.entry_id not in _visible_entry_ids(request):
-        await service.get(-1)  # the same not-found answer as for an entity that does not exist
-    return web.json_response(service.view(row))
+    row = await entity_for(request.app, principal_of(request), _entity_id(request), manage=False)
+    return web.json_response(request.app[ENTITIES].view(row))
 
 
 async def search_entities(request: web.Request) -> web.Response:
@@ -121,9 +117,7 @@ async def entity_action(request: web.Request) -> web.Response:
     body = await read_json(request, ActionBody)
     app = request.app
     entity_id = _entity_id(request)
-    row = await app[ENTITIES].get(entity_id)
-    if row.entry_id not in _visible_entry_ids(request):
-        await app[ENTITIES].get(-1)
+    await entity_for(app, principal_of(request), entity_id, manage=False)
     updated, message = await call_action(
         entity_id,
         body.action,
@@ -137,7 +131,9 @@ async def entity_action(request: web.Request) -> web.Response:
 
 async def sync_entry(request: web.Request) -> web.Response:
     """Pull an entry's entities now."""
-    entry_id = request.match_info["entry_id"]
+    entry_id = entry_for(
+        request.app, principal_of(request), request.match_info["entry_id"], manage=False
+    ).entry_id
     record = await request.app[SYNC].sync_now(entry_id)
     return web.json_response({"entry_id": entry_id, "sync": record})
 
@@ -145,13 +141,16 @@ async def sync_entry(request: web.Request) -> web.Response:
 async def set_sync_interval(request: web.Request) -> web.Response:
     """Set (or with ``null`` reset) an entry's own sync interval."""
     body = await read_json(request, IntervalBody)
-    entry_id = request.match_info["entry_id"]
+    entry_id = entry_for(
+        request.app, principal_of(request), request.match_info["entry_id"], manage=True
+    ).entry_id
     seconds = await request.app[SYNC].set_interval(entry_id, body.seconds)
     return web.json_response({"entry_id": entry_id, "sync_interval": seconds})
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     """Every scheduled job with its last run, duration, result and next run."""
+    require_admin(principal_of(request))
     scheduler = request.app[SCHEDULER]
     jobs = []
     for name in scheduler.job_names():

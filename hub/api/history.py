@@ -13,6 +13,7 @@ from typing import Annotated, Final
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from hub.api.access import entity_for, principal_of, require_admin
 from hub.api.request import read_json
 from hub.core.errors import BadRequestError
 from hub.entities.event_log import EventLog
@@ -43,6 +44,7 @@ class RetentionBody(BaseModel):
 async def get_history(request: web.Request) -> web.Response:
     """An entity's states from ``start`` to ``end`` (ISO 8601 or unix seconds), oldest first."""
     entity_id = _entity_id(request)
+    await entity_for(request.app, principal_of(request), entity_id, manage=False)
     query = request.query
     end = _time(query, "end")
     if end is None:
@@ -72,6 +74,7 @@ async def get_history(request: web.Request) -> web.Response:
 async def set_retention(request: web.Request) -> web.Response:
     """Set or clear an entity's own retention; answers the retention that now applies."""
     entity_id = _entity_id(request)
+    await entity_for(request.app, principal_of(request), entity_id, manage=True)
     body = await read_json(request, RetentionBody)
     retention = await request.app[HISTORY].set_entity_retention(entity_id, body.days)
     return web.json_response({"entity_id": entity_id, **retention.as_dict()})
@@ -80,17 +83,20 @@ async def set_retention(request: web.Request) -> web.Response:
 async def get_retention(request: web.Request) -> web.Response:
     """The retention that applies to an entity, and which setting decided it."""
     entity_id = _entity_id(request)
+    await entity_for(request.app, principal_of(request), entity_id, manage=False)
     retention = await request.app[HISTORY].retention(entity_id)
     return web.json_response({"entity_id": entity_id, **retention.as_dict()})
 
 
 async def get_database(request: web.Request) -> web.Response:
-    """The size of ``hub.db`` on disk, its pages, and rows per table."""
+    """The size of ``hub.db`` on disk, its pages, and rows per table (admins only)."""
+    require_admin(principal_of(request))
     return web.json_response(await request.app[HISTORY].database_size())
 
 
 async def list_events(request: web.Request) -> web.Response:
-    """The newest events first, optionally of one ``event_type`` (or ``prefix.*``)."""
+    """The newest events first, optionally of one ``event_type`` (or ``prefix.*``); admins only."""
+    require_admin(principal_of(request))
     limit = _limit(request.query, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT)
     event_type = request.query.get("event_type") or None
     if event_type is not None and not _is_event_pattern(event_type):

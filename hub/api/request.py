@@ -8,6 +8,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from hub.api.access import PRINCIPAL_KEY
+from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.core.yamlfile import dotted
 from hub.integrations.translations import Translations, negotiate
@@ -39,18 +41,14 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
         raise BadRequestError("; ".join(problems)) from None
 
 
-def current_owner(request: web.Request) -> str | None:
-    """The signed-in person's id; ``None`` until people and sign-in exist."""
-    return None
-
-
 def language_of(
     request: web.Request, translations: Translations, domain: str | None, explicit: str | None
 ) -> str:
     """The answer's language: an explicit choice, the person's setting, then ``Accept-Language``."""
+    principal = request.get(PRINCIPAL_KEY)
     return negotiate(
         explicit=explicit or request.query.get("language"),
-        person=None,
+        person=principal.language if isinstance(principal, Principal) else None,
         accept_language=request.headers.get("Accept-Language"),
         available=translations.languages(domain),
     )

@@ -8,6 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
+from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
@@ -40,3 +41,4 @@ FLOW_MANAGER: Final = web.AppKey("flow_manager", FlowManager)
 TRANSLATIONS: Final = web.AppKey("translations", Translations)
 ENTITIES: Final = web.AppKey("entities", EntityService)
 SYNC: Final = web.AppKey("sync", SyncManager)
+AUTH: Final = web.AppKey("auth", AuthService)

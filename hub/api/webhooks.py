@@ -15,6 +15,7 @@ from typing import Any, Final, cast
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from hub.api.access import entry_for, principal_of
 from hub.api.errors import error_response
 from hub.api.request import read_json
 from hub.api.state import CONFIG, CONFIG_ENTRIES, ENTITIES, KEYRING, REGISTRY
@@ -177,7 +178,9 @@ class SigningBody(BaseModel):
 async def webhook_info(request: web.Request) -> web.Response:
     """The entry's webhook path with its token, and whether requests must be signed."""
     entries = request.app[CONFIG_ENTRIES]
-    entry = entries.require(request.match_info["entry_id"])
+    entry = entry_for(
+        request.app, principal_of(request), request.match_info["entry_id"], manage=True
+    )
     token = entries.webhook_token(entry)
     return web.json_response(
         {
@@ -193,7 +196,7 @@ async def set_signing(request: web.Request) -> web.Response:
     body = await read_json(request, SigningBody)
     app = request.app
     entries = app[CONFIG_ENTRIES]
-    entry = entries.require(request.match_info["entry_id"])
+    entry = entry_for(app, principal_of(request), request.match_info["entry_id"], manage=True)
     answer: dict[str, Any] = {"entry_id": entry.entry_id, "signed": body.enabled}
     if body.enabled:
         secret = secrets.token_urlsafe(32)

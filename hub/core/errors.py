@@ -27,6 +27,10 @@ ENTRY_NOT_FOUND: Final = "entry_not_found"
 INTEGRATION_NOT_FOUND: Final = "integration_not_found"
 INTEGRATION_DISABLED: Final = "integration_disabled"
 SCOPE_NOT_ALLOWED: Final = "scope_not_allowed"
+UNAUTHORIZED: Final = "unauthorized"
+FORBIDDEN: Final = "forbidden"
+INVALID_CREDENTIALS: Final = "invalid_credentials"
+ONBOARDING_CLOSED: Final = "onboarding_closed"
 
 
 class HubError(Exception):

@@ -34,7 +34,7 @@ from hub.integrations.config_flow import (
 )
 from hub.integrations.entry import ConfigEntry, EntryNotFoundError
 from hub.integrations.flow_serializer import mask_password
-from hub.integrations.flow_store import FlowState, FlowStore
+from hub.integrations.flow_store import FlowNotFoundError, FlowState, FlowStore
 from hub.integrations.loader import LoadedIntegration
 from hub.integrations.registry import IntegrationRegistry
 
@@ -105,6 +105,7 @@ class FlowManager:
         scope: str = SCOPE_GLOBAL,
         owner: str | None = None,
         language: str = "en",
+        by: str | None = None,
     ) -> FlowOutcome:
         """Begin adding an entry of ``domain``; a zero-step integration gets its entry at once."""
         loaded = self._integration(domain)
@@ -135,11 +136,17 @@ class FlowManager:
             result = FlowResult.create_entry(title=entry.title, data={})
             return FlowOutcome(result, flow_id, domain, language, entry_id=entry.entry_id)
         context = FlowContext(domain=domain, scope=scope, owner_sub=owner, source=SOURCE_USER)
-        state = FlowState(flow_id, context, flow_cls.first_step(context), language)
+        state = FlowState(flow_id, context, flow_cls.first_step(context), language, started_by=by)
         return await self._step(state, flow_cls, None)
 
     async def start_for_entry(
-        self, entry_id: str, *, source: str, owner: str | None = None, language: str = "en"
+        self,
+        entry_id: str,
+        *,
+        source: str,
+        owner: str | None = None,
+        language: str = "en",
+        by: str | None = None,
     ) -> FlowOutcome:
         """Begin reconfiguring (``source="reconfigure"``) or reauthenticating an existing entry."""
         if source not in (SOURCE_RECONFIGURE, SOURCE_REAUTH):
@@ -156,7 +163,9 @@ class FlowManager:
             entry_id=entry_id,
             source=source,
         )
-        state = FlowState(self._store.new_id(), context, flow_cls.first_step(context), language)
+        state = FlowState(
+            self._store.new_id(), context, flow_cls.first_step(context), language, started_by=by
+        )
         state.collected = dict(entry.data)
         stored = self._entries.secrets_of(entry)
         state.secret_fields = set(stored)
@@ -165,10 +174,15 @@ class FlowManager:
         return await self._step(state, flow_cls, None)
 
     async def advance(
-        self, flow_id: str, user_input: Mapping[str, Any], *, language: str | None = None
+        self,
+        flow_id: str,
+        user_input: Mapping[str, Any],
+        *,
+        language: str | None = None,
+        by: str | None = None,
     ) -> FlowOutcome:
         """Submit the current form; answers the next form, the entry, or an abort."""
-        state = self._store.get(flow_id)
+        state = self._owned(flow_id, by)
         if language:
             state.language = language
         loaded = self._integration(state.context.domain)
@@ -178,9 +192,19 @@ class FlowManager:
             raise IntegrationNotFoundError(f"{state.context.domain} no longer has a config flow")
         return await self._step(state, flow_cls, dict(user_input))
 
-    def abort(self, flow_id: str) -> None:
+    def abort(self, flow_id: str, *, by: str | None = None) -> None:
         """Drop a flow; its secrets go with it."""
+        self._owned(flow_id, by)
         self._store.pop(flow_id)
+
+    def _owned(self, flow_id: str, by: str | None) -> FlowState:
+        state = self._store.get(flow_id)
+        if state.started_by is not None and state.started_by != by:
+            # Someone else's flow answers exactly like a missing one: no oracle for flow ids.
+            raise FlowNotFoundError(
+                f"no config flow {flow_id!r}: it finished, expired or never began"
+            )
+        return state
 
     # Internals
 

@@ -32,6 +32,8 @@ class FlowState:
     sealed: dict[str, bytes] = field(default_factory=dict, repr=False)
     last_form: FlowResult | None = None
     masked: dict[str, str] = field(default_factory=dict)
+    started_by: str | None = None
+    """The person driving the flow; nobody else may advance or abort it."""
     expires_at: float = 0.0
 
 

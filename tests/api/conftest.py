@@ -13,6 +13,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from hub.app import create_app
 from hub.config import HttpConfig, HubConfig, IntegrationsConfig
+from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.integrations.helpers import make_integration
 from tests.integrations.spec_examples import (
     FakeOpenProject,
@@ -329,6 +330,7 @@ async def start_hub(
         )
         app = create_app(tmp_path / "config", config, env={})
         client = await aiohttp_client(app)
+        await sign_in(client, OWNER, OWNER_PASSWORD)
         return Hub(
             client,
             app,

@@ -8,6 +8,7 @@ from pytest_aiohttp import AiohttpClient
 
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
+from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.integrations.helpers import make_integration
 
 
@@ -19,6 +20,7 @@ async def test_lists_the_bundled_integrations(
     aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     client = await aiohttp_client(create_app(tmp_path, HubConfig(), env={}))
+    await sign_in(client, OWNER, OWNER_PASSWORD)
     resp = await client.get("/api/integrations")
     assert resp.status == 200
     body = await resp.json()
@@ -38,6 +40,7 @@ async def test_shows_why_an_integration_is_missing(
     make_integration(bundled, "bad_import", init="raise RuntimeError('no usb stick')\n")
     make_integration(bundled, "bad_manifest", manifest="domain: bad_manifest\nnmae: x\n")
     client = await aiohttp_client(create_app(tmp_path / "config", config_for(bundled), env={}))
+    await sign_in(client, OWNER, OWNER_PASSWORD)
     body = await (await client.get("/api/integrations")).json()
     statuses = {item["domain"]: item["status"] for item in body["integrations"]}
     assert statuses == {"good": "loaded", "bad_import": "failed"}
@@ -53,11 +56,13 @@ async def test_a_vanished_integration_is_listed_as_not_found(
     bundled, config_dir = tmp_path / "integrations", tmp_path / "config"
     folder = make_integration(bundled, "gone_soon")
     first = await aiohttp_client(create_app(config_dir, config_for(bundled), env={}))
+    await sign_in(first, OWNER, OWNER_PASSWORD)
     await first.close()
     (folder / "manifest.yaml").unlink()
     (folder / "__init__.py").unlink()
     folder.rmdir()
     client = await aiohttp_client(create_app(config_dir, config_for(bundled), env={}))
+    await sign_in(client, OWNER, OWNER_PASSWORD)
     body = await (await client.get("/api/integrations")).json()
     assert body["integrations"] == [
         {

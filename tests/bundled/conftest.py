@@ -14,6 +14,7 @@ from pytest_aiohttp import AiohttpClient
 from hub.api.state import CONFIG_ENTRIES
 from hub.app import create_app
 from hub.config import HubConfig
+from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 
 
 class BundledHub:
@@ -87,7 +88,9 @@ def start_hub(tmp_path: Path, aiohttp_client: AiohttpClient) -> StartHub:
 
     async def start() -> BundledHub:
         app = create_app(tmp_path / "config", HubConfig(), env={})
-        return BundledHub(await aiohttp_client(app))
+        client = await aiohttp_client(app)
+        await sign_in(client, OWNER, OWNER_PASSWORD)
+        return BundledHub(client)
 
     return start
 

@@ -8,12 +8,7 @@ from pathlib import Path
 from typing import Any, Final, TypedDict
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from pytest_aiohttp import AiohttpClient
 
-from hub.api.errors import error_middleware
-from hub.api.history import EVENT_LOG, register
 from hub.core.bus import EventBus, EventType
 from hub.core.database import CORE_MIGRATIONS, Database
 from hub.entities.event_log import MAX_DATA_BYTES, EventLog, encode_data
@@ -185,32 +180,3 @@ async def test_a_failed_write_is_counted_and_the_log_goes_on(env: Env) -> None:
 
 
 # HTTP
-
-
-@pytest.fixture
-async def client(
-    env: Env, aiohttp_client: AiohttpClient
-) -> TestClient[web.Request, web.Application]:
-    """The event-log route over loopback, on a bare app with the error middleware."""
-    app = web.Application(middlewares=[error_middleware])
-    app[EVENT_LOG] = env.log
-    register(app)
-    return await aiohttp_client(app)
-
-
-async def test_events_over_http(env: Env, client: TestClient[web.Request, web.Application]) -> None:
-    for n in range(5):
-        env.bus.fire(EVENT_TICK if n % 2 else EVENT_TOCK, CountData(n=n))
-    await env.log.flush()
-    resp = await client.get("/api/events", params={"limit": "2"})
-    assert resp.status == 200
-    assert [e["data"]["n"] for e in (await resp.json())["events"]] == [4, 3]
-    resp = await client.get("/api/events", params={"event_type": "test.*"})
-    assert [e["data"]["n"] for e in (await resp.json())["events"]] == [3, 1]
-    resp = await client.get("/api/events", params={"event_type": "*", "limit": "1"})
-    assert [e["data"]["n"] for e in (await resp.json())["events"]] == [4]
-    bad = ("limit=0", "limit=1001", "limit=x", "event_type=a*b", "event_type=a b", "event_type=.*")
-    for query in bad:
-        resp = await client.get(f"/api/events?{query}")
-        assert resp.status == 400, query
-        assert (await resp.json())["error"]["code"] == "bad_request"

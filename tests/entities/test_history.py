@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from pytest_aiohttp import AiohttpClient
 
-from hub.api.errors import error_middleware
-from hub.api.history import HISTORY, parse_time, register
+from hub.api.history import parse_time
 from hub.config import HistoryConfig
 from hub.core.database import CORE_MIGRATIONS, Database
 from hub.core.errors import BadRequestError
@@ -268,117 +264,6 @@ async def test_database_size_reports_files_pages_and_rows(db: Database) -> None:
     assert size["rows"]["event_log"] == 0
     assert size["rows"]["entity_search"] == 0
     assert not any(name.startswith("entity_search_") for name in size["rows"])
-
-
-# HTTP
-
-
-@pytest.fixture
-async def client(
-    db: Database, aiohttp_client: AiohttpClient
-) -> TestClient[web.Request, web.Application]:
-    """The history routes over loopback, on a bare app with the error middleware."""
-    app = web.Application(middlewares=[error_middleware])
-    app[HISTORY] = History(db, CONFIG)
-    register(app)
-    return await aiohttp_client(app)
-
-
-async def test_history_over_http(
-    db: Database, client: TestClient[web.Request, web.Application]
-) -> None:
-    lamp = await add_entity(db)
-    await add_history(db, [(lamp, "on", NOW - 3600), (lamp, "off", NOW - 60), (lamp, "x", NOW)])
-    resp = await client.get(
-        f"/api/entities/{lamp}/history",
-        params={"start": "2025-06-15T14:06:40Z", "end": str(NOW - 1), "limit": "1"},
-    )
-    assert resp.status == 200
-    body = await resp.json()
-    assert body == {
-        "entity_id": lamp,
-        "start": "2025-06-15T14:06:40.000+00:00",
-        "end": "2025-06-15T15:06:39.000+00:00",
-        "history": [{"state": "on", "changed_at": "2025-06-15T14:06:40.000+00:00"}],
-        "truncated": True,
-    }
-    # A "+" in the offset that was not URL-encoded arrives as a space, and is understood.
-    resp = await client.get(
-        f"/api/entities/{lamp}/history?start=2025-06-15T16:05:00+01:00&end={NOW}"
-    )
-    body = await resp.json()
-    assert [row["state"] for row in body["history"]] == ["off", "x"]
-    assert body["truncated"] is False
-
-
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ("start=yesterday", "start='yesterday' is not a time"),
-        ("end=nan", "end='nan' is not a time"),
-        ("end=1e300", "is not a time"),
-        ("start=200&end=100", "is after end"),
-        ("limit=0", "limit must be from 1 to 10000"),
-        ("limit=ten", "is not a whole number"),
-    ],
-)
-async def test_history_rejects_bad_parameters(
-    db: Database, client: TestClient[web.Request, web.Application], query: str, message: str
-) -> None:
-    lamp = await add_entity(db)
-    resp = await client.get(f"/api/entities/{lamp}/history?{query}")
-    assert resp.status == 400
-    error = (await resp.json())["error"]
-    assert error["code"] == "bad_request"
-    assert message in error["message"]
-
-
-async def test_history_of_an_unknown_entity_is_404(
-    client: TestClient[web.Request, web.Application],
-) -> None:
-    for path in ("/api/entities/42/history", f"/api/entities/{2**64}/history"):
-        resp = await client.get(path)
-        assert resp.status == 404
-        assert (await resp.json())["error"]["code"] == "entity_not_found"
-    resp = await client.get("/api/entities/lamp/history")
-    assert resp.status == 400
-
-
-async def test_retention_over_http(
-    db: Database, client: TestClient[web.Request, web.Application]
-) -> None:
-    task = await add_entity(db, "task")
-    resp = await client.get(f"/api/entities/{task}/retention")
-    assert await resp.json() == {
-        "entity_id": task,
-        "days": 2,
-        "source": "entity_type",
-        "entity_days": None,
-    }
-    resp = await client.post(f"/api/entities/{task}/retention", json={"days": 45})
-    assert resp.status == 200
-    assert await resp.json() == {
-        "entity_id": task,
-        "days": 45,
-        "source": "entity",
-        "entity_days": 45,
-    }
-    resp = await client.post(f"/api/entities/{task}/retention", json={"days": None})
-    assert (await resp.json())["source"] == "entity_type"
-    for bad in ({}, {"days": 0}, {"days": "5"}, {"days": 1.5}, {"days": 5, "extra": 1}):
-        resp = await client.post(f"/api/entities/{task}/retention", json=bad)
-        assert resp.status == 400, bad
-        assert (await resp.json())["error"]["code"] == "bad_request"
-    resp = await client.post(f"/api/entities/{task + 1}/retention", json={"days": 5})
-    assert resp.status == 404
-
-
-async def test_database_size_over_http(client: TestClient[web.Request, web.Application]) -> None:
-    resp = await client.get("/api/database")
-    assert resp.status == 200
-    body = await resp.json()
-    assert body["rows"]["history"] == 0
-    assert body["page_size"] > 0
 
 
 def test_parse_time_reads_unix_and_iso() -> None:

@@ -1,0 +1,82 @@
+"""Who may see and change what: the one place REST routes and websocket commands ask."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from hub.api.state import CONFIG_ENTRIES, ENTITIES
+from hub.auth.principal import Principal
+from hub.core.errors import FORBIDDEN, UNAUTHORIZED, HubError
+from hub.entities.service import EntityNotFoundError
+from hub.entities.store import EntityRow
+from hub.integrations.entry import ConfigEntry, EntryNotFoundError, visible_entries
+
+PRINCIPAL_KEY: Final = web.RequestKey("principal", Principal)
+"""Where the auth middleware leaves the caller on a request."""
+
+
+class UnauthorizedError(HubError):
+    """No valid access token."""
+
+    code = UNAUTHORIZED
+    http_status = 401
+
+
+class ForbiddenError(HubError):
+    """Signed in, but not allowed to do this."""
+
+    code = FORBIDDEN
+    http_status = 403
+
+
+def principal_of(request: web.Request) -> Principal:
+    """The caller; the middleware guarantees one on every protected route."""
+    principal = request.get(PRINCIPAL_KEY)
+    if not isinstance(principal, Principal):
+        raise UnauthorizedError("sign in first")
+    return principal
+
+
+def require_admin(principal: Principal) -> None:
+    """Only admins manage global entries, the catalog and people."""
+    if not principal.is_admin:
+        raise ForbiddenError("only an admin may do this")
+
+
+def can_see(principal: Principal, entry: ConfigEntry) -> bool:
+    """Global entries are everyone's; a user entry is its owner's alone."""
+    return entry.scope == "global" or entry.owner == principal.person_id
+
+
+def visible_entry_ids(app: web.Application, principal: Principal) -> list[str]:
+    """The entries whose entities, syncs and flows the caller may see."""
+    entries = app[CONFIG_ENTRIES].entries()
+    return [entry.entry_id for entry in visible_entries(entries, principal.person_id)]
+
+
+def entry_for(
+    app: web.Application, principal: Principal, entry_id: str, *, manage: bool
+) -> ConfigEntry:
+    """The entry if the caller may see it (else the same 404 as a missing one); ``manage`` also
+    requires the right to change it: an admin for a global entry, the owner for a user entry."""
+    entry = app[CONFIG_ENTRIES].get(entry_id)
+    if entry is None or not can_see(principal, entry):
+        raise EntryNotFoundError(f"no config entry {entry_id!r}")
+    if manage and entry.scope == "global":
+        require_admin(principal)
+    return entry
+
+
+async def entity_for(
+    app: web.Application, principal: Principal, entity_id: int, *, manage: bool
+) -> EntityRow:
+    """The entity if its entry is visible to the caller (else the same 404 as a missing one)."""
+    row = await app[ENTITIES].get(entity_id)
+    entry = app[CONFIG_ENTRIES].get(row.entry_id)
+    if entry is None or not can_see(principal, entry):
+        raise EntityNotFoundError(f"no entity {entity_id}")
+    if manage and entry.scope == "global":
+        require_admin(principal)
+    return row

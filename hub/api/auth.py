@@ -1,0 +1,224 @@
+"""Sign-in over HTTP: onboarding, login, refresh, logout, tokens, people; and the auth middleware."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.access import PRINCIPAL_KEY, principal_of, require_admin
+from hub.api.errors import error_response
+from hub.api.request import read_json
+from hub.api.state import AUTH
+from hub.core.errors import UNAUTHORIZED
+
+PUBLIC: Final = frozenset(
+    {"/api/health", "/api/onboarding", "/api/auth/login", "/api/auth/refresh", "/api/websocket"}
+)
+"""Routes that answer without a token; ``/api/websocket`` signs in inside the protocol."""
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every ``/api`` route needs a valid access token, except the public ones."""
+    path = request.path
+    if not path.startswith("/api/") or path in PUBLIC:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    principal = (
+        request.app[AUTH].authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    )
+    if principal is None:
+        response = error_response(
+            401, UNAUTHORIZED, "sign in first: a valid bearer token is needed"
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
+        return response
+    request[PRINCIPAL_KEY] = principal
+    return await handler(request)
+
+
+class Credentials(BaseModel):
+    """A username and password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Onboarding(Credentials):
+    """The owner's account."""
+
+    display_name: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+
+
+class RefreshBody(BaseModel):
+    """``POST /api/auth/refresh``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokenBody(BaseModel):
+    """``POST /api/auth/tokens``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class NewPerson(Credentials):
+    """``POST /api/people``."""
+
+    display_name: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+    is_admin: bool = False
+
+
+class PersonChanges(BaseModel):
+    """``PATCH /api/people/{id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+    is_admin: bool | None = None
+    password: str | None = Field(default=None, max_length=1024)
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def onboarding_status(request: web.Request) -> web.Response:
+    """Whether the hub still waits for its owner."""
+    return web.json_response({"open": request.app[AUTH].onboarding_open})
+
+
+async def onboard(request: web.Request) -> web.Response:
+    """Create the owner and sign them in; refused once anyone exists."""
+    body = await read_json(request, Onboarding)
+    pair = await request.app[AUTH].onboard(
+        body.username, body.password, body.display_name, body.language
+    )
+    return web.json_response(pair.body())
+
+
+async def login(request: web.Request) -> web.Response:
+    """Trade a username and password for tokens; failures are throttled."""
+    body = await read_json(request, Credentials)
+    pair = await request.app[AUTH].login(body.username, body.password, _client(request))
+    return web.json_response(pair.body())
+
+
+async def refresh(request: web.Request) -> web.Response:
+    """A new access token for a refresh token."""
+    body = await read_json(request, RefreshBody)
+    pair = await request.app[AUTH].refresh(body.refresh_token)
+    return web.json_response({k: v for k, v in pair.body().items() if k != "refresh_token"})
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Revoke the caller's sign-in; its refresh token and accesses stop working."""
+    await request.app[AUTH].logout(principal_of(request))
+    return web.json_response({"signed_out": True})
+
+
+async def current_user(request: web.Request) -> web.Response:
+    """The signed-in person."""
+    principal = principal_of(request)
+    return web.json_response(request.app[AUTH].person(principal.person_id).public())
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    """The caller's tokens (sign-ins and named long-lived ones)."""
+    principal = principal_of(request)
+    tokens = request.app[AUTH].tokens_of(principal.person_id)
+    return web.json_response({"tokens": [t.public() for t in tokens]})
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """A named long-lived token for a script, shown this once."""
+    body = await read_json(request, TokenBody)
+    record, token = await request.app[AUTH].create_long_lived(principal_of(request), body.name)
+    return web.json_response({**record.public(), "token": token})
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke one of the caller's tokens (an admin may revoke anyone's)."""
+    principal = principal_of(request)
+    auth = request.app[AUTH]
+    token_id = request.match_info["token_id"]
+    record = auth.token(token_id)
+    if record is None or (record.person_id != principal.person_id and not principal.is_admin):
+        return error_response(404, "not_found", f"no token {token_id!r}")
+    await auth.revoke(token_id)
+    return web.json_response({"id": token_id, "revoked": True})
+
+
+async def list_people(request: web.Request) -> web.Response:
+    """Every account (admins only)."""
+    require_admin(principal_of(request))
+    return web.json_response({"people": [p.public() for p in request.app[AUTH].people()]})
+
+
+async def create_person(request: web.Request) -> web.Response:
+    """Add an account (admins only)."""
+    require_admin(principal_of(request))
+    body = await read_json(request, NewPerson)
+    person = await request.app[AUTH].create_person(
+        body.username,
+        body.password,
+        display_name=body.display_name,
+        language=body.language,
+        is_admin=body.is_admin,
+    )
+    return web.json_response(person.public())
+
+
+async def update_person(request: web.Request) -> web.Response:
+    """Change an account: admins any, a person their own name, language and password."""
+    principal = principal_of(request)
+    person_id = request.match_info["person_id"]
+    body = await read_json(request, PersonChanges)
+    if person_id != principal.person_id or body.is_admin is not None:
+        require_admin(principal)
+    person = await request.app[AUTH].update_person(
+        person_id,
+        display_name=body.display_name,
+        language=body.language,
+        is_admin=body.is_admin,
+        password=body.password,
+    )
+    return web.json_response(person.public())
+
+
+async def delete_person(request: web.Request) -> web.Response:
+    """Remove an account and its tokens (admins only)."""
+    require_admin(principal_of(request))
+    person_id = request.match_info["person_id"]
+    await request.app[AUTH].delete_person(person_id)
+    return web.json_response({"id": person_id, "removed": True})
+
+
+def register(app: web.Application) -> None:
+    """Add the sign-in, token and people routes."""
+    app.router.add_get("/api/onboarding", onboarding_status)
+    app.router.add_post("/api/onboarding", onboard)
+    app.router.add_post("/api/auth/login", login)
+    app.router.add_post("/api/auth/refresh", refresh)
+    app.router.add_post("/api/auth/logout", logout)
+    app.router.add_get("/api/auth/current_user", current_user)
+    app.router.add_get("/api/auth/tokens", list_tokens)
+    app.router.add_post("/api/auth/tokens", create_token)
+    app.router.add_delete("/api/auth/tokens/{token_id}", revoke_token)
+    app.router.add_get("/api/people", list_people)
+    app.router.add_post("/api/people", create_person)
+    app.router.add_patch("/api/people/{person_id}", update_person)
+    app.router.add_delete("/api/people/{person_id}", delete_person)

@@ -1,0 +1,1 @@
+"""People and access: accounts, password hashing, tokens, throttling."""

@@ -1,0 +1,456 @@
+"""People and their tokens: onboarding, login with throttling, refresh, revocation, long-lived tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Final, Literal
+
+from hub.auth.passwords import hash_password, verify_password
+from hub.auth.principal import Principal
+from hub.auth.throttle import Throttle
+from hub.core.errors import (
+    INVALID_CREDENTIALS,
+    ONBOARDING_CLOSED,
+    BadRequestError,
+    HubError,
+    NotFoundError,
+)
+from hub.core.storage import StorageManager
+
+_LOGGER = logging.getLogger(__name__)
+
+AUTH_KEY: Final = "auth"
+ACCESS_TOKEN_SECONDS: Final = 1800
+ACCESS_PREFIX: Final = "hat1"
+REFRESH_PREFIX: Final = "hrt_"
+LONG_LIVED_PREFIX: Final = "hlt_"
+_USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MIN_PASSWORD: Final = 8
+
+TokenKind = Literal["refresh", "long_lived"]
+
+
+class InvalidCredentialsError(HubError):
+    """Unknown person or wrong password (never which of the two)."""
+
+    code = INVALID_CREDENTIALS
+    http_status = 401
+
+
+class OnboardingClosedError(HubError):
+    """Onboarding is over: a person exists."""
+
+    code = ONBOARDING_CLOSED
+    http_status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """An account; ``password_hash`` never leaves this module's storage."""
+
+    person_id: str
+    username: str
+    display_name: str
+    language: str | None
+    is_admin: bool
+    password_hash: str
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        """What a client may see."""
+        return {
+            "id": self.person_id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "language": self.language,
+            "is_admin": self.is_admin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A refresh or long-lived token; only its SHA-256 is stored."""
+
+    token_id: str
+    person_id: str
+    kind: TokenKind
+    name: str
+    token_hash: str
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        """What a client may see (never the hash)."""
+        return {
+            "id": self.token_id,
+            "kind": self.kind,
+            "name": self.name,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or an onboarding answers."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_id: str
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the answer."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+class AuthService:
+    """Accounts and tokens, persisted in ``.storage/auth``; access tokens are signed per process."""
+
+    def __init__(self, storage: StorageManager) -> None:
+        self._store = storage.store(AUTH_KEY, 1)
+        self._people: dict[str, Person] = {}
+        self._tokens: dict[str, TokenRecord] = {}
+        self._by_hash: dict[str, TokenRecord] = {}
+        # Access tokens are short-lived; a key that dies with the process only means a refresh.
+        self._signing_key = secrets.token_bytes(32)
+        self._lock = asyncio.Lock()
+        self._revoke_listeners: list[Callable[[str], None]] = []
+        self._hashing = asyncio.Semaphore(2)
+        self.throttle = Throttle()
+
+    # Storage
+
+    async def load(self) -> None:
+        """Read people and tokens."""
+        data = await self._store.load()
+        if data is None:
+            return
+        self._people = {p["person_id"]: Person(**p) for p in data["people"]}
+        self._tokens = {t["token_id"]: TokenRecord(**t) for t in data["tokens"]}
+        self._by_hash = {t.token_hash: t for t in self._tokens.values()}
+
+    async def _commit(self) -> None:
+        await self._store.commit(
+            lambda: {
+                "people": [asdict(p) for p in self._people.values()],
+                "tokens": [asdict(t) for t in self._tokens.values()],
+            }
+        )
+
+    # People
+
+    @property
+    def onboarding_open(self) -> bool:
+        """True until the first person exists."""
+        return not self._people
+
+    def people(self) -> list[Person]:
+        """Every person, oldest first."""
+        return sorted(self._people.values(), key=lambda p: p.created_at)
+
+    def person(self, person_id: str) -> Person:
+        """One person, or a 404."""
+        person = self._people.get(person_id)
+        if person is None:
+            raise NotFoundError(f"no person {person_id!r}")
+        return person
+
+    async def onboard(
+        self,
+        username: str,
+        password: str,
+        display_name: str | None = None,
+        language: str | None = None,
+    ) -> TokenPair:
+        """Create the owner (an admin) while nobody exists, and sign them in; closed forever after."""
+        async with self._lock:  # two racing browsers: exactly one becomes the owner
+            if self._people:
+                raise OnboardingClosedError("the hub already has its owner; sign in instead")
+            person = await self._new_person(
+                username, password, display_name, language, is_admin=True
+            )
+            self._people[person.person_id] = person
+            pair = self._issue_refresh(person, "onboarding")
+            await self._commit()
+        _LOGGER.info("Onboarding finished: %s is the owner", person.username)
+        return pair
+
+    async def create_person(
+        self,
+        username: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        language: str | None = None,
+        is_admin: bool = False,
+    ) -> Person:
+        """Add an account."""
+        async with self._lock:
+            person = await self._new_person(
+                username, password, display_name, language, is_admin=is_admin
+            )
+            self._people[person.person_id] = person
+            await self._commit()
+        return person
+
+    async def update_person(
+        self,
+        person_id: str,
+        *,
+        display_name: str | None = None,
+        language: str | None = None,
+        is_admin: bool | None = None,
+        password: str | None = None,
+    ) -> Person:
+        """Change an account; a new password signs the person out everywhere."""
+        async with self._lock:
+            person = self.person(person_id)
+            changes: dict[str, Any] = {}
+            if display_name is not None:
+                changes["display_name"] = display_name
+            if language is not None:
+                changes["language"] = language or None
+            if is_admin is not None:
+                if not is_admin and person.is_admin and self._admins() == 1:
+                    raise BadRequestError("the last admin cannot stop being one")
+                changes["is_admin"] = is_admin
+            if password is not None:
+                _check_password(password)
+                async with self._hashing:
+                    changes["password_hash"] = await asyncio.to_thread(hash_password, password)
+            self._people[person_id] = replace(person, **changes)
+            revoked = self._drop_tokens(person_id) if password is not None else []
+            await self._commit()
+        self._announce(revoked)
+        return self._people[person_id]
+
+    async def delete_person(self, person_id: str) -> None:
+        """Remove an account and every token it holds."""
+        async with self._lock:
+            person = self.person(person_id)
+            if person.is_admin and self._admins() == 1:
+                raise BadRequestError("the last admin cannot be removed")
+            del self._people[person_id]
+            revoked = self._drop_tokens(person_id)
+            await self._commit()
+        self._announce(revoked)
+
+    # Tokens
+
+    async def login(self, username: str, password: str, client: str) -> TokenPair:
+        """Check the password (throttled per client and per username) and issue tokens."""
+        name = username.strip().lower()
+        await self.throttle.wait(client, name)
+        person = next((p for p in self._people.values() if p.username == name), None)
+        async with self._hashing:
+            # An unknown name costs the same hash as a known one, so timing does not tell them apart.
+            stored = person.password_hash if person else await asyncio.to_thread(_dummy_hash)
+            ok = await asyncio.to_thread(verify_password, password, stored)
+        if person is None or not ok:
+            delay = self.throttle.failed(client, name)
+            _LOGGER.warning(
+                "Failed login for %r from %s; next attempt waits %.1f s", name, client, delay
+            )
+            await asyncio.sleep(delay)
+            raise InvalidCredentialsError("wrong username or password")
+        self.throttle.succeeded(client, name)
+        async with self._lock:
+            pair = self._issue_refresh(person, client)
+            await self._commit()
+        return pair
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """A new access token for a valid refresh token."""
+        record = self._by_hash.get(_digest(refresh_token))
+        if record is None or record.kind != "refresh":
+            raise InvalidCredentialsError("the refresh token is not valid (signed out?)")
+        return TokenPair(
+            self._access_token(record), refresh_token, ACCESS_TOKEN_SECONDS, record.token_id
+        )
+
+    async def logout(self, principal: Principal) -> None:
+        """Revoke the token the caller's access descends from."""
+        await self.revoke(principal.token_id)
+
+    async def create_long_lived(self, principal: Principal, name: str) -> tuple[TokenRecord, str]:
+        """A named token for a script; the token is shown once, then only its name and id."""
+        token = LONG_LIVED_PREFIX + secrets.token_urlsafe(32)
+        async with self._lock:
+            record = TokenRecord(
+                token_id=secrets.token_hex(8),
+                person_id=principal.person_id,
+                kind="long_lived",
+                name=name,
+                token_hash=_digest(token),
+                created_at=time.time(),
+            )
+            self._add_token(record)
+            await self._commit()
+        return record, token
+
+    def tokens_of(self, person_id: str) -> list[TokenRecord]:
+        """A person's tokens, oldest first."""
+        return sorted(
+            (t for t in self._tokens.values() if t.person_id == person_id),
+            key=lambda t: t.created_at,
+        )
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        """One token record."""
+        return self._tokens.get(token_id)
+
+    async def revoke(self, token_id: str) -> None:
+        """End a token and every access that descends from it; live sockets are closed."""
+        async with self._lock:
+            record = self._tokens.pop(token_id, None)
+            if record is None:
+                raise NotFoundError(f"no token {token_id!r}")
+            self._by_hash.pop(record.token_hash, None)
+            await self._commit()
+        self._announce([token_id])
+
+    def on_revoke(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Be told the id of every revoked token; the result unregisters."""
+        self._revoke_listeners.append(callback)
+        return lambda: (
+            self._revoke_listeners.remove(callback) if callback in self._revoke_listeners else None
+        )
+
+    def authenticate(self, bearer: str) -> Principal | None:
+        """The caller behind an access token or a long-lived token, or ``None``."""
+        if bearer.startswith(LONG_LIVED_PREFIX):
+            record = self._by_hash.get(_digest(bearer))
+            if record is None or record.kind != "long_lived":
+                return None
+            return self._principal(record, None)
+        parts = bearer.split(".")
+        if len(parts) != 4 or parts[0] != ACCESS_PREFIX:
+            return None
+        _, token_id, expires, signature = parts
+        expected = self._sign(f"{token_id}.{expires}")
+        if not hmac.compare_digest(expected, signature):
+            return None
+        try:
+            expires_at = float(expires)
+        except ValueError:
+            return None
+        record = self._tokens.get(token_id)
+        if record is None or expires_at < time.time():
+            return None
+        return self._principal(record, expires_at)
+
+    # Internals
+
+    def _principal(self, record: TokenRecord, expires_at: float | None) -> Principal | None:
+        person = self._people.get(record.person_id)
+        if person is None:
+            return None
+        return Principal(
+            person_id=person.person_id,
+            username=person.username,
+            display_name=person.display_name,
+            is_admin=person.is_admin,
+            language=person.language,
+            token_id=record.token_id,
+            expires_at=expires_at,
+        )
+
+    async def _new_person(
+        self,
+        username: str,
+        password: str,
+        display_name: str | None,
+        language: str | None,
+        *,
+        is_admin: bool,
+    ) -> Person:
+        name = username.strip().lower()
+        if not _USERNAME.match(name):
+            raise BadRequestError("username: 1 to 64 letters, digits, '.', '_' or '-'")
+        if any(p.username == name for p in self._people.values()):
+            raise BadRequestError(f"username: {name!r} is taken")
+        _check_password(password)
+        async with self._hashing:
+            digest = await asyncio.to_thread(hash_password, password)
+        return Person(
+            person_id=secrets.token_hex(8),
+            username=name,
+            display_name=(display_name or name).strip()[:100],
+            language=language or None,
+            is_admin=is_admin,
+            password_hash=digest,
+            created_at=time.time(),
+        )
+
+    def _issue_refresh(self, person: Person, client: str) -> TokenPair:
+        token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+        record = TokenRecord(
+            token_id=secrets.token_hex(8),
+            person_id=person.person_id,
+            kind="refresh",
+            name=f"sign-in from {client}"[:100],
+            token_hash=_digest(token),
+            created_at=time.time(),
+        )
+        self._add_token(record)
+        return TokenPair(self._access_token(record), token, ACCESS_TOKEN_SECONDS, record.token_id)
+
+    def _add_token(self, record: TokenRecord) -> None:
+        self._tokens[record.token_id] = record
+        self._by_hash[record.token_hash] = record
+
+    def _access_token(self, record: TokenRecord) -> str:
+        expires = str(int(time.time()) + ACCESS_TOKEN_SECONDS)
+        return f"{ACCESS_PREFIX}.{record.token_id}.{expires}.{self._sign(f'{record.token_id}.{expires}')}"
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(self._signing_key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def _drop_tokens(self, person_id: str) -> list[str]:
+        doomed = [t for t in self._tokens.values() if t.person_id == person_id]
+        for record in doomed:
+            del self._tokens[record.token_id]
+            self._by_hash.pop(record.token_hash, None)
+        return [record.token_id for record in doomed]
+
+    def _announce(self, token_ids: list[str]) -> None:
+        for token_id in token_ids:
+            for listener in list(self._revoke_listeners):
+                try:
+                    listener(token_id)
+                except Exception:  # one listener's bug never keeps a token alive
+                    _LOGGER.exception("A revocation listener failed")
+
+    def _admins(self) -> int:
+        return sum(p.is_admin for p in self._people.values())
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise BadRequestError(f"password: at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise BadRequestError("password: at most 1024 characters")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
