@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.api.state import CONFIG_ENTRIES, KEYRING
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
+from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.bench.report import report
 
 FLOW = """
@@ -78,6 +79,7 @@ async def run(flows: int, entries: int) -> dict[str, dict[str, Any]]:
         app = create_app(root / "config", config, env={})
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
+        await sign_in(client, OWNER, OWNER_PASSWORD)
         try:
             starts: list[float] = []
             reshows: list[float] = []

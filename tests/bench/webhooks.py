@@ -85,6 +85,10 @@ async def prepare(port: int) -> str:
     """Create an entry of the bench integration and return its webhook URL."""
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
+        owner = {"username": "bench", "password": "bench-password-1"}
+        async with session.post(f"{base}/api/onboarding", json=owner) as resp:
+            token = (await resp.json())["access_token"]
+        session.headers["Authorization"] = f"Bearer {token}"
         async with session.post(f"{base}/api/config-flows", json={"domain": "bench_hook"}) as resp:
             entry_id = (await resp.json())["entry_id"]
         async with session.get(f"{base}/api/config-entries/{entry_id}/webhook") as resp:
