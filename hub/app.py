@@ -17,6 +17,7 @@ from hub.api import entities as entities_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
 from hub.api import webhooks as webhooks_api
+from hub.api import websocket as websocket_api
 from hub.api.auth import auth_middleware
 from hub.api.errors import error_middleware
 from hub.api.health import health
@@ -134,6 +135,7 @@ def create_app(
     entities_api.register(app)
     webhooks_api.register(app)
     history_api.register(app)
+    websocket_api.register(app)
     return app
 
 

@@ -45,9 +45,13 @@ class EntryFlow(BaseModel):
 
 def serialize(request: web.Request, outcome: FlowOutcome) -> web.Response:
     """The localized view of one step, as every client receives it."""
-    app = request.app
+    return web.json_response(flow_view(request.app, outcome))
+
+
+def flow_view(app: web.Application, outcome: FlowOutcome) -> dict[str, Any]:
+    """The localized view of one step; REST and websocket answer with the same."""
     loaded = app[REGISTRY].get(outcome.domain)
-    body = serialize_flow_result(
+    return serialize_flow_result(
         outcome.result,
         flow_id=outcome.flow_id,
         domain=outcome.domain,
@@ -58,7 +62,6 @@ def serialize(request: web.Request, outcome: FlowOutcome) -> web.Response:
         masked=outcome.masked,
         correlation_id=outcome.correlation_id,
     )
-    return web.json_response(body)
 
 
 async def start_flow(request: web.Request) -> web.Response:

@@ -233,7 +233,9 @@ class AuthService:
                 async with self._hashing:
                     changes["password_hash"] = await asyncio.to_thread(hash_password, password)
             self._people[person_id] = replace(person, **changes)
-            revoked = self._drop_tokens(person_id) if password is not None else []
+            # A new password, or losing admin rights, ends every sign-in: open sockets included.
+            demoted = person.is_admin and is_admin is False
+            revoked = self._drop_tokens(person_id) if password is not None or demoted else []
             await self._commit()
         self._announce(revoked)
         return self._people[person_id]

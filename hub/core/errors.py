@@ -31,6 +31,9 @@ UNAUTHORIZED: Final = "unauthorized"
 FORBIDDEN: Final = "forbidden"
 INVALID_CREDENTIALS: Final = "invalid_credentials"
 ONBOARDING_CLOSED: Final = "onboarding_closed"
+INVALID_FORMAT: Final = "invalid_format"
+ID_REUSE: Final = "id_reuse"
+UNKNOWN_COMMAND: Final = "unknown_command"
 
 
 class HubError(Exception):

@@ -1,0 +1,418 @@
+"""``/api/websocket``: sign in, then numbered commands and event subscriptions over one socket.
+
+One bus subscription feeds every socket: each event is encoded once and offered to each client
+that may see it. A client has a bounded queue and one writer task; a client that lets its queue
+fill up is disconnected, so a slow phone never slows the hub or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final, cast
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub import __version__
+from hub.api.access import PRINCIPAL_KEY
+from hub.api.state import AUTH, BUS, CONFIG_ENTRIES
+from hub.api.websocket_commands import (
+    COMMANDS,
+    Command,
+    EntityStream,
+    change_of,
+    encode,
+    matches,
+)
+from hub.auth.principal import Principal
+from hub.core.bus import Event, Subscription
+from hub.core.errors import ID_REUSE, INTERNAL_ERROR, INVALID_FORMAT, UNKNOWN_COMMAND, HubError
+from hub.core.yamlfile import dotted
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+QUEUE_SIZE: Final = 1024
+AUTH_TIMEOUT: Final = 10.0
+CLOSE_TIMEOUT: Final = 2.0
+HEARTBEAT: Final = 55.0
+BUS_QUEUE_SIZE: Final = 65_536
+"""Events waiting for the fan-out; it never awaits a client, so only a burst fills this."""
+
+
+class AuthMessage(BaseModel):
+    """The client's first message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    access_token: str = Field(max_length=4096)
+
+
+class Fanout:
+    """The open sockets, fed by one bus subscription; closes those whose token is revoked."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.queue_size = QUEUE_SIZE
+        self.max_message_bytes = MAX_MESSAGE_BYTES
+        self.close_timeout = CLOSE_TIMEOUT
+        self.connections: dict[Connection, None] = {}
+        self._owners: dict[str, tuple[bool, str | None]] = {}
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._forget_revoke: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Subscribe to the bus and to revocations."""
+        for entry in self.app[CONFIG_ENTRIES].entries():
+            self._owners[entry.entry_id] = (entry.scope == "global", entry.owner)
+        self._sub = self.app[BUS].subscribe(
+            "*", queue_size=BUS_QUEUE_SIZE, name="websocket fan-out"
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="websocket fan-out")
+        self._forget_revoke = self.app[AUTH].on_revoke(self._revoked)
+
+    async def stop(self) -> None:
+        """Stop the fan-out (the sockets were closed on shutdown)."""
+        if self._forget_revoke is not None:
+            self._forget_revoke()
+        if self._sub is not None:
+            self._sub.close()
+        if self._task is not None:
+            await self._task
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every socket and wait until each is closed (or given up on)."""
+        for conn in list(self.connections):
+            conn.close_soon(code, reason)
+        closing = [conn.closer for conn in self.connections if conn.closer is not None]
+        if closing:
+            await asyncio.wait(closing)
+
+    def dispatch(self, event: Event[Mapping[str, Any]]) -> None:
+        """Offer one event to every socket subscribed to it whose person may see it."""
+        event_type = event.type
+        is_entity = event_type.startswith("entity.")
+        everyone, person, admins = self._audience(event, is_entity)
+        encoded: bytes | None = None
+        change = None
+        changed = False
+        for conn in self.connections:
+            principal = conn.principal
+            if not (everyone or principal.person_id == person or (admins and principal.is_admin)):
+                continue
+            for subscription, pattern in conn.events.items():
+                if matches(pattern, event_type):
+                    if encoded is None:
+                        encoded = encode(event.as_dict())
+                    conn.send(b'{"id":%d,"type":"event","event":%b}' % (subscription, encoded))
+            if is_entity and conn.entities:
+                if not changed:
+                    change, changed = change_of(event), True
+                if change is not None:
+                    for stream in conn.entities.values():
+                        stream.offer(change)
+
+    def _audience(
+        self, event: Event[Mapping[str, Any]], is_entity: bool
+    ) -> tuple[bool, str | None, bool]:
+        """Who may see an event: (everyone, this person, admins)."""
+        data = event.data
+        if not (is_entity or event.type.startswith("config_entry.")):
+            person = data.get("person_id")
+            return False, person if isinstance(person, str) else None, True
+        entry_id = data.get("entry_id")
+        if not isinstance(entry_id, str):
+            return False, None, True
+        entry = self.app[CONFIG_ENTRIES].get(entry_id)
+        if entry is not None:
+            owner = self._owners[entry_id] = (entry.scope == "global", entry.owner)
+        else:  # removed: who could see it is remembered from before
+            owner = self._owners.get(entry_id, (False, None))
+            if event.type == "config_entry.removed":
+                self._owners.pop(entry_id, None)
+        return owner[0], owner[1], False
+
+    def _revoked(self, token_id: str) -> None:
+        for conn in self.connections:
+            if conn.principal.token_id == token_id:
+                conn.close_soon(WSCloseCode.POLICY_VIOLATION, "token revoked")
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        async for event in self._sub:
+            try:
+                self.dispatch(event)
+            except Exception:  # one bad event must not end every subscription
+                _LOGGER.exception("Websocket fan-out of %s failed", event.type)
+
+
+WEBSOCKETS: Final = web.AppKey("websockets", Fanout)
+
+
+class Connection:
+    """One signed-in socket: reads commands, queues what goes out, and one task writes it."""
+
+    def __init__(
+        self, fanout: Fanout, request: web.Request, ws: web.WebSocketResponse, principal: Principal
+    ) -> None:
+        self.app = request.app
+        self.request = request
+        self.ws = ws
+        self.principal = principal
+        self.events: dict[int, str] = {}
+        self.entities: dict[int, EntityStream] = {}
+        self.closer: asyncio.Task[None] | None = None
+        self._fanout = fanout
+        self._queue: deque[bytes | EntityStream] = deque()
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_id = 0
+
+    # Sending
+
+    def send(self, item: bytes | EntityStream) -> None:
+        """Queue a message; a full queue means the client is too slow, and it is disconnected."""
+        if self.closer is not None:
+            return
+        if len(self._queue) >= self._fanout.queue_size:
+            _LOGGER.warning(
+                "Disconnecting websocket of %s: %d messages waiting",
+                self.principal.username,
+                len(self._queue),
+            )
+            self.close_soon(WSCloseCode.TRY_AGAIN_LATER, "too slow: the outgoing queue is full")
+            return
+        self._queue.append(item)
+        self._wakeup.set()
+
+    def send_result(self, msg_id: int, result: Any) -> None:
+        """Answer a command."""
+        self.send(encode({"id": msg_id, "type": "result", "success": True, "result": result}))
+
+    def send_error(self, msg_id: int | None, code: str, message: str) -> None:
+        """Refuse a command; the socket stays open."""
+        error = {"code": code, "message": message}
+        self.send(encode({"id": msg_id, "type": "result", "success": False, "error": error}))
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the socket with a reason, from anywhere on the loop; safe to call more than once."""
+        if self.closer is None:
+            self._queue.clear()
+            grace = self._fanout.close_timeout
+            closing = close_socket(self.ws, self.request, code, reason, grace)
+            self.closer = asyncio.get_running_loop().create_task(closing, name="websocket close")
+
+    # The connection's life
+
+    async def run(self) -> None:
+        """Serve the socket until it closes; then stop everything it started."""
+        writer = asyncio.get_running_loop().create_task(self._write(), name="websocket writer")
+        expiry = None
+        if self.principal.expires_at is not None:
+            delay = max(0.0, self.principal.expires_at - time.time())
+            expiry = asyncio.get_running_loop().call_later(
+                delay, self.close_soon, WSCloseCode.POLICY_VIOLATION, "token expired"
+            )
+        self._fanout.connections[self] = None
+        try:
+            while True:
+                msg = await self.ws.receive()
+                if msg.type is WSMsgType.TEXT:
+                    self._receive(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    self.send_error(None, INVALID_FORMAT, "send JSON text, not binary")
+                else:
+                    break
+        finally:
+            self._fanout.connections.pop(self, None)
+            if expiry is not None:
+                expiry.cancel()
+            for stream in self.entities.values():
+                stream.stop()
+            for task in (*self._tasks, writer):
+                task.cancel()
+            await asyncio.gather(*self._tasks, writer, return_exceptions=True)
+            if self.closer is not None:
+                await self.closer
+
+    def _receive(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            self.send_error(None, INVALID_FORMAT, f"the message is not JSON ({err})")
+            return
+        msg_id = data.get("id") if isinstance(data, dict) else None
+        if type(msg_id) is not int:
+            self.send_error(None, INVALID_FORMAT, "a message is an object with a whole-number id")
+            return
+        if msg_id <= self._last_id:
+            message = f"id {msg_id} is not greater than the previous id {self._last_id}"
+            self.send_error(msg_id, ID_REUSE, message)
+            return
+        self._last_id = msg_id
+        name = data.get("type")
+        command = COMMANDS.get(name) if isinstance(name, str) else None
+        if command is None:
+            self.send_error(msg_id, UNKNOWN_COMMAND, f"unknown command {name!r}")
+            return
+        try:
+            msg = command.model.model_validate(data)
+        except ValidationError as err:
+            problems = [
+                f"{dotted(tuple(e['loc'])) or 'message'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in err.errors()
+            ]
+            self.send_error(msg_id, INVALID_FORMAT, f"{name}: {'; '.join(problems)}")
+            return
+        if command.is_async:
+            task = asyncio.get_running_loop().create_task(self._call(command, msg_id, msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            with self._answering(msg_id, name):
+                command.handler(self, msg)
+
+    async def _call(self, command: Command, msg_id: int, msg: Any) -> None:
+        with self._answering(msg_id, msg.type):
+            await cast(Awaitable[None], command.handler(self, msg))
+
+    @contextmanager
+    def _answering(self, msg_id: int, name: str) -> Iterator[None]:
+        """A failing command is answered with an error result, never raised into the read loop."""
+        try:
+            yield
+        except HubError as err:
+            if err.http_status >= 500:
+                _LOGGER.error("Websocket command %s failed: %s", name, err.message)
+            self.send_error(msg_id, err.code, err.message)
+        except Exception:
+            correlation_id = secrets.token_hex(4)
+            _LOGGER.exception(
+                "Websocket command %s failed [correlation id %s]", name, correlation_id
+            )
+            message = f"Internal error; the hub's log has the details under {correlation_id}."
+            self.send_error(msg_id, INTERNAL_ERROR, message)
+
+    async def _write(self) -> None:
+        queue, wakeup, ws = self._queue, self._wakeup, self.ws
+        try:
+            while True:
+                if not queue:
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                item = queue.popleft()
+                data = item if isinstance(item, bytes) else item.take()
+                if data is not None:
+                    await ws.send_frame(data, WSMsgType.TEXT)
+        except ConnectionError:
+            return  # the reader sees the socket go and ends the connection
+
+
+class _Socket(web.WebSocketResponse):
+    """aiohttp closes an oversized message's socket with 1009 and no words; this adds them."""
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = b"message too big: the limit is %d bytes" % self._max_msg_size
+        return await super().close(code=code, message=message, drain=drain)
+
+
+async def close_socket(
+    ws: web.WebSocketResponse, request: web.Request, code: int, reason: str, grace: float
+) -> None:
+    """Send a close frame with ``reason``; drop the line if the client does not answer in time."""
+    try:
+        async with asyncio.timeout(grace * 2):  # ws.close() waits ``grace`` for the answer
+            await ws.close(code=code, message=reason.encode()[:120])
+    except TimeoutError:
+        pass  # the frame could not even be written: the client stopped reading
+    if ws.close_code == WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:
+        request.transport.abort()  # else the unread buffer keeps the line open for good
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """``GET /api/websocket``: ``auth_required``, the client's ``auth``, then commands."""
+    fanout = request.app[WEBSOCKETS]
+    ws = _Socket(
+        max_msg_size=fanout.max_message_bytes,
+        heartbeat=HEARTBEAT,
+        compress=False,  # a home LAN has bandwidth to spare and a Pi has little CPU
+        timeout=fanout.close_timeout,
+    )
+    await ws.prepare(request)
+    await _send(ws, {"type": "auth_required", "hub_version": __version__})
+    principal = await _authenticate(request, ws, fanout.close_timeout)
+    if principal is None:
+        return ws
+    # Shared helpers (the language of an answer) find the caller where a REST request has it.
+    request[PRINCIPAL_KEY] = principal
+    await _send(ws, {"type": "auth_ok", "hub_version": __version__})
+    await Connection(fanout, request, ws, principal).run()
+    return ws
+
+
+async def _authenticate(
+    request: web.Request, ws: web.WebSocketResponse, close_timeout: float
+) -> Principal | None:
+    try:
+        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError:
+        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "no auth", close_timeout)
+        return None
+    if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        return None  # closed before signing in
+    principal = None
+    message = 'the first message must be {"type": "auth", "access_token": "..."}'
+    try:
+        auth = AuthMessage.model_validate_json(msg.data)
+    except ValidationError:
+        pass
+    else:
+        if auth.type == "auth":
+            principal = request.app[AUTH].authenticate(auth.access_token)
+            message = "invalid or expired access token"
+    if principal is None:
+        await _send(ws, {"type": "auth_invalid", "message": message})
+        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "auth_invalid", close_timeout)
+    return principal
+
+
+async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    await ws.send_frame(encode(message), WSMsgType.TEXT)
+
+
+async def ping(request: web.Request) -> web.Response:
+    """``GET /api/ping``: the REST twin of the websocket ``ping``."""
+    return web.json_response({"type": "pong"})
+
+
+async def _fanout_context(app: web.Application) -> AsyncIterator[None]:
+    fanout = app[WEBSOCKETS]
+    await fanout.start()
+    yield
+    await fanout.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[WEBSOCKETS].close_all(WSCloseCode.GOING_AWAY, "the hub is stopping")
+
+
+def register(app: web.Application) -> None:
+    """Add ``/api/websocket`` and ``/api/ping``; sockets close on shutdown, before services stop."""
+    app[WEBSOCKETS] = Fanout(app)
+    app.router.add_get("/api/websocket", websocket)
+    app.router.add_get("/api/ping", ping)
+    app.cleanup_ctx.append(_fanout_context)
+    app.on_shutdown.append(_close_sockets)
