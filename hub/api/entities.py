@@ -117,9 +117,9 @@ async def entity_action(request: web.Request) -> web.Response:
     body = await read_json(request, ActionBody)
     app = request.app
     entity_id = _entity_id(request)
-    await entity_for(app, principal_of(request), entity_id, manage=False)
+    row = await entity_for(app, principal_of(request), entity_id, manage=False)
     updated, message = await call_action(
-        entity_id,
+        row,
         body.action,
         body.args,
         service=app[ENTITIES],

@@ -329,9 +329,9 @@ async def subscribe_entities(conn: Connection, msg: Message) -> None:
 async def entity_action(conn: Connection, msg: EntityAction) -> None:
     """Run a declared action; the entity afterwards and the integration's message."""
     app = conn.app
-    await entity_for(app, conn.principal, msg.entity_id, manage=False)
+    row = await entity_for(app, conn.principal, msg.entity_id, manage=False)
     updated, message = await call_action(
-        msg.entity_id,
+        row,
         msg.action,
         msg.args,
         service=app[ENTITIES],

@@ -91,7 +91,7 @@ def _problem(item: FieldDescriptor, value: Any) -> str | None:
 
 
 async def call_action(
-    entity_id: int,
+    row: EntityRow,
     action: str,
     args: Mapping[str, Any],
     *,
@@ -99,8 +99,8 @@ async def call_action(
     entries: ConfigEntries,
     registry: IntegrationRegistry,
 ) -> tuple[EntityRow, str | None]:
-    """Run a declared action and apply what it returns; the entity afterwards and the message."""
-    row = await service.get(entity_id)
+    """Run a declared action on ``row`` and apply what it returns; the entity after, the message."""
+    entity_id = row.id
     descriptor = service.descriptor(row.domain, row.entity_type)
     declared = descriptor.action(action) if descriptor else None
     if declared is None:
@@ -139,9 +139,12 @@ async def call_action(
         _LOGGER.exception("Action %s on entity %d (%s) failed", action, entity_id, row.domain)
         raise ActionFailedError(f"{action} failed: {type(err).__name__}") from None
     message = None
+    after = row
     if isinstance(result, EntityStateActionResult):
         message = result.message
         if result.records:
             records = EntityStateSyncResult(records=result.records, full=False)
-            await service.apply(row.entry_id, row.domain, records)
-    return await service.get(entity_id), message
+            outcome = await service.apply(row.entry_id, row.domain, records)
+            # The apply already knows the stored row: no second read for the answer.
+            after = next((c.new for c in outcome.changes if c.new and c.new.id == entity_id), row)
+    return after, message
