@@ -14,19 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.bench.hub_process import hub_process
 from tests.bench.report import report
-from tests.bench.startup import free_port, health_ok
 
 INIT = """
 from hub.integrations.entities import (
@@ -183,45 +178,14 @@ async def prepare(base: str) -> tuple[str, list[int]]:
 
 def run(clients: int, changes: int, workers: int, pings: int) -> dict[str, dict[str, Any]]:
     """Start the hub, load it, stop it; returns the figures."""
-    with tempfile.TemporaryDirectory(prefix="hub-bench-fanout-") as tmp:
-        root = Path(tmp)
-        folder = root / "external" / "bench_dial"
-        folder.mkdir(parents=True)
-        (folder / "manifest.yaml").write_text("domain: bench_dial\nname: Bench dial\n")
-        (folder / "__init__.py").write_text(INIT)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
-        env.update(
-            {
-                "HUB__INTEGRATIONS__ALLOW_EXTERNAL": "true",
-                "HUB__INTEGRATIONS__EXTERNAL_DIRS": f"[{root / 'external'}]",
-                "HUB__LOGGER__DEFAULT": "error",
-            }
-        )
-        command = [sys.executable, "-m", "hub", "run", "--config", str(root / "config")]
-        hub = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not health_ok(port):
-                if hub.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the hub did not start")
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{port}"
-            token, entity_ids = asyncio.run(prepare(base))
-            ids = ",".join(str(entity_id) for entity_id in entity_ids)
-            args = [base, token, ids, *(str(n) for n in (clients, changes, workers, pings))]
-            out = subprocess.run(
-                [sys.executable, "-c", LOAD, *args], capture_output=True, text=True, check=True
-            ).stdout
-            result = json.loads(out)
-        finally:
-            hub.send_signal(signal.SIGTERM)
-            hub.wait(timeout=30)
+    with hub_process("bench_dial", INIT) as base:
+        token, entity_ids = asyncio.run(prepare(base))
+        ids = ",".join(str(entity_id) for entity_id in entity_ids)
+        args = [base, token, ids, *(str(n) for n in (clients, changes, workers, pings))]
+        out = subprocess.run(
+            [sys.executable, "-c", LOAD, *args], capture_output=True, text=True, check=True
+        ).stdout
+        result = json.loads(out)
     after_reply = sorted(max(0.0, lag) for lag in result["after_reply"])
     after_send = sorted(result["after_send"])
     count = len(after_reply)

@@ -11,20 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.bench.hub_process import hub_process
 from tests.bench.report import report
-from tests.bench.startup import free_port, health_ok
 
 INIT = """
 from hub.integrations.entities import (
@@ -81,9 +76,8 @@ asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))
 """
 
 
-async def prepare(port: int) -> str:
+async def prepare(base: str) -> str:
     """Create an entry of the bench integration and return its webhook URL."""
-    base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         owner = {"username": "bench", "password": "bench-password-1"}
         async with session.post(f"{base}/api/onboarding", json=owner) as resp:
@@ -98,57 +92,16 @@ async def prepare(port: int) -> str:
 
 def run(seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:
     """Start the hub, load it, stop it; returns the figures."""
-    with tempfile.TemporaryDirectory(prefix="hub-bench-webhooks-") as tmp:
-        root = Path(tmp)
-        folder = root / "external" / "bench_hook"
-        folder.mkdir(parents=True)
-        (folder / "manifest.yaml").write_text("domain: bench_hook\nname: Bench hook\n")
-        (folder / "__init__.py").write_text(INIT)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
-        env.update(
-            {
-                "HUB__INTEGRATIONS__ALLOW_EXTERNAL": "true",
-                "HUB__INTEGRATIONS__EXTERNAL_DIRS": f"[{root / 'external'}]",
-                "HUB__HTTP__WEBHOOK_RATE_PER_SECOND": "1000000",
-                "HUB__HTTP__WEBHOOK_BURST": "1000000",
-                "HUB__LOGGER__DEFAULT": "error",
-            }
-        )
-        hub = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub",
-                "run",
-                "--config",
-                str(root / "config"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not health_ok(port):
-                if hub.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the hub did not start")
-                time.sleep(0.05)
-            url = asyncio.run(prepare(port))
-            out = subprocess.run(
-                [sys.executable, "-c", LOAD, url, str(seconds), str(concurrency)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            result = json.loads(out)
-        finally:
-            hub.send_signal(signal.SIGTERM)
-            hub.wait(timeout=30)
+    rates = {"HUB__HTTP__WEBHOOK_RATE_PER_SECOND": "1000000", "HUB__HTTP__WEBHOOK_BURST": "1000000"}
+    with hub_process("bench_hook", INIT, rates) as base:
+        url = asyncio.run(prepare(base))
+        out = subprocess.run(
+            [sys.executable, "-c", LOAD, url, str(seconds), str(concurrency)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        result = json.loads(out)
     latencies = sorted(result["latencies"])
     count = len(latencies)
     return {

@@ -1,0 +1,57 @@
+"""A real ``python -m hub run`` for benchmarks: fresh config dir, one external integration, loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.bench.startup import free_port, health_ok
+
+
+@contextmanager
+def hub_process(domain: str, init: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start a hub with integration ``domain`` (its ``__init__.py`` is ``init``); yields its base URL."""
+    with tempfile.TemporaryDirectory(prefix=f"hub-bench-{domain}-") as tmp:
+        root = Path(tmp)
+        folder = root / "external" / domain
+        folder.mkdir(parents=True)
+        (folder / "manifest.yaml").write_text(f"domain: {domain}\nname: {domain}\n")
+        (folder / "__init__.py").write_text(init)
+        port = free_port()
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
+        environment.update(
+            {
+                "HUB__INTEGRATIONS__ALLOW_EXTERNAL": "true",
+                "HUB__INTEGRATIONS__EXTERNAL_DIRS": f"[{root / 'external'}]",
+                "HUB__LOGGER__DEFAULT": "error",
+                **(env or {}),
+            }
+        )
+        command = [sys.executable, "-m", "hub", "run", "--config", str(root / "config")]
+        hub = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not health_ok(port):
+                if hub.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the hub did not start")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            hub.send_signal(signal.SIGTERM)
+            try:
+                hub.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
