@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
 from hub.api.request import read_json
 from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
+from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
 
@@ -64,30 +65,57 @@ def _entity_id(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_entities(request: web.Request) -> web.Response:
-    """Entities the caller may see, filtered by domain, entry, type, device, visibility, category."""
-    service = request.app[ENTITIES]
-    allowed = _visible_entry_ids(request)
-    entry_id = request.query.get("entry_id")
+async def entity_list(
+    app: web.Application,
+    principal: Principal,
+    *,
+    domain: str | None,
+    entry_id: str | None,
+    entity_type: str | None,
+    device_id: int | None,
+    visible: bool | None,
+    category: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The views of the entities ``principal`` may see, filtered; an empty filter is no filter and
+    the category ``none`` means uncategorised (``GET /api/entities`` and ``entities/list``)."""
+    service = app[ENTITIES]
+    allowed = visible_entry_ids(app, principal)
     if entry_id:
         allowed = [e for e in allowed if e == entry_id]
+    rows = await service.list_entities(
+        domain=domain or None,
+        entry_ids=allowed,
+        entity_type=entity_type or None,
+        device_id=device_id,
+        visible=visible,
+        limit=limit,
+    )
+    views = [service.view(row) for row in rows]
+    if category:
+        wanted = None if category == "none" else category
+        views = [view for view in views if view["category"] == wanted]
+    return views
+
+
+async def list_entities(request: web.Request) -> web.Response:
+    """Entities the caller may see, filtered by domain, entry, type, device, visibility, category."""
+    principal = principal_of(request)
     limit = _int(request, "limit")
     limit = 1000 if limit is None else limit
     if not 1 <= limit <= 10_000:
         raise BadRequestError("limit must be between 1 and 10000")
-    rows = await service.list_entities(
-        domain=request.query.get("domain") or None,
-        entry_ids=allowed,
-        entity_type=request.query.get("entity_type") or None,
+    views = await entity_list(
+        request.app,
+        principal,
+        domain=request.query.get("domain"),
+        entry_id=request.query.get("entry_id"),
+        entity_type=request.query.get("entity_type"),
         device_id=_int(request, "device_id"),
         visible=_bool(request, "visible"),
+        category=request.query.get("category"),
         limit=limit,
     )
-    views = [service.view(row) for row in rows]
-    category = request.query.get("category")
-    if category:
-        wanted = None if category == "none" else category
-        views = [view for view in views if view["category"] == wanted]
     return web.json_response({"entities": views})
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Final, cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from hub import __version__
 from hub.api.access import PRINCIPAL_KEY
@@ -26,11 +26,13 @@ from hub.api.state import AUTH, BUS, CONFIG_ENTRIES
 from hub.api.websocket_commands import (
     COMMANDS,
     Command,
-    EntityStream,
-    change_of,
+    authenticate,
+    close_socket,
     encode,
     matches,
+    send_message,
 )
+from hub.api.websocket_entities import EntityStream, change_of
 from hub.auth.principal import Principal
 from hub.core.bus import Event, Subscription
 from hub.core.errors import ID_REUSE, INTERNAL_ERROR, INVALID_FORMAT, UNKNOWN_COMMAND, HubError
@@ -40,20 +42,10 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 QUEUE_SIZE: Final = 1024
-AUTH_TIMEOUT: Final = 10.0
 CLOSE_TIMEOUT: Final = 2.0
 HEARTBEAT: Final = 55.0
 BUS_QUEUE_SIZE: Final = 65_536
 """Events waiting for the fan-out; it never awaits a client, so only a burst fills this."""
-
-
-class AuthMessage(BaseModel):
-    """The client's first message."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str
-    access_token: str = Field(max_length=4096)
 
 
 class Fanout:
@@ -329,19 +321,6 @@ class _Socket(web.WebSocketResponse):
         return await super().close(code=code, message=message, drain=drain)
 
 
-async def close_socket(
-    ws: web.WebSocketResponse, request: web.Request, code: int, reason: str, grace: float
-) -> None:
-    """Send a close frame with ``reason``; drop the line if the client does not answer in time."""
-    try:
-        async with asyncio.timeout(grace * 2):  # ws.close() waits ``grace`` for the answer
-            await ws.close(code=code, message=reason.encode()[:120])
-    except TimeoutError:
-        pass  # the frame could not even be written: the client stopped reading
-    if ws.close_code == WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:
-        request.transport.abort()  # else the unread buffer keeps the line open for good
-
-
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """``GET /api/websocket``: ``auth_required``, the client's ``auth``, then commands."""
     fanout = request.app[WEBSOCKETS]
@@ -352,45 +331,15 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         timeout=fanout.close_timeout,
     )
     await ws.prepare(request)
-    await _send(ws, {"type": "auth_required", "hub_version": __version__})
-    principal = await _authenticate(request, ws, fanout.close_timeout)
+    await send_message(ws, {"type": "auth_required", "hub_version": __version__})
+    principal = await authenticate(request, ws, fanout.close_timeout)
     if principal is None:
         return ws
     # Shared helpers (the language of an answer) find the caller where a REST request has it.
     request[PRINCIPAL_KEY] = principal
-    await _send(ws, {"type": "auth_ok", "hub_version": __version__})
+    await send_message(ws, {"type": "auth_ok", "hub_version": __version__})
     await Connection(fanout, request, ws, principal).run()
     return ws
-
-
-async def _authenticate(
-    request: web.Request, ws: web.WebSocketResponse, close_timeout: float
-) -> Principal | None:
-    try:
-        msg = await ws.receive(timeout=AUTH_TIMEOUT)
-    except TimeoutError:
-        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "no auth", close_timeout)
-        return None
-    if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-        return None  # closed before signing in
-    principal = None
-    message = 'the first message must be {"type": "auth", "access_token": "..."}'
-    try:
-        auth = AuthMessage.model_validate_json(msg.data)
-    except ValidationError:
-        pass
-    else:
-        if auth.type == "auth":
-            principal = request.app[AUTH].authenticate(auth.access_token)
-            message = "invalid or expired access token"
-    if principal is None:
-        await _send(ws, {"type": "auth_invalid", "message": message})
-        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "auth_invalid", close_timeout)
-    return principal
-
-
-async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
-    await ws.send_frame(encode(message), WSMsgType.TEXT)
 
 
 async def ping(request: web.Request) -> web.Response:

@@ -1,17 +1,21 @@
-"""The websocket commands: each parses its message, checks the caller, and calls its REST twin's service."""
+"""The websocket's messages: the sign-in, then commands, each of which parses its message, checks
+the caller, and calls its REST twin's service; and the helpers that frame and close the socket."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.api.access import entity_for, require_admin, visible_entry_ids
+from hub.api.access import entity_for, require_admin
 from hub.api.config_flows import flow_view
+from hub.api.entities import entity_list
 from hub.api.request import language_of
 from hub.api.state import (
     AUTH,
@@ -22,7 +26,7 @@ from hub.api.state import (
     REGISTRY,
     TRANSLATIONS,
 )
-from hub.core.bus import Event
+from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError, NotFoundError
 from hub.entities.actions import call_action
 from hub.integrations.entry import visible_entries
@@ -32,16 +36,7 @@ from hub.integrations.overview import overview
 if TYPE_CHECKING:
     from hub.api.websocket import Connection
 
-
-# fmt: off
-COMPACT_KEYS: Final = (
-    ("state", "s"), ("attributes", "a"), ("name", "n"), ("last_changed", "lc"),
-    ("updated_at", "lu"), ("entry_id", "e"), ("domain", "d"), ("entity_type", "t"),
-    ("external_id", "x"), ("visible", "v"), ("parent_id", "p"), ("device_id", "dv"),
-    ("unit", "u"), ("device_class", "dc"), ("state_class", "sc"), ("category", "ct"),
-)
-# fmt: on
-"""An entity view's fields as ``subscribe_entities`` names them; a changed field is sent whole."""
+AUTH_TIMEOUT: Final = 10.0
 
 
 def encode(value: Any) -> bytes:
@@ -54,6 +49,24 @@ def matches(pattern: str, event_type: str) -> bool:
     if pattern == "*" or pattern == event_type:
         return True
     return pattern.endswith(".*") and event_type.startswith(pattern[:-1])
+
+
+async def send_message(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    """Write one message straight to the socket, ahead of any queue."""
+    await ws.send_frame(encode(message), WSMsgType.TEXT)
+
+
+async def close_socket(
+    ws: web.WebSocketResponse, request: web.Request, code: int, reason: str, grace: float
+) -> None:
+    """Send a close frame with ``reason``; drop the line if the client does not answer in time."""
+    try:
+        async with asyncio.timeout(grace * 2):  # ws.close() waits ``grace`` for the answer
+            await ws.close(code=code, message=reason.encode()[:120])
+    except TimeoutError:
+        pass  # the frame could not even be written: the client stopped reading
+    if ws.close_code == WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:
+        request.transport.abort()  # else the unread buffer keeps the line open for good
 
 
 class Message(BaseModel):
@@ -91,109 +104,43 @@ def command(name: str, model: type[MessageT]) -> Callable[[Handler[MessageT]], H
     return register
 
 
-# Entity changes, compacted once per event and coalesced per client
+# Signing in
 
 
-@dataclass(slots=True)
-class Change:
-    """One entity's pending change for ``subscribe_entities``: added, changed fields, or removed."""
+class AuthMessage(BaseModel):
+    """The client's first message."""
 
-    entity_id: int
-    kind: Literal["a", "c", "r"]
-    fields: dict[str, Any]
-    encoded: bytes | None = None
+    model_config = ConfigDict(extra="forbid")
 
-    def body(self) -> bytes:
-        """The event body carrying this change alone; encoded once, however many clients get it."""
-        if self.encoded is None:
-            self.encoded = encode_changes((self,))
-        return self.encoded
-
-    def then(self, later: Change) -> Change:
-        """This change followed by ``later``, as one: the newest value of each field wins."""
-        if later.kind != "c":
-            return later
-        if self.kind == "r":
-            return self
-        return Change(self.entity_id, self.kind, {**self.fields, **later.fields})
+    type: str
+    access_token: str = Field(max_length=4096)
 
 
-def compact(view: Mapping[str, Any]) -> dict[str, Any]:
-    """An entity view with short keys."""
-    return {short: view.get(name) for name, short in COMPACT_KEYS}
-
-
-def change_of(event: Event[Mapping[str, Any]]) -> Change | None:
-    """The change an ``entity.*`` event makes, or ``None`` when nothing a client sees changed."""
-    data = event.data
-    old, new = data.get("old_state"), data.get("new_state")
-    entity_id = data.get("entity_id")
-    if not isinstance(entity_id, int):
+async def authenticate(
+    request: web.Request, ws: web.WebSocketResponse, close_timeout: float
+) -> Principal | None:
+    """The principal of the client's ``auth`` message, or ``None`` once the socket is closed."""
+    try:
+        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError:
+        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "no auth", close_timeout)
         return None
-    if new is None:
-        return Change(entity_id, "r", {})
-    if old is None:
-        return Change(entity_id, "a", compact(new))
-    fields = {
-        short: new.get(name) for name, short in COMPACT_KEYS if old.get(name) != new.get(name)
-    }
-    return Change(entity_id, "c", fields) if fields else None
-
-
-def encode_changes(changes: Iterable[Change]) -> bytes:
-    """``{"a": {id: compact}, "c": {id: {"+": fields}}, "r": [ids]}``, leaving out empty parts."""
-    body: dict[str, Any] = {}
-    for change in changes:
-        if change.kind == "r":
-            body.setdefault("r", []).append(change.entity_id)
-        else:
-            value = change.fields if change.kind == "a" else {"+": change.fields}
-            body.setdefault(change.kind, {})[str(change.entity_id)] = value
-    return encode(body)
-
-
-class EntityStream:
-    """A ``subscribe_entities`` subscription: takes one slot of its client's queue however many
-    changes wait, so a client that falls behind gets each entity's newest state, coalesced."""
-
-    def __init__(self, connection: Connection, subscription: int) -> None:
-        self._connection = connection
-        self._prefix = b'{"id":%d,"type":"event","event":' % subscription
-        self._pending: dict[int, Change] = {}
-        self._queued = False
-        self._live = False
-
-    def offer(self, change: Change) -> None:
-        """Add a change; merge it into one already waiting for the same entity."""
-        earlier = self._pending.get(change.entity_id)
-        self._pending[change.entity_id] = change if earlier is None else earlier.then(change)
-        self._queue()
-
-    def start(self) -> None:
-        """The snapshot is out: from now on send what changed."""
-        self._live = True
-        self._queue()
-
-    def stop(self) -> None:
-        """Send nothing more."""
-        self._live = False
-        self._pending.clear()
-
-    def take(self) -> bytes | None:
-        """The message for everything waiting (the writer calls this when its turn comes)."""
-        self._queued = False
-        pending, self._pending = self._pending, {}
-        if not pending:
-            return None
-        if len(pending) == 1:
-            [change] = pending.values()
-            return self._prefix + change.body() + b"}"
-        return self._prefix + encode_changes(pending.values()) + b"}"
-
-    def _queue(self) -> None:
-        if self._live and not self._queued and self._pending:
-            self._queued = True
-            self._connection.send(self)
+    if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        return None  # closed before signing in
+    principal = None
+    message = 'the first message must be {"type": "auth", "access_token": "..."}'
+    try:
+        auth = AuthMessage.model_validate_json(msg.data)
+    except ValidationError:
+        pass
+    else:
+        if auth.type == "auth":
+            principal = request.app[AUTH].authenticate(auth.access_token)
+            message = "invalid or expired access token"
+    if principal is None:
+        await send_message(ws, {"type": "auth_invalid", "message": message})
+        await close_socket(ws, request, WSCloseCode.POLICY_VIOLATION, "auth_invalid", close_timeout)
+    return principal
 
 
 # Commands
@@ -289,40 +236,18 @@ def unsubscribe_events(conn: Connection, msg: Unsubscribe) -> None:
 @command("entities/list", ListEntities)
 async def list_entities(conn: Connection, msg: ListEntities) -> None:
     """Visible entities, filtered like ``GET /api/entities``."""
-    service = conn.app[ENTITIES]
-    allowed = visible_entry_ids(conn.app, conn.principal)
-    if msg.entry_id:
-        allowed = [entry_id for entry_id in allowed if entry_id == msg.entry_id]
-    rows = await service.list_entities(
-        domain=msg.domain or None,
-        entry_ids=allowed,
-        entity_type=msg.entity_type or None,
+    views = await entity_list(
+        conn.app,
+        conn.principal,
+        domain=msg.domain,
+        entry_id=msg.entry_id,
+        entity_type=msg.entity_type,
         device_id=msg.device_id,
         visible=msg.visible,
+        category=msg.category,
         limit=msg.limit,
     )
-    views = [service.view(row) for row in rows]
-    if msg.category:
-        wanted = None if msg.category == "none" else msg.category
-        views = [view for view in views if view["category"] == wanted]
     conn.send_result(msg.id, {"entities": views})
-
-
-@command("subscribe_entities", Message)
-async def subscribe_entities(conn: Connection, msg: Message) -> None:
-    """A result, a snapshot ``{"a": {id: compact}}`` of the visible entities, then diffs."""
-    stream = EntityStream(conn, msg.id)
-    conn.entities[msg.id] = stream  # changes made while the snapshot is read wait in the stream
-    try:
-        service = conn.app[ENTITIES]
-        rows = await service.list_entities(entry_ids=visible_entry_ids(conn.app, conn.principal))
-    except BaseException:
-        del conn.entities[msg.id]
-        raise
-    snapshot = {str(row.id): compact(service.view(row)) for row in rows}
-    conn.send_result(msg.id, None)
-    conn.send(b'{"id":%d,"type":"event","event":%b}' % (msg.id, encode({"a": snapshot})))
-    stream.start()
 
 
 @command("entities/action", EntityAction)
