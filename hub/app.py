@@ -52,8 +52,8 @@ from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.entities.event_log import EventLog
 from hub.entities.history import History
+from hub.entities.schema import ENTITY_MIGRATIONS
 from hub.entities.service import EntityService
-from hub.entities.store import ENTITY_MIGRATIONS
 from hub.entities.sync import SyncManager
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries

@@ -15,6 +15,8 @@ HUB = Path(__file__).resolve().parent.parent / "hub"
 ALLOWED = {
     "core": {"hub", "hub.core"},
     "integrations": {"hub", "hub.core", "hub.integrations"},
+    "entities": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities"},
+    "auth": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.auth"},
     "api": {
         "hub",
         "hub.core",

@@ -9,8 +9,8 @@ from aiohttp import web
 from hub.api.state import CONFIG_ENTRIES, ENTITIES
 from hub.auth.principal import Principal
 from hub.core.errors import FORBIDDEN, UNAUTHORIZED, HubError
+from hub.entities.schema import EntityRow
 from hub.entities.service import EntityNotFoundError
-from hub.entities.store import EntityRow
 from hub.integrations.entry import ConfigEntry, EntryNotFoundError, visible_entries
 
 PRINCIPAL_KEY: Final = web.RequestKey("principal", Principal)

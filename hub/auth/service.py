@@ -12,9 +12,10 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Final, Literal
+from dataclasses import asdict, replace
+from typing import Any, Final
 
+from hub.auth.models import Person, TokenPair, TokenRecord
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.principal import Principal
 from hub.auth.throttle import Throttle
@@ -37,8 +38,6 @@ LONG_LIVED_PREFIX: Final = "hlt_"
 _USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD: Final = 8
 
-TokenKind = Literal["refresh", "long_lived"]
-
 
 class InvalidCredentialsError(HubError):
     """Unknown person or wrong password (never which of the two)."""
@@ -52,69 +51,6 @@ class OnboardingClosedError(HubError):
 
     code = ONBOARDING_CLOSED
     http_status = 403
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """An account; ``password_hash`` never leaves this module's storage."""
-
-    person_id: str
-    username: str
-    display_name: str
-    language: str | None
-    is_admin: bool
-    password_hash: str
-    created_at: float
-
-    def public(self) -> dict[str, Any]:
-        """What a client may see."""
-        return {
-            "id": self.person_id,
-            "username": self.username,
-            "display_name": self.display_name,
-            "language": self.language,
-            "is_admin": self.is_admin,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """A refresh or long-lived token; only its SHA-256 is stored."""
-
-    token_id: str
-    person_id: str
-    kind: TokenKind
-    name: str
-    token_hash: str
-    created_at: float
-
-    def public(self) -> dict[str, Any]:
-        """What a client may see (never the hash)."""
-        return {
-            "id": self.token_id,
-            "kind": self.kind,
-            "name": self.name,
-            "created_at": self.created_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    """What a login or an onboarding answers."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    token_id: str
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body of the answer."""
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-        }
 
 
 class AuthService:

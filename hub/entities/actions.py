@@ -10,8 +10,8 @@ from typing import Any
 
 from hub.core.errors import BadRequestError, HubError
 from hub.core.redact import SECRETS
+from hub.entities.schema import EntityRow
 from hub.entities.service import EntityService
-from hub.entities.store import EntityRow
 from hub.entities.sync import EntryNotLoadedError
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import (

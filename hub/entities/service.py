@@ -13,11 +13,10 @@ from typing import Any, Final, TypedDict
 from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.errors import NotFoundError
+from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.entities.store import (
-    ENTITY_COLUMNS,
     ApplyOutcome,
     ApplyRequest,
-    EntityRow,
     TypeInfo,
     apply_batch,
 )

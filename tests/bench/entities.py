@@ -17,8 +17,8 @@ from typing import Any
 
 from hub.core.bus import EventBus
 from hub.core.database import CORE_MIGRATIONS, Database
+from hub.entities.schema import ENTITY_MIGRATIONS
 from hub.entities.service import EntityService
-from hub.entities.store import ENTITY_MIGRATIONS
 from hub.integrations.entities import EntityStateRecord, EntityStateSyncResult
 from hub.integrations.loader import discover
 from hub.integrations.registry import IntegrationRegistry

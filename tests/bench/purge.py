@@ -22,7 +22,7 @@ from typing import Any
 from hub.config import HistoryConfig
 from hub.core.database import CORE_MIGRATIONS, Database
 from hub.entities.history import DAY, History
-from hub.entities.store import ENTITY_MIGRATIONS
+from hub.entities.schema import ENTITY_MIGRATIONS
 from tests.bench.report import report
 
 NOW = 1_750_000_000.0

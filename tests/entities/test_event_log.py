@@ -12,7 +12,7 @@ import pytest
 from hub.core.bus import EventBus, EventType
 from hub.core.database import CORE_MIGRATIONS, Database
 from hub.entities.event_log import MAX_DATA_BYTES, EventLog, encode_data
-from hub.entities.store import ENTITY_MIGRATIONS
+from hub.entities.schema import ENTITY_MIGRATIONS
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
 

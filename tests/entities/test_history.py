@@ -17,8 +17,8 @@ from hub.core.database import CORE_MIGRATIONS, Database
 from hub.core.errors import BadRequestError
 from hub.core.scheduler import JobOutcome, Scheduler
 from hub.entities.history import DAY, PURGE_JOB, History, Retention, resolve_retention
+from hub.entities.schema import ENTITY_MIGRATIONS
 from hub.entities.service import EntityNotFoundError
-from hub.entities.store import ENTITY_MIGRATIONS
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
 
