@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from hub.app import create_app
-from hub.config import HttpConfig, HubConfig, IntegrationsConfig
+from hub.config import HttpConfig, HubConfig, IntegrationsConfig, SchedulerConfig
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.integrations.helpers import make_integration
 from tests.integrations.spec_examples import (
@@ -224,6 +225,7 @@ class FakeStation:
         self.status = "up"
         self.readings = [{"id": "out", "name": "Outside", "celsius": 11.5}]
         self.refuse = False
+        self.delay = 0.0
         self.syncs = 0
 
     def app(self) -> web.Application:
@@ -237,6 +239,8 @@ class FakeStation:
 
     async def get_readings(self, request: web.Request) -> web.Response:
         self.syncs += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse:
             return web.json_response({"error": "unauthorized"}, status=401)
         return web.json_response(self.readings)
@@ -323,10 +327,15 @@ async def start_hub(
     op_server = await aiohttp_server(fake_openproject.app())
     op_url = str(op_server.make_url("/")).rstrip("/")
 
-    async def start(http: dict[str, Any] | None = None, **integrations: Any) -> Hub:
+    async def start(
+        http: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        **integrations: Any,
+    ) -> Hub:
         config = HubConfig(
             integrations=IntegrationsConfig(bundled_dir=bundled, **integrations),
             http=HttpConfig(**(http or {})),
+            scheduler=SchedulerConfig(**(scheduler or {})),
         )
         app = create_app(tmp_path / "config", config, env={})
         client = await aiohttp_client(app)

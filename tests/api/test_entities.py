@@ -245,3 +245,23 @@ async def test_bad_filters_are_typed_400s(
     hub = await start_hub()
     status, body = await hub.get("/api/entities", params=query)
     assert (status, body["error"]["code"]) == (400, code)
+
+
+async def test_a_hanging_sync_is_cancelled_at_its_timeout_and_recorded(start_hub: StartHub) -> None:
+    hub = await start_hub(scheduler={"job_timeout_seconds": 0.3})
+    entry_id = await add_station(hub)
+    await wait_for(lambda: _has_last_sync(hub, entry_id))
+    hub.station.delay = 5
+    status, body = await hub.post(f"/api/config-entries/{entry_id}/sync")
+    assert status == 200
+    assert body["sync"]["error"] == "timed out after 0.3 s"
+    _, entry = await hub.get(f"/api/config-entries/{entry_id}")
+    assert entry["state"] == "loaded", "a slow service is not a broken entry"
+    hub.station.delay = 0
+
+
+async def test_entities_filter_by_category(start_hub: StartHub) -> None:
+    hub = await start_hub()
+    await add_station(hub)
+    assert len(await entities(hub, category="none")) >= 1
+    assert await entities(hub, category="diagnostic") == []
