@@ -16,6 +16,7 @@ from hub.api import config_flows as config_flows_api
 from hub.api import entities as entities_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
+from hub.api import surfaces as surfaces_api
 from hub.api import webhooks as webhooks_api
 from hub.api import websocket as websocket_api
 from hub.api.auth import auth_middleware
@@ -38,6 +39,7 @@ from hub.api.state import (
     STARTED_AT,
     STOPPING,
     STORAGE,
+    SURFACES,
     SYNC,
     TIMELINE,
     TRANSLATIONS,
@@ -61,6 +63,7 @@ from hub.integrations.flow_manager import FlowManager
 from hub.integrations.flow_store import FlowStore
 from hub.integrations.loader import Discovery, discover
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
 
 _LOGGER = logging.getLogger(__name__)
@@ -111,6 +114,10 @@ def create_app(
         config.scheduler,
     )
     app[SYNC].attach()
+    app[SURFACES] = Surfaces(app[STORAGE])
+    entries = app[CONFIG_ENTRIES]
+    entries.after_setup.append(app[SURFACES].project)
+    entries.on_remove.append(lambda entry: app[SURFACES].withdraw(entry, entries.entries()))
 
     app.cleanup_ctx.extend(
         [
@@ -135,6 +142,7 @@ def create_app(
     entities_api.register(app)
     webhooks_api.register(app)
     history_api.register(app)
+    surfaces_api.register(app)
     websocket_api.register(app)
     return app
 
@@ -222,6 +230,7 @@ async def _integrations(app: web.Application) -> AsyncIterator[None]:
 
 async def _entries(app: web.Application) -> AsyncIterator[None]:
     entries = app[CONFIG_ENTRIES]
+    await app[SURFACES].load()
     await entries.load()
     await entries.setup_all()
     yield

@@ -8,27 +8,13 @@ from aiohttp import web
 
 from hub.api.state import CONFIG_ENTRIES, ENTITIES
 from hub.auth.principal import Principal
-from hub.core.errors import FORBIDDEN, UNAUTHORIZED, HubError
+from hub.core.errors import ForbiddenError, UnauthorizedError
 from hub.entities.schema import EntityRow
 from hub.entities.service import EntityNotFoundError
 from hub.integrations.entry import ConfigEntry, EntryNotFoundError, visible_entries
 
 PRINCIPAL_KEY: Final = web.RequestKey("principal", Principal)
 """Where the auth middleware leaves the caller on a request."""
-
-
-class UnauthorizedError(HubError):
-    """No valid access token."""
-
-    code = UNAUTHORIZED
-    http_status = 401
-
-
-class ForbiddenError(HubError):
-    """Signed in, but not allowed to do this."""
-
-    code = FORBIDDEN
-    http_status = 403
 
 
 def principal_of(request: web.Request) -> Principal:

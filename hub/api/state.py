@@ -22,6 +22,7 @@ from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import Translations
 
 CONFIG_DIR: Final = web.AppKey("config_dir", Path)
@@ -42,3 +43,4 @@ TRANSLATIONS: Final = web.AppKey("translations", Translations)
 ENTITIES: Final = web.AppKey("entities", EntityService)
 SYNC: Final = web.AppKey("sync", SyncManager)
 AUTH: Final = web.AppKey("auth", AuthService)
+SURFACES: Final = web.AppKey("surfaces", Surfaces)

@@ -82,3 +82,17 @@ class BadRequestError(HubError):
 
     code = BAD_REQUEST
     http_status = 400
+
+
+class UnauthorizedError(HubError):
+    """No valid access token."""
+
+    code = UNAUTHORIZED
+    http_status = 401
+
+
+class ForbiddenError(HubError):
+    """Signed in, but not allowed to do this."""
+
+    code = FORBIDDEN
+    http_status = 403

@@ -1,0 +1,193 @@
+"""Surfaces: dashboards and chat modes, contributed by integrations or made by people.
+
+Stored in ``.storage/core.surfaces``. A contributed surface is projected when an entry is set up
+(slug ``<domain>-<key>``, read-only, owned like its entry) and removed with the last entry of its
+domain in that scope; a person's own dashboards are theirs to edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Final
+
+from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError
+from hub.core.storage import StorageManager
+from hub.integrations.capabilities import SurfaceDescriptor
+from hub.integrations.entry import ConfigEntry
+from hub.integrations.integration import Integration
+
+_LOGGER = logging.getLogger(__name__)
+
+SURFACES_KEY: Final = "core.surfaces"
+_SLUG: Final = re.compile(r"[^a-z0-9]+")
+
+
+class SurfaceNotFoundError(NotFoundError):
+    """No surface with that slug (or not one the caller may see)."""
+
+    code = "surface_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """A stored surface; ``owner`` ``None`` means everyone's (global)."""
+
+    slug: str
+    name: str
+    config: dict[str, Any]
+    icon: str | None
+    description: str | None
+    show_in_nav: bool
+    kind: str
+    owner: str | None
+    source_domain: str | None
+    read_only: bool
+    updated_at: float
+
+    def public(self) -> dict[str, Any]:
+        """What a client sees."""
+        return asdict(self)
+
+
+class Surfaces:
+    """Every surface; contributed ones follow their entries, people's own are edited by them."""
+
+    def __init__(self, storage: StorageManager) -> None:
+        self._store = storage.store(SURFACES_KEY, 1)
+        self._surfaces: dict[str, Surface] = {}
+
+    async def load(self) -> None:
+        """Read the stored surfaces."""
+        data = await self._store.load()
+        if data is not None:
+            self._surfaces = {s["slug"]: Surface(**s) for s in data["surfaces"]}
+
+    def visible(self, person_id: str) -> list[Surface]:
+        """Global surfaces and the person's own, by name."""
+        found = [s for s in self._surfaces.values() if s.owner in (None, person_id)]
+        return sorted(found, key=lambda s: (s.name.lower(), s.slug))
+
+    def get(self, slug: str, person_id: str) -> Surface:
+        """One surface the person may see."""
+        surface = self._surfaces.get(slug)
+        if surface is None or surface.owner not in (None, person_id):
+            raise SurfaceNotFoundError(f"no surface {slug!r}")
+        return surface
+
+    async def create(self, descriptor: SurfaceDescriptor, *, owner: str | None) -> Surface:
+        """A person's own dashboard (``owner``), or a global one made by an admin (``None``)."""
+        base = _SLUG.sub("-", descriptor.name.lower()).strip("-") or "dashboard"
+        slug, n = base, 1
+        while slug in self._surfaces:
+            n += 1
+            slug = f"{base}-{n}"
+        surface = _surface(slug, descriptor, owner=owner, source_domain=None, read_only=False)
+        self._surfaces[slug] = surface
+        await self._commit()
+        return surface
+
+    async def replace(
+        self, slug: str, descriptor: SurfaceDescriptor, person_id: str, *, admin: bool
+    ) -> Surface:
+        """Change a dashboard; contributed surfaces are read-only, global ones need an admin."""
+        current = self._editable(slug, person_id, admin=admin)
+        surface = _surface(
+            slug, descriptor, owner=current.owner, source_domain=None, read_only=False
+        )
+        self._surfaces[slug] = surface
+        await self._commit()
+        return surface
+
+    async def delete(self, slug: str, person_id: str, *, admin: bool) -> None:
+        """Remove a dashboard."""
+        self._editable(slug, person_id, admin=admin)
+        del self._surfaces[slug]
+        await self._commit()
+
+    async def project(self, entry: ConfigEntry, integration: Integration) -> None:
+        """Upsert the surfaces an entry's integration contributes (after its setup)."""
+        try:
+            declared = dict(integration.surfaces())
+        except Exception:  # a broken declaration contributes nothing
+            _LOGGER.exception("surfaces() of %s failed", entry.domain)
+            return
+        owner = entry.owner if entry.scope == "user" else None
+        changed = False
+        for key, descriptor in declared.items():
+            slug = _contributed_slug(entry.domain, key, owner)
+            surface = _surface(
+                slug, descriptor, owner=owner, source_domain=entry.domain, read_only=True
+            )
+            old = self._surfaces.get(slug)
+            if old is None or replace(old, updated_at=surface.updated_at) != surface:
+                self._surfaces[slug] = surface
+                changed = True
+        if changed:
+            await self._commit()
+
+    async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
+        """Remove an entry's contributed surfaces unless another entry of its domain and scope holds them."""
+        owner = entry.owner if entry.scope == "user" else None
+        if any(
+            other.entry_id != entry.entry_id
+            and other.domain == entry.domain
+            and (other.owner if other.scope == "user" else None) == owner
+            for other in remaining
+        ):
+            return
+        doomed = [
+            slug
+            for slug, s in self._surfaces.items()
+            if s.source_domain == entry.domain and s.owner == owner
+        ]
+        for slug in doomed:
+            del self._surfaces[slug]
+        if doomed:
+            await self._commit()
+
+    def _editable(self, slug: str, person_id: str, *, admin: bool) -> Surface:
+        surface = self.get(slug, person_id)
+        if surface.read_only:
+            raise BadRequestError(
+                f"{slug!r} comes from the {surface.source_domain} integration and is read-only"
+            )
+        if surface.owner is None and not admin:
+            raise ForbiddenError("only an admin may change a global dashboard")
+        return surface
+
+    async def _commit(self) -> None:
+        await self._store.commit(
+            lambda: {"surfaces": [s.public() for s in self._surfaces.values()]}
+        )
+
+
+def _contributed_slug(domain: str, key: str, owner: str | None) -> str:
+    slug = f"{domain}-{key}"
+    return slug if owner is None else f"{slug}-{owner}"
+
+
+def _surface(
+    slug: str,
+    descriptor: SurfaceDescriptor,
+    *,
+    owner: str | None,
+    source_domain: str | None,
+    read_only: bool,
+) -> Surface:
+    return Surface(
+        slug=slug,
+        name=descriptor.name,
+        config=dict(descriptor.config),
+        icon=descriptor.icon,
+        description=descriptor.description,
+        show_in_nav=descriptor.show_in_nav,
+        kind=descriptor.kind,
+        owner=owner,
+        source_domain=source_domain,
+        read_only=read_only,
+        updated_at=time.time(),
+    )
