@@ -15,6 +15,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from hub.app import create_app
 from hub.config import HttpConfig, HubConfig, IntegrationsConfig, SchedulerConfig
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
+from tests.hub_client import HubClient
 from tests.integrations.helpers import make_integration
 from tests.integrations.spec_examples import (
     FakeOpenProject,
@@ -246,7 +247,7 @@ class FakeStation:
         return web.json_response(self.readings)
 
 
-class Hub:
+class Hub(HubClient):
     """A started hub app and the fakes its integrations talk to."""
 
     def __init__(
@@ -261,8 +262,7 @@ class Hub:
         station: FakeStation,
         station_url: str,
     ) -> None:
-        self.client = client
-        self.app = app
+        super().__init__(client, app)
         self.config_dir = config_dir
         self.openproject = openproject
         self.openproject_url = openproject_url
@@ -271,25 +271,7 @@ class Hub:
         self.station = station
         self.station_url = station_url
 
-    async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        resp = await self.client.post(path, json=body, **kw)
-        return resp.status, await resp.json()
-
-    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
-        resp = await self.client.get(path, **kw)
-        return resp.status, await resp.json()
-
-    async def start(self, domain: str, **body: Any) -> dict[str, Any]:
-        status, result = await self.post("/api/config-flows", {"domain": domain, **body})
-        assert status == 200, result
-        return dict(result)
-
-    async def submit(self, flow_id: str, user_input: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        status, result = await self.post(
-            f"/api/config-flows/{flow_id}", {"user_input": user_input}, **kw
-        )
-        assert status == 200, result
-        return dict(result)
+    start = HubClient.start_flow
 
 
 StartHub = Callable[..., Awaitable[Hub]]

@@ -15,36 +15,15 @@ from hub.api.state import CONFIG_ENTRIES
 from hub.app import create_app
 from hub.config import HubConfig
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
+from tests.hub_client import HubClient
 
 
-class BundledHub:
-    """A started hub: JSON requests in, ``(status, body)`` out, plus the steps tests repeat."""
+class BundledHub(HubClient):
+    """A started hub with the steps the bundled integrations' tests repeat."""
 
     def __init__(self, client: TestClient[web.Request, web.Application]) -> None:
-        self.client = client
-        self.app = client.app
-
-    async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        """POST ``body`` as JSON."""
-        resp = await self.client.post(path, json=body, **kw)
-        return resp.status, await resp.json()
-
-    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
-        """GET and decode the JSON answer."""
-        resp = await self.client.get(path, **kw)
-        return resp.status, await resp.json()
-
-    async def start_flow(self, domain: str, **body: Any) -> dict[str, Any]:
-        """Start a config flow; its first answer (a form, or the entry for a zero-step one)."""
-        status, answer = await self.post("/api/config-flows", {"domain": domain, **body})
-        assert status == 200, answer
-        return dict(answer)
-
-    async def submit(self, flow_id: str, user_input: dict[str, Any]) -> dict[str, Any]:
-        """Submit a form."""
-        status, answer = await self.post(f"/api/config-flows/{flow_id}", {"user_input": user_input})
-        assert status == 200, answer
-        return dict(answer)
+        assert client.app is not None
+        super().__init__(client, client.app)
 
     async def create_entry(self, domain: str, user_input: dict[str, Any]) -> str:
         """Run a one-form flow to its end and return the new entry's id."""
