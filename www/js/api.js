@@ -1,0 +1,88 @@
+// REST calls with the access token; a 401 refreshes it once with the refresh token.
+
+const STORE = "hub.session";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code || "http_error";
+    this.correlationId = error.correlation_id || null;
+  }
+}
+
+export const session = {
+  load() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE)) || null;
+    } catch {
+      return null;
+    }
+  },
+  save(tokens) {
+    localStorage.setItem(STORE, JSON.stringify({
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token ?? session.load()?.refresh_token,
+    }));
+  },
+  clear() {
+    localStorage.removeItem(STORE);
+  },
+};
+
+let onSignedOut = () => {};
+
+/** Called when the session cannot be renewed (the app shows the login page). */
+export function whenSignedOut(callback) {
+  onSignedOut = callback;
+}
+
+async function send(method, path, body, retry = true) {
+  const tokens = session.load();
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (tokens?.access_token) headers.Authorization = `Bearer ${tokens.access_token}`;
+  const resp = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (resp.status === 401 && retry && tokens?.refresh_token && !path.startsWith("/api/auth/")) {
+    if (await refresh(tokens.refresh_token)) return send(method, path, body, false);
+    session.clear();
+    onSignedOut();
+  }
+  const data = resp.headers.get("Content-Type")?.includes("json") ? await resp.json() : null;
+  if (!resp.ok) throw new ApiError(resp.status, data);
+  return data;
+}
+
+let refreshing = null;
+
+async function refresh(refreshToken) {
+  refreshing ??= fetch("/api/auth/refresh", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  }).then(async (resp) => {
+    if (!resp.ok) return false;
+    session.save(await resp.json());
+    return true;
+  }).catch(() => false).finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+function withQuery(path, query) {
+  const params = new URLSearchParams(Object.entries(query || {}).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+export const api = {
+  get: (path, query) => send("GET", withQuery(path, query)),
+  post: (path, body = {}) => send("POST", path, body),
+  put: (path, body = {}) => send("PUT", path, body),
+  patch: (path, body = {}) => send("PATCH", path, body),
+  del: (path) => send("DELETE", path),
+};
