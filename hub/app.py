@@ -16,6 +16,7 @@ from hub.api import config_flows as config_flows_api
 from hub.api import entities as entities_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
+from hub.api import languages as languages_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
 from hub.api import webhooks as webhooks_api
@@ -144,6 +145,7 @@ def create_app(
     webhooks_api.register(app)
     history_api.register(app)
     surfaces_api.register(app)
+    languages_api.register(app)
     websocket_api.register(app)
     static_api.register(app)  # last: every API route is matched first
     return app

@@ -262,3 +262,12 @@ async def test_a_person_sees_only_global_entries_and_their_own(start_hub: StartH
         {"user_input": {"name": "x"}},
     )
     assert (status, body["error"]["code"]) == (404, "flow_not_found"), "someone else's flow"
+
+
+async def test_languages_are_named_in_their_own_language(start_hub: StartHub) -> None:
+    hub = await start_hub()
+    status, body = await hub.get("/api/languages")
+    assert status == 200
+    names = {item["code"]: item["name"] for item in body["languages"]}
+    assert names["en"] == "English"
+    assert names["de"] == "Deutsch"
