@@ -1,0 +1,513 @@
+// The config-flow wizard: renders any serialized flow step in a modal <dialog>, generically.
+//
+// Labels, descriptions and errors arrive localized from the server; only the wizard's own words
+// (buttons, hints) come from i18n/<lang>/wizard.json. Nothing here uses innerHTML.
+
+import { h, clear } from "../dom.js";
+
+const INPUT_TYPES = { date: "date", time: "time", datetime: "datetime-local", color: "color" };
+let counter = 0;
+
+/**
+ * Open the wizard on the first step that ``start()`` resolves to (a serialized flow result).
+ *
+ * ``start`` is e.g. ``() => ctx.api.post("/api/config-flows", {domain, language: ctx.lang})`` or
+ * ``() => ctx.api.post(`/api/config-entries/${id}/reconfigure`, {language: ctx.lang})``.
+ * ``title`` heads the dialog until the first step arrives (and on an abort, which has none).
+ * ``onDone(result)`` runs after an entry was created or updated. Returns ``{ close, done }``:
+ * ``close()`` cancels (and abandons the flow on the server), ``done`` resolves to the final
+ * result (``create_entry`` or ``abort``), or ``null`` when the person cancelled.
+ */
+export function openFlow(ctx, start, { title: heading = null, onDone = () => {}, successMessage = null } = {}) {
+  const { t } = ctx;
+  const uid = `wf${++counter}`;
+  let current = null; // the form step on screen
+  let steps = 0;
+  let lastStepId = null;
+  let finished = false;
+  let settle;
+  const done = new Promise((resolve) => { settle = resolve; });
+
+  // Until the first step names itself (and for an abort, which has no title), the caller's heading.
+  const title = h("h2", { id: `${uid}-title` }, heading || t("wizard.loading"));
+  const progress = h("p", { class: "wizard-progress", hidden: true });
+  const closeButton = h("button", {
+    type: "button", class: "wizard-x", "aria-label": t("wizard.close_dialog"), onclick: () => cancel(),
+  }, "×");
+  const body = h("div", { class: "wizard-body" },
+    h("p", { class: "wizard-loading" }, t("wizard.loading")));
+  const dlg = h("dialog", { class: "wizard", "aria-labelledby": `${uid}-title`, "aria-modal": "true" },
+    h("header", { class: "wizard-head" }, h("div", {}, title, progress), closeButton), body);
+  dlg.addEventListener("cancel", (event) => { event.preventDefault(); cancel(); });
+  dlg.addEventListener("close", () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
+
+  function finish(result) {
+    if (finished) return;
+    finished = true;
+    if (dlg.open) dlg.close();
+    settle(result);
+  }
+
+  function cancel() {
+    if (finished) return;
+    if (current?.type === "form" && current.flow_id) {
+      ctx.api.del(`/api/config-flows/${encodeURIComponent(current.flow_id)}`).catch(() => {});
+    }
+    finish(null);
+  }
+
+  function busy(on) {
+    dlg.setAttribute("aria-busy", on ? "true" : "false");
+    for (const button of dlg.querySelectorAll("form button, form input, form select, form textarea")) {
+      if (on) button.dataset.wasDisabled = button.disabled ? "1" : "";
+      button.disabled = on ? true : button.dataset.wasDisabled === "1";
+    }
+  }
+
+  function show(result, carried = null) {
+    if (finished) return;
+    dlg.setAttribute("aria-busy", "false");
+    if (result.type === "create_entry") {
+      const name = result.title || "";
+      ctx.toast(successMessage ? successMessage(result) : t("wizard.entry_created", { title: name }), "info");
+      finish(result);
+      Promise.resolve().then(() => onDone(result)).catch(() => {});
+      return;
+    }
+    if (result.type === "abort") {
+      current = result;
+      showAbort(result);
+      return;
+    }
+    if (result.type !== "form") {
+      showProblem(t("wizard.unexpected"), result.correlation_id);
+      return;
+    }
+    if (result.step_id !== lastStepId) {
+      steps += 1;
+      lastStepId = result.step_id;
+      carried = null; // a new step starts from the server's defaults
+    }
+    current = result;
+    renderForm(result, carried);
+  }
+
+  function showAbort(result) {
+    title.textContent = result.title || title.textContent;
+    progress.hidden = true;
+    const close = h("button", { type: "button", class: "primary", onclick: () => finish(result) }, t("wizard.close"));
+    clear(body).append(
+      h("p", { class: "wizard-abort", role: "alert" }, result.description || result.reason || t("wizard.aborted")),
+      result.correlation_id ? reference(result.correlation_id) : null,
+      h("div", { class: "actions" }, close),
+    );
+    close.focus();
+  }
+
+  function showProblem(message, correlationId) {
+    progress.hidden = true;
+    const close = h("button", { type: "button", class: "primary", onclick: () => finish(null) }, t("wizard.close"));
+    clear(body).append(
+      h("p", { class: "wizard-abort error", role: "alert" }, message),
+      correlationId ? reference(correlationId) : null,
+      h("div", { class: "actions" }, close),
+    );
+    close.focus();
+  }
+
+  function reference(id) {
+    return h("p", { class: "wizard-reference" }, t("wizard.error_reference", { correlation_id: id }));
+  }
+
+  function renderForm(step, carried) {
+    title.textContent = step.title || step.domain || "";
+    progress.textContent = t("wizard.step", { n: steps });
+    progress.hidden = false;
+    const errors = step.errors || {};
+    const schema = step.data_schema || [];
+    const names = new Set(schema.map((field) => field.name));
+    // "base" and errors for fields this form does not show go on top, so none is lost.
+    const topErrors = Object.entries(errors)
+      .filter(([name]) => name === "base" || !names.has(name))
+      .map(([, message]) => message);
+    const top = h("div", { class: "wizard-base-error", role: "alert", hidden: topErrors.length === 0 },
+      topErrors.map((message) => h("p", {}, message)),
+      topErrors.length && step.correlation_id ? reference(step.correlation_id) : null);
+
+    const controls = schema.map((field) => renderField(field, errors[field.name], carried?.[field.name]));
+    const submit = h("button", { type: "submit", class: "primary" }, t("wizard.submit"));
+    const form = h("form", { class: "wizard-form", novalidate: true, onsubmit: (event) => {
+      event.preventDefault();
+      submitForm(step, controls);
+    } },
+    step.description ? h("p", { class: "wizard-description" }, step.description) : null,
+    top,
+    controls.map((control) => control.element),
+    h("div", { class: "actions" },
+      h("button", { type: "button", onclick: () => cancel() }, t("wizard.cancel")),
+      submit));
+    clear(body).append(form);
+
+    // Focus what needs attention: a form-wide error first, then the first field with an error.
+    if (topErrors.length) top.setAttribute("tabindex", "-1");
+    const target = (topErrors.length ? top : null) || form.querySelector("[aria-invalid=true]")
+      || form.querySelector("input:not([type=checkbox]), select, textarea") || submit;
+    target.focus();
+  }
+
+  async function submitForm(step, controls) {
+    const userInput = {};
+    const raw = {};
+    for (const control of controls) {
+      if (!control.read) continue;
+      raw[control.name] = control.snapshot();
+      const { include, value } = control.read();
+      if (include) userInput[control.name] = value;
+    }
+    busy(true);
+    try {
+      const next = await ctx.api.post(`/api/config-flows/${encodeURIComponent(step.flow_id)}`, {
+        user_input: userInput,
+        language: ctx.lang,
+      });
+      show(next, raw);
+    } catch (err) {
+      busy(false);
+      showSubmitError(err);
+    }
+  }
+
+  function showSubmitError(err) {
+    const top = body.querySelector(".wizard-base-error");
+    const message = err?.message || t("wizard.unexpected");
+    if (err?.status === 404 || !top) {
+      // The flow expired or vanished: nothing left to resubmit.
+      showProblem(err?.status === 404 ? t("wizard.expired") : message, err?.correlationId);
+      return;
+    }
+    clear(top).append(h("p", {}, message), err?.correlationId ? reference(err.correlationId) : null);
+    top.hidden = false;
+    top.setAttribute("tabindex", "-1");
+    top.focus();
+  }
+
+  function renderField(field, error, carried) {
+    const id = `${uid}-${field.name}`;
+    const describedBy = [];
+    const extras = [];
+    if (field.description) {
+      extras.push(h("p", { class: "wizard-hint", id: `${id}-desc` }, field.description));
+      describedBy.push(`${id}-desc`);
+    }
+    const renderer = RENDERERS[field.type] || RENDERERS.text;
+    const control = renderer({ field, id, t, ctx, carried, extras, describedBy });
+    control.name = field.name;
+    if (error) {
+      extras.push(h("p", { class: "wizard-error", id: `${id}-error` }, error));
+      describedBy.push(`${id}-error`);
+    }
+    for (const input of control.inputs || []) {
+      if (describedBy.length) input.setAttribute("aria-describedby", describedBy.join(" "));
+      if (error) input.setAttribute("aria-invalid", "true");
+      if (field.required && input.type !== "checkbox") input.setAttribute("aria-required", "true");
+    }
+    const optional = !field.required && field.type !== "note" && field.type !== "bool"
+      ? h("span", { class: "wizard-optional" }, t("wizard.optional"))
+      : null;
+    const classes = ["wizard-field", `wizard-${field.type}`, error ? "invalid" : ""].filter(Boolean).join(" ");
+    if (control.fieldset) {
+      control.element = h("fieldset", { class: classes, "aria-describedby": describedBy.join(" ") || undefined },
+        h("legend", {}, field.label, optional ? " " : null, optional), control.fieldset, extras);
+    } else if (control.inline) {
+      control.element = h("div", { class: classes }, h("div", { class: "wizard-inline" }, control.inputs[0],
+        h("label", { for: id }, field.label), optional), extras);
+    } else if (control.display) {
+      control.element = h("div", { class: classes }, control.display, extras);
+    } else {
+      control.element = h("div", { class: classes },
+        h("div", { class: "wizard-label" }, h("label", { for: id }, field.label), optional),
+        control.widget || control.inputs[0], extras);
+    }
+    return control;
+  }
+
+  Promise.resolve()
+    .then(start)
+    .then((first) => show(first))
+    .catch((err) => showProblem(err?.message || t("wizard.unexpected"), err?.correlationId));
+
+  return { close: cancel, done };
+}
+
+// One renderer per field type: each returns {inputs, read(), snapshot()} plus how to lay it out.
+
+function initial(field, carried, fallback = "") {
+  if (carried !== undefined && carried !== null) return carried;
+  return field.default ?? fallback;
+}
+
+function textRenderer({ field, id, carried }) {
+  const attrs = {
+    id, name: field.name, placeholder: field.placeholder || undefined,
+    value: String(initial(field, carried) ?? ""), required: field.required,
+  };
+  const input = field.multiline ? h("textarea", { ...attrs, rows: 4 }) : h("input", { ...attrs, type: "text" });
+  return {
+    inputs: [input],
+    snapshot: () => input.value,
+    read: () => ({ include: true, value: input.value }),
+  };
+}
+
+function secretRenderer({ field, id, t, carried, extras, describedBy }) {
+  const input = h("input", {
+    id, name: field.name, type: "password", placeholder: field.placeholder || undefined,
+    autocomplete: field.type === "password" ? "new-password" : "off",
+    spellcheck: "false", value: carried?.value ?? "",
+  });
+  let clearBox = null;
+  if (field.has_value) {
+    const hint = field.type === "password" && field.masked
+      ? t("wizard.stored_password", { masked: field.masked })
+      : t("wizard.stored_secret");
+    extras.push(h("p", { class: "wizard-stored", id: `${id}-stored` }, hint));
+    describedBy.push(`${id}-stored`);
+    clearBox = h("input", { type: "checkbox", id: `${id}-clear`, checked: Boolean(carried?.clear) });
+    clearBox.addEventListener("change", () => {
+      input.disabled = clearBox.checked;
+      if (clearBox.checked) input.value = "";
+    });
+    input.disabled = clearBox.checked;
+    extras.push(h("div", { class: "wizard-inline wizard-clear" }, clearBox,
+      h("label", { for: `${id}-clear` }, t("wizard.clear_stored", { label: field.label }))));
+  }
+  return {
+    inputs: [input],
+    snapshot: () => ({ value: input.value, clear: clearBox?.checked || false }),
+    read: () => {
+      if (input.value !== "") return { include: true, value: input.value };
+      if (clearBox?.checked) return { include: true, value: "" }; // explicitly cleared
+      // Stored and left empty: leave it out so the server keeps it.
+      return field.has_value ? { include: false } : { include: true, value: "" };
+    },
+  };
+}
+
+function numberRenderer({ field, id, carried }, extraAttrs = {}) {
+  const value = initial(field, carried, "");
+  const input = h("input", {
+    id, name: field.name, type: "number", step: "any", inputmode: "decimal",
+    placeholder: field.placeholder || undefined, value: value === null ? "" : String(value),
+    required: field.required, ...extraAttrs,
+  });
+  return {
+    inputs: [input],
+    snapshot: () => input.value,
+    read: () => {
+      if (input.value.trim() === "") return { include: true, value: null };
+      const number = Number(input.value);
+      return { include: true, value: Number.isFinite(number) ? number : input.value };
+    },
+  };
+}
+
+function durationRenderer(args) {
+  const { id, t, describedBy } = args;
+  const control = numberRenderer(args, { min: 0, step: 1, inputmode: "numeric" });
+  const unit = h("span", { class: "wizard-unit", id: `${id}-unit` }, t("wizard.seconds"));
+  describedBy.unshift(`${id}-unit`);
+  control.widget = h("div", { class: "wizard-with-unit" }, control.inputs[0], unit);
+  return control;
+}
+
+function boolRenderer({ field, id, carried }) {
+  const input = h("input", {
+    id, name: field.name, type: "checkbox", checked: Boolean(initial(field, carried, false)),
+  });
+  return {
+    inputs: [input],
+    inline: true,
+    snapshot: () => input.checked,
+    read: () => ({ include: true, value: input.checked }),
+  };
+}
+
+function choiceRenderer({ field, id, t, carried }, options) {
+  if (field.multiple) {
+    const chosen = new Set((initial(field, carried, []) || []).map((value) => JSON.stringify(value)));
+    const boxes = options.map((option, index) => h("input", {
+      type: "checkbox", id: `${id}-${index}`, name: field.name,
+      checked: chosen.has(JSON.stringify(option.value)),
+    }));
+    return {
+      inputs: boxes,
+      fieldset: h("div", { class: "wizard-choices" }, options.map((option, index) =>
+        h("div", { class: "wizard-inline" }, boxes[index], h("label", { for: `${id}-${index}` }, option.label)))),
+      snapshot: () => options.filter((_, index) => boxes[index].checked).map((option) => option.value),
+      read: () => ({
+        include: true,
+        value: options.filter((_, index) => boxes[index].checked).map((option) => option.value),
+      }),
+    };
+  }
+  const selected = JSON.stringify(initial(field, carried, null));
+  const select = h("select", { id, name: field.name, required: field.required },
+    h("option", { value: "" }, t("wizard.choose")),
+    options.map((option, index) => h("option", {
+      value: String(index), selected: JSON.stringify(option.value) === selected,
+    }, option.label)));
+  // Option values keep their JSON type (a number stays a number), so map back by index.
+  const value = () => (select.value === "" ? null : options[Number(select.value)].value);
+  return {
+    inputs: [select],
+    snapshot: value,
+    read: () => ({ include: true, value: value() }),
+  };
+}
+
+function selectRenderer(args) {
+  return choiceRenderer(args, args.field.options || []);
+}
+
+function entityRenderer(args) {
+  const { field, ctx } = args;
+  // Filled when the entities arrive; until then the current value is kept as a lone option.
+  const current = initial(field, args.carried, field.multiple ? [] : null);
+  const known = (field.multiple ? current : [current]).filter((value) => value !== null && value !== "");
+  const placeholderOptions = known.map((value) => ({ value, label: String(value) }));
+  const holder = h("div", { class: "wizard-entity" });
+  let control = choiceRenderer({ ...args, carried: current }, placeholderOptions);
+  const wrap = () => (control.fieldset || control.inputs[0]);
+  clear(holder).append(wrap());
+  const proxy = {
+    get inputs() { return control.inputs; },
+    snapshot: () => control.snapshot(),
+    read: () => control.read(),
+  };
+  if (field.multiple) proxy.fieldset = holder;
+  else proxy.widget = holder;
+  const { query, rest } = entityQuery(field.filter);
+  ctx.api.get("/api/entities", query).then((answer) => {
+    const entities = (answer?.entities || []).filter((entity) =>
+      Object.entries(rest).every(([key, wanted]) => matches(entity[key], wanted)));
+    const options = entities.map((entity) => ({ value: entity.id, label: entityLabel(entity) }));
+    for (const value of known) {
+      if (!options.some((option) => option.value === value)) options.push({ value, label: String(value) });
+    }
+    const old = control;
+    const keep = old.snapshot();
+    control = choiceRenderer({ ...args, carried: keep }, options);
+    for (const input of control.inputs) {
+      for (const name of ["aria-describedby", "aria-invalid", "aria-required"]) {
+        const attr = old.inputs[0]?.getAttribute(name);
+        if (attr) input.setAttribute(name, attr);
+      }
+    }
+    clear(holder).append(wrap());
+  }).catch(() => {});
+  return proxy;
+}
+
+const ENTITY_QUERY_KEYS = new Set(["domain", "entry_id", "entity_type", "device_id", "visible", "category"]);
+
+function entityQuery(filter) {
+  const query = {};
+  const rest = {};
+  for (const [key, value] of Object.entries(filter || {})) {
+    if (ENTITY_QUERY_KEYS.has(key) && !Array.isArray(value)) query[key] = value;
+    else rest[key] = value;
+  }
+  return { query, rest };
+}
+
+function matches(actual, wanted) {
+  return Array.isArray(wanted) ? wanted.includes(actual) : actual === wanted;
+}
+
+function entityLabel(entity) {
+  return entity.name ? `${entity.name} (${entity.domain}.${entity.entity_type})` : String(entity.id);
+}
+
+function suggestRenderer(args, suggestions) {
+  const { field, id, ctx, carried } = args;
+  const listId = `${id}-list`;
+  const value = initial(field, carried, field.multiple ? [] : "");
+  const shown = Array.isArray(value) ? value.join(", ") : String(value ?? "");
+  const input = h("input", {
+    id, name: field.name, type: "text", list: listId, value: shown,
+    placeholder: field.placeholder || undefined, required: field.required, autocomplete: "off",
+  });
+  const list = h("datalist", { id: listId });
+  suggestions(ctx, field).then((items) => {
+    list.append(...[...new Set(items)].filter((item) => item !== null && item !== "")
+      .map((item) => h("option", { value: String(item) })));
+  }).catch(() => {});
+  const read = () => {
+    const text = input.value.trim();
+    if (field.multiple) return text ? text.split(",").map((part) => part.trim()).filter(Boolean) : [];
+    return text === "" ? null : text;
+  };
+  return {
+    inputs: [input],
+    widget: h("div", {}, input, list),
+    snapshot: () => (field.multiple ? read() : input.value),
+    read: () => ({ include: true, value: read() }),
+  };
+}
+
+async function deviceSuggestions(ctx, field) {
+  const { query } = entityQuery(field.filter);
+  const answer = await ctx.api.get("/api/entities", query);
+  return (answer?.entities || []).map((entity) => entity.device_id);
+}
+
+async function areaSuggestions(ctx) {
+  const answer = await ctx.api.get("/api/entities");
+  return (answer?.entities || []).map((entity) => entity.attributes?.area);
+}
+
+function pickerRenderer({ field, id, carried }) {
+  const type = INPUT_TYPES[field.type];
+  const fallback = type === "color" ? "#000000" : "";
+  const input = h("input", {
+    id, name: field.name, type, value: String(initial(field, carried, fallback) ?? fallback),
+    required: field.required,
+  });
+  return {
+    inputs: [input],
+    snapshot: () => input.value,
+    read: () => ({ include: true, value: input.value === "" ? null : input.value }),
+  };
+}
+
+function noteRenderer({ field, id }) {
+  // A note takes no value: its label is the text, its image (a QR code, say) is shown with it.
+  const display = h("div", { class: "wizard-note-body" },
+    h("p", { class: "wizard-note-text", id }, field.label),
+    field.image && /^(data:image\/|https?:\/\/)/i.test(field.image)
+      ? h("img", { class: "wizard-note-image", src: field.image, alt: field.label })
+      : null);
+  return { inputs: [], display };
+}
+
+const RENDERERS = {
+  text: textRenderer,
+  password: secretRenderer,
+  secret: secretRenderer,
+  number: numberRenderer,
+  bool: boolRenderer,
+  select: selectRenderer,
+  note: noteRenderer,
+  entity: entityRenderer,
+  device: (args) => suggestRenderer(args, deviceSuggestions),
+  area: (args) => suggestRenderer(args, areaSuggestions),
+  duration: durationRenderer,
+  date: pickerRenderer,
+  time: pickerRenderer,
+  datetime: pickerRenderer,
+  color: pickerRenderer,
+};
+
+export const FIELD_TYPES = Object.keys(RENDERERS);
