@@ -129,7 +129,10 @@ def hub(tmp_path: Path) -> Iterator[RunningHub]:
 async def _signed_in_page(browser: Any, hub: RunningHub) -> Any:
     context = await browser.new_context()
     session = json.dumps({k: hub.tokens[k] for k in ("access_token", "refresh_token")})
-    await context.add_init_script(f"localStorage.setItem('hub.session', {json.dumps(session)});")
+    # Sandboxed iframes (dashboard cards) have no storage: only the page itself signs in.
+    await context.add_init_script(
+        f"try {{ localStorage.setItem('hub.session', {json.dumps(session)}); }} catch (e) {{}}"
+    )
     page = await context.new_page()
     await page.goto(hub.url + "/#/entities")
     return page

@@ -23,13 +23,12 @@ export function toast(message, kind = "info") {
 }
 
 async function loadPages() {
-  for (const name of PAGES) {
-    try {
-      state.pages[name] = await import(`./pages/${name}.js`);
-    } catch (err) {
-      console.error(`page ${name} failed to load`, err);
-    }
-  }
+  // In parallel: on a Pi over Wi-Fi each round trip counts.
+  const loaded = await Promise.all(PAGES.map((name) => import(`./pages/${name}.js`).catch((err) => {
+    console.error(`page ${name} failed to load`, err);
+    return null;
+  })));
+  PAGES.forEach((name, index) => { if (loaded[index]) state.pages[name] = loaded[index]; });
 }
 
 function renderNav() {
@@ -127,10 +126,10 @@ async function start() {
     session.clear();
     return start();
   }
-  await setLanguage(state.person.language);
   state.ws = new HubSocket();
   state.ws.onStatus = (status) => document.body.classList.toggle("offline", status !== "connected");
-  await loadPages();
+  state.ws.connect().catch(() => {});  // opens while the pages load
+  await Promise.all([setLanguage(state.person.language), loadPages()]);
   renderNav();
   window.addEventListener("hashchange", route);
   await route();

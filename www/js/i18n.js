@@ -4,6 +4,7 @@ const NAMESPACES = ["app", "wizard", "entities", "dashboards", "settings"];
 export const LANGUAGES = { en: "English", de: "Deutsch" };
 
 const tables = { en: {}, de: {} };
+const loaded = new Map();
 let current = "en";
 
 async function load(lang) {
@@ -16,6 +17,11 @@ async function load(lang) {
     }
   }));
   tables[lang] = flatten(Object.assign({}, ...parts));
+}
+
+function once(lang) {
+  if (!loaded.has(lang)) loaded.set(lang, load(lang));
+  return loaded.get(lang);
 }
 
 function flatten(obj, prefix = "", out = {}) {
@@ -34,7 +40,7 @@ export async function setLanguage(preferred) {
     .map((tag) => String(tag).slice(0, 2).toLowerCase())
     .find((tag) => tag in LANGUAGES) || "en";
   current = wanted;
-  await Promise.all([load("en"), wanted === "en" ? null : load(wanted)]);
+  await Promise.all([once("en"), wanted === "en" ? null : once(wanted)]);
   document.documentElement.lang = wanted;
   return wanted;
 }
