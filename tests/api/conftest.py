@@ -228,6 +228,7 @@ class FakeStation:
         self.refuse = False
         self.delay = 0.0
         self.syncs = 0
+        self.in_flight = 0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -241,7 +242,11 @@ class FakeStation:
     async def get_readings(self, request: web.Request) -> web.Response:
         self.syncs += 1
         if self.delay:
-            await asyncio.sleep(self.delay)
+            self.in_flight += 1
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.in_flight -= 1
         if self.refuse:
             return web.json_response({"error": "unauthorized"}, status=401)
         return web.json_response(self.readings)

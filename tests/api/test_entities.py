@@ -251,12 +251,17 @@ async def test_a_hanging_sync_is_cancelled_at_its_timeout_and_recorded(start_hub
     hub = await start_hub(scheduler={"job_timeout_seconds": 0.3})
     entry_id = await add_station(hub)
     await wait_for(lambda: _has_last_sync(hub, entry_id))
-    hub.station.delay = 5
+    hub.station.delay = 1.0
     status, body = await hub.post(f"/api/config-entries/{entry_id}/sync")
     assert status == 200
     assert body["sync"]["error"] == "timed out after 0.3 s"
     _, entry = await hub.get(f"/api/config-entries/{entry_id}")
     assert entry["state"] == "loaded", "a slow service is not a broken entry"
+
+    async def drained() -> bool:  # let the fake finish its answer before the test ends
+        return hub.station.in_flight == 0
+
+    await wait_for(drained)
     hub.station.delay = 0
 
 
