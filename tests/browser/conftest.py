@@ -23,6 +23,7 @@ from tests.bench.startup import free_port, health_ok
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HAVE_CHROMIUM = bool(shutil.which(CHROMIUM)) or Path(CHROMIUM).exists()
 OWNER = {"username": "owner", "password": "owner-password-1"}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,9 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}; .ci/run installs Debian's", allow_module_level=True)
 
 
 @dataclass
@@ -141,6 +139,8 @@ async def _signed_in_page(browser: Any, hub: RunningHub) -> Any:
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     """Headless Debian Chromium through Playwright (no browser download)."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
