@@ -67,3 +67,9 @@ class SecretRegistry:
 
 SECRETS: Final = SecretRegistry()
 """The process-wide registry: the crypto layer adds every secret it decrypts or encrypts."""
+
+
+def safe_text(err: BaseException, limit: int = 200) -> str:
+    """An exception's text fit to store or show: secrets masked, its first line, at most ``limit``."""
+    text = str(err)
+    return SECRETS.redact(text).splitlines()[0][:limit] if text else ""

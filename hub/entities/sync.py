@@ -12,7 +12,7 @@ from typing import Any, Final
 from hub.config import SchedulerConfig
 from hub.core.bus import EventBus
 from hub.core.errors import BadRequestError, HubError
-from hub.core.redact import SECRETS
+from hub.core.redact import safe_text
 from hub.core.scheduler import Scheduler
 from hub.entities.service import EntityService
 from hub.entities.writer import EntryEvents, EntryWriter
@@ -129,7 +129,7 @@ class SyncManager:
                         outcome = await self._service.apply(entry_id, entry.domain, result)
                         record.update(outcome.counts())
         except ConfigEntryAuthFailed as err:
-            record["error"] = f"credentials refused: {_safe(err)}"
+            record["error"] = f"credentials refused: {safe_text(err)}"
             await self._entries.request_reauth(entry_id, record["error"])
         except TimeoutError:
             record["error"] = f"timed out after {timeout:g} s"
@@ -137,7 +137,7 @@ class SyncManager:
         except Exception as err:  # recorded on the entry; the next sync tries again
             _LOGGER.exception("Sync of %s (%s) failed", entry_id, entry.domain)
             record["error"] = (
-                f"{type(err).__name__}: {_safe(err)}" if str(err) else type(err).__name__
+                f"{type(err).__name__}: {safe_text(err)}" if str(err) else type(err).__name__
             )
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
         await self._entries.set_extra(entry_id, last_sync=record)
@@ -191,11 +191,6 @@ class SyncManager:
 
 def _health(health: HealthResult) -> dict[str, str]:
     return {"status": health.status, "detail": health.detail, "checked_at": _iso(time.time())}
-
-
-def _safe(err: BaseException) -> str:
-    text = str(err)
-    return SECRETS.redact(text).splitlines()[0][:200] if text else ""
 
 
 def _iso(timestamp: float) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from hub.core.bus import EventBus
 from hub.core.errors import CryptoError
-from hub.core.redact import SECRETS
+from hub.core.redact import safe_text
 from hub.core.storage import Store
 from hub.integrations.entry import EVENT_ENTRY_STATE, ConfigEntry, EntryState
 from hub.integrations.integration import (
@@ -127,13 +127,15 @@ class EntryLifecycle(ABC):
             async with asyncio.timeout(self.setup_timeout):
                 toolsets = await integration.async_setup_entry(ctx)
         except ConfigEntryAuthFailed as err:
-            self._set_state(entry, EntryState.REAUTH_REQUIRED, _safe(err) or "credentials refused")
+            self._set_state(
+                entry, EntryState.REAUTH_REQUIRED, safe_text(err) or "credentials refused"
+            )
         except (ConfigEntryNotReady, TimeoutError) as err:
-            reason = _safe(err) or f"not ready after {time.perf_counter() - start:.1f} s"
+            reason = safe_text(err) or f"not ready after {time.perf_counter() - start:.1f} s"
             self._set_state(entry, EntryState.SETUP_RETRY, reason)
             self._schedule_retry(entry)
         except ConfigEntryError as err:
-            self._set_state(entry, EntryState.SETUP_ERROR, _safe(err) or "setup failed")
+            self._set_state(entry, EntryState.SETUP_ERROR, safe_text(err) or "setup failed")
         except Exception as err:  # any integration bug stays inside its entry
             _LOGGER.exception("Setting up %s (%s) failed", entry.entry_id, entry.domain)
             self._set_state(entry, EntryState.SETUP_ERROR, f"setup raised {type(err).__name__}")
@@ -266,11 +268,6 @@ class EntryLifecycle(ABC):
 
     def _lock(self, entry_id: str) -> asyncio.Lock:
         return self._locks.setdefault(entry_id, asyncio.Lock())
-
-
-def _safe(err: BaseException) -> str:
-    """An integration's own failure text, with every known secret masked, cut to a line."""
-    return SECRETS.redact(str(err)).splitlines()[0][:200] if str(err) else ""
 
 
 def _check_json(data: Mapping[str, Any]) -> None:
