@@ -12,6 +12,7 @@ import pytest
 from hub.config import SOURCE_ROOT
 from hub.integrations.integration import SetupContext
 from hub.integrations.loader import LoadedIntegration, discover
+from hub.integrations.toolsets import resolve_toolset
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ async def test_the_agent_sees_and_calls_the_tools(text_tools: LoadedIntegration)
 
     models.ALLOW_MODEL_REQUESTS = False
     ctx = SetupContext(entry_id="e1", domain="text_tools")
-    toolsets = await text_tools.integration.async_setup_entry(ctx)
+    toolsets = [resolve_toolset(t) for t in await text_tools.integration.async_setup_entry(ctx)]
     model = TestModel()
     agent: Agent[None, str] = Agent(model, toolsets=toolsets)
     run = await agent.run("count the words")
