@@ -10,6 +10,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.agent.assembler import ToolsetAssembler
+from hub.agent.chat import ChatService
+from hub.agent.conversations import AGENT_MIGRATIONS, Conversations
+from hub.agent.hub_tools import HubServices
+from hub.agent.models import ModelRegistry
+from hub.agent.preferences import Preferences
+from hub.api import agent as agent_api
 from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
@@ -17,6 +24,7 @@ from hub.api import entities as entities_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
+from hub.api import models as models_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
 from hub.api import webhooks as webhooks_api
@@ -26,9 +34,11 @@ from hub.api.errors import error_middleware
 from hub.api.health import health
 from hub.api.history import EVENT_LOG, HISTORY
 from hub.api.state import (
+    AGENTS,
     AUTH,
     BUS,
     CATALOG,
+    CHAT,
     CONFIG,
     CONFIG_DIR,
     CONFIG_ENTRIES,
@@ -59,6 +69,7 @@ from hub.entities.history import History
 from hub.entities.schema import ENTITY_MIGRATIONS
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
+from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
@@ -90,7 +101,9 @@ def create_app(
     app[STORAGE] = StorageManager(config_dir)
     app[KEYRING] = Keyring(app[STORAGE], env)
     app[AUTH] = AuthService(app[STORAGE])
-    app[DATABASE] = Database(config_dir / DATABASE_FILE, [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    app[DATABASE] = Database(
+        config_dir / DATABASE_FILE, [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS, *AGENT_MIGRATIONS]
+    )
     app[BUS] = EventBus()
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
     app[REGISTRY] = IntegrationRegistry()
@@ -120,6 +133,30 @@ def create_app(
     entries = app[CONFIG_ENTRIES]
     entries.after_setup.append(app[SURFACES].project)
     entries.on_remove.append(lambda entry: app[SURFACES].withdraw(entry, entries.entries()))
+    app[AGENTS] = Agents(app[STORAGE])
+    entries.after_setup.append(app[AGENTS].project)
+    entries.on_remove.append(lambda entry: app[AGENTS].withdraw(entry, entries.entries()))
+    assembler = ToolsetAssembler(
+        entries,
+        app[REGISTRY],
+        app[CATALOG],
+        app[AGENTS],
+        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY]),
+    )
+    app[CHAT] = ChatService(
+        Conversations(app[DATABASE]),
+        ModelRegistry(
+            app[STORAGE],
+            app[KEYRING],
+            config.models,
+            env,
+            request_timeout=config.agent.request_timeout_seconds,
+        ),
+        assembler,
+        Preferences(app[STORAGE]),
+        app[SURFACES],
+        config.agent,
+    )
 
     app.cleanup_ctx.extend(
         [
@@ -133,6 +170,7 @@ def create_app(
             _phase("integrations", _integrations),
             _phase("entries", _entries),
             _phase("scheduler", _scheduler),
+            _phase("agent", _agent),
         ]
     )
     app.on_shutdown.append(_announce_shutdown)
@@ -145,6 +183,8 @@ def create_app(
     webhooks_api.register(app)
     history_api.register(app)
     surfaces_api.register(app)
+    models_api.register(app)
+    agent_api.register(app)
     languages_api.register(app)
     websocket_api.register(app)
     static_api.register(app)  # last: every API route is matched first
@@ -235,6 +275,7 @@ async def _integrations(app: web.Application) -> AsyncIterator[None]:
 async def _entries(app: web.Application) -> AsyncIterator[None]:
     entries = app[CONFIG_ENTRIES]
     await app[SURFACES].load()
+    await app[AGENTS].load()
     await entries.load()
     await entries.setup_all()
     yield
@@ -246,6 +287,15 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.start()
     yield
     await scheduler.stop()
+
+
+async def _agent(app: web.Application) -> AsyncIterator[None]:
+    chat = app[CHAT]
+    await chat.models.load()
+    await chat.preferences.load()
+    yield
+    await chat.stop()
+    await chat.models.close()
 
 
 async def _announce_shutdown(app: web.Application) -> None:

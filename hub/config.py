@@ -136,10 +136,23 @@ class SchedulerConfig(_Section):
 class ModelConfig(_Section):
     """One OpenAI-compatible model endpoint and the data tier it may see."""
 
-    name: str = Field(min_length=1)
-    base_url: str = Field(pattern=r"^https?://")
-    model: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    base_url: str = Field(pattern=r"^https?://[^\s]+$", max_length=500)
+    model: str = Field(min_length=1, max_length=200)
     tier: Tier = "unregulated"
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable holding the API key; a key is never written in this file."""
+    default: bool = False
+
+
+class AgentConfig(_Section):
+    """Limits of an agent run."""
+
+    run_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    request_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    max_tool_calls: int = Field(default=25, ge=1, le=200)
+    history_turns: int = Field(default=20, ge=1, le=500)
+    """How many earlier turns of a conversation go to the model with each new message."""
 
 
 class HubConfig(_Section):
@@ -152,12 +165,15 @@ class HubConfig(_Section):
     history: HistoryConfig = HistoryConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     models: tuple[ModelConfig, ...] = ()
+    agent: AgentConfig = AgentConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:
         names = [model.name for model in self.models]
         if len(names) != len(set(names)):
             raise ValueError("model names must be unique")
+        if sum(model.default for model in self.models) > 1:
+            raise ValueError("at most one model may be the default")
         return self
 
 

@@ -51,6 +51,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
         "integrations",
         "entries",
         "scheduler",
+        "agent",
     ]
     assert app[SCHEDULER].running
     assert (tmp_path / ".storage" / "master.key").exists()

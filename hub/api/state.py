@@ -8,6 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
+from hub.agent.chat import ChatService
 from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EventBus
@@ -18,6 +19,7 @@ from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
+from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
@@ -44,3 +46,5 @@ ENTITIES: Final = web.AppKey("entities", EntityService)
 SYNC: Final = web.AppKey("sync", SyncManager)
 AUTH: Final = web.AppKey("auth", AuthService)
 SURFACES: Final = web.AppKey("surfaces", Surfaces)
+AGENTS: Final = web.AppKey("agents", Agents)
+CHAT: Final = web.AppKey("chat", ChatService)

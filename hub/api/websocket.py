@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from hub import __version__
+from hub.api import websocket_chat  # noqa: F401  # registers the chat commands
 from hub.api.access import PRINCIPAL_KEY
 from hub.api.state import AUTH, BUS, CONFIG_ENTRIES
 from hub.api.websocket_commands import (

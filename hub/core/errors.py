@@ -34,6 +34,17 @@ ONBOARDING_CLOSED: Final = "onboarding_closed"
 INVALID_FORMAT: Final = "invalid_format"
 ID_REUSE: Final = "id_reuse"
 UNKNOWN_COMMAND: Final = "unknown_command"
+NO_MODEL: Final = "no_model"
+MODEL_NOT_FOUND: Final = "model_not_found"
+MODEL_EXISTS: Final = "model_exists"
+MODEL_READ_ONLY: Final = "model_read_only"
+MODEL_UNAVAILABLE: Final = "model_unavailable"
+MODEL_ERROR: Final = "model_error"
+CONVERSATION_NOT_FOUND: Final = "conversation_not_found"
+RUN_IN_PROGRESS: Final = "run_in_progress"
+AGENT_NOT_FOUND: Final = "agent_not_found"
+FETCH_REFUSED: Final = "fetch_refused"
+FETCH_FAILED: Final = "fetch_failed"
 
 
 class HubError(Exception):

@@ -247,6 +247,18 @@ class ConfigEntries(EntryLifecycle):
         entry.extra.update(values)
         self._store.schedule_save(self._snapshot)
 
+    async def set_setting(self, entry_id: str, key: str, value: Any) -> ConfigEntry:
+        """Record an admin's setting on the entry (``None`` removes it), on disk before returning."""
+        entry = self.require(entry_id)
+        if value is None:
+            entry.extra.pop(key, None)
+        else:
+            entry.extra[key] = value
+        entry.updated_at = _now()
+        await self._commit()
+        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
+        return entry
+
     # Internals
 
     def _snapshot(self) -> dict[str, Any]:

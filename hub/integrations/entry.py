@@ -102,3 +102,19 @@ class ConfigEntry:
 def visible_entries(entries: Iterable[ConfigEntry], owner: str | None) -> list[ConfigEntry]:
     """Global entries and the ``owner``'s own; another person's user entries stay invisible."""
     return [e for e in entries if e.scope == "global" or (owner is not None and e.owner == owner)]
+
+
+def contribution_owner(entry: ConfigEntry) -> str | None:
+    """Who owns what an entry contributes (surfaces, agents): its person, or ``None`` for everyone."""
+    return entry.owner if entry.scope == "user" else None
+
+
+def last_of_its_scope(entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> bool:
+    """Whether no other entry of the domain holds its contributions in the same scope."""
+    owner = contribution_owner(entry)
+    return not any(
+        other.entry_id != entry.entry_id
+        and other.domain == entry.domain
+        and contribution_owner(other) == owner
+        for other in remaining
+    )

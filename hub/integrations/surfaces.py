@@ -17,7 +17,7 @@ from typing import Any, Final
 from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import SurfaceDescriptor
-from hub.integrations.entry import ConfigEntry
+from hub.integrations.entry import ConfigEntry, contribution_owner, last_of_its_scope
 from hub.integrations.integration import Integration
 
 _LOGGER = logging.getLogger(__name__)
@@ -115,10 +115,10 @@ class Surfaces:
         except Exception:  # a broken declaration contributes nothing
             _LOGGER.exception("surfaces() of %s failed", entry.domain)
             return
-        owner = entry.owner if entry.scope == "user" else None
+        owner = contribution_owner(entry)
         changed = False
         for key, descriptor in declared.items():
-            slug = _contributed_slug(entry.domain, key, owner)
+            slug = contributed_slug(entry.domain, key, owner)
             surface = _surface(
                 slug, descriptor, owner=owner, source_domain=entry.domain, read_only=True
             )
@@ -131,14 +131,9 @@ class Surfaces:
 
     async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
         """Remove an entry's contributed surfaces unless another entry of its domain and scope holds them."""
-        owner = entry.owner if entry.scope == "user" else None
-        if any(
-            other.entry_id != entry.entry_id
-            and other.domain == entry.domain
-            and (other.owner if other.scope == "user" else None) == owner
-            for other in remaining
-        ):
+        if not last_of_its_scope(entry, remaining):
             return
+        owner = contribution_owner(entry)
         doomed = [
             slug
             for slug, s in self._surfaces.items()
@@ -165,7 +160,8 @@ class Surfaces:
         )
 
 
-def _contributed_slug(domain: str, key: str, owner: str | None) -> str:
+def contributed_slug(domain: str, key: str, owner: str | None) -> str:
+    """``<domain>-<key>``, with the owner appended for a person's own so two people never clash."""
     slug = f"{domain}-{key}"
     return slug if owner is None else f"{slug}-{owner}"
 

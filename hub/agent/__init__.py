@@ -1,0 +1,1 @@
+"""The agent: models, toolset assembly, governance gates, capability providers and chat."""

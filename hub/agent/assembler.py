@@ -1,0 +1,266 @@
+"""Toolset assembly for one run, as the specification's assembler does it.
+
+For a person and a model: the applicable entries (the person's own, then global ones) of enabled,
+loaded integrations; the tier gate per entry (manifest ``required_tier`` or the admin's override on
+the entry), fail-closed, for tools and capability providers alike; each entry's toolsets as its
+``async_setup_entry`` returned them (built on first use when deferred), one failure logged and
+skipped; the chat's integration selection; the ambient capability slots and the hub's own tools;
+then the untrusted gate over the lot. Every tool name is attributed to its integration and entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.agent.capabilities import Providers, capability_toolset, for_slots, resolve_providers
+from hub.agent.delegation import RunToolset, delegation_toolset, offered
+from hub.agent.deps import RunDeps
+from hub.agent.governance import effective_required_tier, refusal, tier_ok
+from hub.agent.hub_tools import HubServices, hub_toolset
+from hub.agent.policy import GatedToolset, apply_untrusted_gate
+from hub.integrations.agents import Agents, DelegateAgent
+from hub.integrations.catalog import IntegrationCatalog
+from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.integration import Integration
+from hub.integrations.manifest import IntegrationManifest, Tier
+from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.surfaces import Surface
+from hub.integrations.toolsets import resolve_toolset
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """Who runs, on which model tier, with which integrations selected, in which surface."""
+
+    person_id: str
+    tier: Tier
+    selection: frozenset[str] | None = None
+    """Domains whose tools the chat uses; ``None`` for all."""
+    surface: Surface | None = None
+    allow_local_fetch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSource:
+    """Where a tool of a run comes from, for the picker and for audit."""
+
+    domain: str | None
+    entry_id: str | None
+    entry_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An applicable entry that contributes nothing to this run, and why."""
+
+    domain: str
+    entry_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Assembly:
+    """A run's tools after every gate."""
+
+    toolsets: list[RunToolset]
+    attribution: dict[str, ToolSource]
+    providers: Providers
+    agents: list[DelegateAgent]
+    deps: RunDeps
+    skipped: list[Skipped] = field(default_factory=list)
+    untrusted: bool = False
+
+    def for_model(self, model: Any) -> list[Any]:
+        """The toolsets to hand the agent, ``delegate_to`` included when an agent is offered."""
+        toolsets = [item.toolset for item in self.toolsets]
+        if self.agents and "delegate_to" in self.attribution:
+            toolsets.append(delegation_toolset(self.agents, model, self.toolsets))
+        return toolsets
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An applicable entry with its integration, and the tier gate's verdict."""
+
+    entry: ConfigEntry
+    integration: Integration
+    manifest: IntegrationManifest
+    refused: str | None
+
+
+class ToolsetAssembler:
+    """Builds each run's tools from the hub's entries, integrations and sub-agents."""
+
+    def __init__(
+        self,
+        entries: ConfigEntries,
+        registry: IntegrationRegistry,
+        catalog: IntegrationCatalog,
+        agents: Agents,
+        services: HubServices,
+    ) -> None:
+        self._entries = entries
+        self._registry = registry
+        self._catalog = catalog
+        self._agents = agents
+        self._services = services
+        self._toolsets: dict[str, Any] = {}
+
+    def entry_toolsets(self, entry_id: str) -> list[Any]:
+        """What an entry's ``async_setup_entry`` returned (deferred ones not yet built)."""
+        return self._entries.toolsets(entry_id)
+
+    def candidates(self, person_id: str, tier: Tier) -> list[Candidate]:
+        """Applicable entries in precedence order: the person's own, then global; gate applied."""
+        own: list[Candidate] = []
+        shared: list[Candidate] = []
+        for entry in self._entries.entries():
+            if entry.disabled:
+                continue
+            if entry.scope == "user" and entry.owner != person_id:
+                continue
+            if entry.scope not in ("user", "global"):
+                continue
+            loaded = self._registry.get(entry.domain)
+            row = self._catalog.get(entry.domain)
+            if loaded is None or (row is not None and not row.enabled):
+                continue
+            required = effective_required_tier(loaded.manifest, entry)
+            verdict = None if tier_ok(tier, required) else refusal(tier, required)
+            candidate = Candidate(entry, loaded.integration, loaded.manifest, verdict)
+            (own if entry.scope == "user" else shared).append(candidate)
+        return own + shared
+
+    def assemble(self, scope: RunScope) -> Assembly:
+        """Every gate applied; nothing here talks to the network or blocks."""
+        candidates = self.candidates(scope.person_id, scope.tier)
+        cleared = [c for c in candidates if c.refused is None]
+        skipped = [Skipped(c.entry.domain, c.entry.entry_id, c.refused or "") for c in candidates]
+        skipped = [s for s in skipped if s.reason]
+        gated: list[GatedToolset] = []
+        sources: list[tuple[Any, ToolSource]] = []
+        domains_of: list[str | None] = []
+        taken: set[str] = set()
+        selected_domains = {c.entry.domain for c in cleared}
+        for candidate in self._selected(cleared, scope.selection):
+            entry = candidate.entry
+            if entry.state is not EntryState.LOADED:
+                reason = f"not loaded ({entry.state}{': ' + entry.reason if entry.reason else ''})"
+                skipped.append(Skipped(entry.domain, entry.entry_id, reason))
+                continue
+            source = ToolSource(entry.domain, entry.entry_id, entry.title)
+            trusted = candidate.manifest.trust_tier == "trusted"
+            for returned in self._entries.toolsets(entry.entry_id):
+                try:
+                    toolset = resolve_toolset(returned)
+                except Exception as err:  # one broken integration never fails the run
+                    _LOGGER.exception("Toolset of %s (%s) failed", entry.entry_id, entry.domain)
+                    reason = f"its toolset failed to build ({type(err).__name__})"
+                    skipped.append(Skipped(entry.domain, entry.entry_id, reason))
+                    continue
+                names = tool_names(toolset)
+                if taken.intersection(names):
+                    # A second entry of one integration offers the same names: tell them apart.
+                    toolset = toolset.prefixed(_prefix(entry, taken))
+                    names = tool_names(toolset)
+                taken.update(names)
+                gated.append(GatedToolset(toolset, trusted))
+                sources.append((toolset, source))
+                domains_of.append(entry.domain)
+
+        # The person's own first, then global; within each, by integration name (stable sort).
+        by_precedence = sorted(cleared, key=lambda c: (c.entry.scope != "user", c.entry.domain))
+        providers = resolve_providers(
+            ((c.entry, c.integration) for c in by_precedence),
+            self._entries.context,
+            allow_local_fetch=scope.allow_local_fetch,
+        )
+        hub_source = ToolSource(None, None)
+        builtin = [
+            self._builtin("hub"),
+            for_slots(self._builtin("capabilities"), providers.filled()),
+        ]
+        agents = offered(
+            self._agents.visible(scope.person_id),
+            domains=selected_domains,
+            capabilities=providers.filled(),
+            surface=scope.surface,
+        )
+        for toolset in builtin:
+            gated.append(GatedToolset(toolset, True))
+            sources.append((toolset, hub_source))
+            domains_of.append(None)
+
+        untrusted = not all(item.trusted for item in gated)
+        final = apply_untrusted_gate(gated)
+        attribution: dict[str, ToolSource] = {}
+        for (_original, source), kept in zip(sources, final, strict=True):
+            for name in tool_names(kept):
+                attribution.setdefault(name, source)
+        if agents and not untrusted:  # delegate_to is high-privilege: the gate keeps it out
+            attribution["delegate_to"] = hub_source
+        return Assembly(
+            toolsets=[RunToolset(t, d) for t, d in zip(final, domains_of, strict=True)],
+            attribution=attribution,
+            providers=providers,
+            agents=agents,
+            deps=RunDeps(frozenset(c.entry.entry_id for c in cleared), providers),
+            skipped=skipped,
+            untrusted=untrusted,
+        )
+
+    def _builtin(self, name: str) -> Any:
+        """The hub's own toolsets, built on first use and shared by every run (they read deps)."""
+        toolset = self._toolsets.get(name)
+        if toolset is None:
+            toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
+            self._toolsets[name] = toolset
+        return toolset
+
+    @staticmethod
+    def _selected(
+        cleared: Iterable[Candidate], selection: frozenset[str] | None
+    ) -> list[Candidate]:
+        return [c for c in cleared if selection is None or c.entry.domain in selection]
+
+
+def tool_names(toolset: Any) -> list[str]:
+    """The tool names a toolset offers, read without a run (function, wrapped, filtered, combined)."""
+    tools = getattr(toolset, "tools", None)
+    if isinstance(tools, dict):
+        return list(tools)
+    prefix = getattr(toolset, "prefix", None)
+    inner = getattr(toolset, "wrapped", None)
+    if inner is not None:
+        names = [n for n in tool_names(inner) if _passes(toolset, n)]
+        return [f"{prefix}_{n}" for n in names] if isinstance(prefix, str) else names
+    members = getattr(toolset, "toolsets", None)
+    if isinstance(members, list | tuple):
+        return [name for member in members for name in tool_names(member)]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class _NamedTool:
+    name: str
+
+
+def _passes(filtered: Any, name: str) -> bool:
+    check = getattr(filtered, "filter_func", None)
+    return True if check is None else bool(check(None, _NamedTool(name)))
+
+
+def _prefix(entry: ConfigEntry, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", entry.title.lower()).strip("_")[:24] or "entry"
+    prefix, n = base, 1
+    while any(name.startswith(f"{prefix}_") for name in taken):
+        n += 1
+        prefix = f"{base}{n}"
+    return prefix

@@ -1,0 +1,332 @@
+"""Model endpoints: OpenAI-compatible servers from ``configuration.yaml`` and from the web UI.
+
+A model from the configuration file is read-only here (only which one is the default may change);
+one added in the UI is stored in ``.storage/core.models`` with its API key encrypted by the keyring.
+A key from the configuration file only ever comes from the environment variable it names.
+pydantic-ai and the openai SDK are imported when a model is first built, never at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
+
+from hub.config import ModelConfig
+from hub.core.crypto import Keyring
+from hub.core.errors import (
+    MODEL_EXISTS,
+    MODEL_NOT_FOUND,
+    MODEL_READ_ONLY,
+    NO_MODEL,
+    BadRequestError,
+    HubError,
+    NotFoundError,
+)
+from hub.core.storage import StorageManager
+from hub.integrations.manifest import Tier, parse_tier
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
+
+MODELS_KEY: Final = "core.models"
+API_KEY_FIELD: Final = "api_key"
+_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+_ENV: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TIERS: Final = ("unregulated", "regulated", "internal")
+
+
+class NoModelError(HubError):
+    """No model is configured, or the one asked for is gone."""
+
+    code = NO_MODEL
+    http_status = 400
+
+
+class ModelNotFoundError(NotFoundError):
+    """No model of that name."""
+
+    code = MODEL_NOT_FOUND
+
+
+class ModelExistsError(HubError):
+    """A model of that name exists already."""
+
+    code = MODEL_EXISTS
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEndpoint:
+    """One model endpoint; ``api_key`` is ciphertext (UI models) and never leaves this module."""
+
+    name: str
+    base_url: str
+    model: str
+    tier: str
+    api_key_env: str | None
+    source: str
+    api_key: str | None = None
+
+    @property
+    def tier_level(self) -> Tier:
+        """The tier as the gate compares it."""
+        return parse_tier(self.tier)
+
+    def public(self, *, is_default: bool) -> dict[str, Any]:
+        """What a client sees: whether there is a key, never the key."""
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "tier": self.tier,
+            "is_default": is_default,
+            "source": self.source,
+            "has_api_key": self.api_key is not None,
+            "api_key_env": self.api_key_env,
+            "read_only": self.source == "configuration",
+        }
+
+    def stored(self) -> dict[str, Any]:
+        """What ``.storage/core.models`` holds for a UI model."""
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "tier": self.tier,
+            "api_key_env": self.api_key_env,
+            "api_key": self.api_key,
+        }
+
+
+class ModelRegistry:
+    """Every model endpoint and the default; builds pydantic-ai models on demand."""
+
+    def __init__(
+        self,
+        storage: StorageManager,
+        keyring: Keyring,
+        configured: tuple[ModelConfig, ...],
+        env: Mapping[str, str],
+        *,
+        request_timeout: float = 120.0,
+    ) -> None:
+        self._store = storage.store(MODELS_KEY, 1)
+        self._keyring = keyring
+        self._env = env
+        self._request_timeout = request_timeout
+        self._configured = {
+            m.name: ModelEndpoint(
+                m.name, m.base_url, m.model, m.tier, m.api_key_env, "configuration"
+            )
+            for m in configured
+        }
+        self._config_default = next((m.name for m in configured if m.default), None)
+        self._ui: dict[str, ModelEndpoint] = {}
+        self._default: str | None = None
+        self._clients: dict[str, Any] = {}
+        """One HTTP client per endpoint, so runs reuse its connections; closed when it changes."""
+
+    async def load(self) -> None:
+        """Read the models added in the UI, and the chosen default."""
+        data = await self._store.load()
+        if data is None:
+            return
+        self._ui = {
+            item["name"]: ModelEndpoint(**item, source="ui")
+            for item in data.get("models", [])
+            if item["name"] not in self._configured
+        }
+        self._default = data.get("default")
+
+    # Reading
+
+    def all(self) -> list[ModelEndpoint]:
+        """Configuration models first, then UI ones, each in the order they were added."""
+        return [*self._configured.values(), *self._ui.values()]
+
+    def default_name(self) -> str | None:
+        """The default: the one chosen in the UI, else the configuration's, else the first."""
+        for name in (self._default, self._config_default):
+            if name is not None and self._find(name) is not None:
+                return name
+        models = self.all()
+        return models[0].name if models else None
+
+    def get(self, name: str) -> ModelEndpoint:
+        """One model, or ``ModelNotFoundError``."""
+        found = self._find(name)
+        if found is None:
+            raise ModelNotFoundError(f"no model named {name!r}")
+        return found
+
+    def resolve(self, name: str | None) -> ModelEndpoint:
+        """The model a run uses: the one named, else the default; ``NoModelError`` when none."""
+        if name is not None and self._find(name) is not None:
+            return self.get(name)
+        default = self.default_name()
+        if default is None:
+            raise NoModelError("no model is configured: add one in Settings → Models")
+        return self.get(default)
+
+    def views(self) -> dict[str, Any]:
+        """``GET /api/models``."""
+        default = self.default_name()
+        return {
+            "models": [m.public(is_default=m.name == default) for m in self.all()],
+            "default": default,
+        }
+
+    def view(self, name: str) -> dict[str, Any]:
+        """One model as a client sees it."""
+        return self.get(name).public(is_default=name == self.default_name())
+
+    # Changing (admins only; the HTTP layer checks)
+
+    async def add(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        model: str,
+        tier: str,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        is_default: bool = False,
+    ) -> ModelEndpoint:
+        """Add a model; its API key is encrypted before anything is stored."""
+        _check(name=name, base_url=base_url, model=model, tier=tier, api_key_env=api_key_env)
+        if self._find(name) is not None:
+            raise ModelExistsError(f"a model named {name!r} exists already")
+        sealed = await self._seal(name, api_key) if api_key else None
+        endpoint = ModelEndpoint(name, base_url, model, tier, api_key_env, "ui", sealed)
+        self._ui[name] = endpoint
+        if is_default:
+            self._default = name
+        await self._commit()
+        return endpoint
+
+    async def update(self, name: str, changes: Mapping[str, Any]) -> ModelEndpoint:
+        """Change a UI model; ``api_key`` omitted keeps it, ``""`` clears it, a value replaces it."""
+        current = self.get(name)
+        fields = {k: v for k, v in changes.items() if k != "is_default"}
+        if current.source == "configuration" and fields:
+            raise BadRequestError(
+                f"{name!r} comes from configuration.yaml; change it there",
+                code=MODEL_READ_ONLY,
+            )
+        if fields:
+            merged = {
+                "base_url": fields.get("base_url", current.base_url),
+                "model": fields.get("model", current.model),
+                "tier": fields.get("tier", current.tier),
+                "api_key_env": fields.get("api_key_env", current.api_key_env),
+            }
+            _check(name=name, **merged)
+            api_key = current.api_key
+            if "api_key" in fields:
+                new_key = fields["api_key"]
+                api_key = await self._seal(name, new_key) if new_key else None
+            current = replace(current, **merged, api_key=api_key)
+            self._ui[name] = current
+            await self._drop_client(name)
+        if changes.get("is_default") is True:
+            self._default = name
+        elif changes.get("is_default") is False and self.default_name() == name:
+            self._default = None
+        await self._commit()
+        return current
+
+    async def remove(self, name: str) -> None:
+        """Remove a UI model and make its key unreadable."""
+        current = self.get(name)
+        if current.source == "configuration":
+            raise BadRequestError(
+                f"{name!r} comes from configuration.yaml; remove it there", code=MODEL_READ_ONLY
+            )
+        del self._ui[name]
+        await self._drop_client(name)
+        if self._default == name:
+            self._default = None
+        await self._commit()
+        await self._keyring.forget_owner(_owner(name))
+
+    # Using
+
+    def api_key(self, endpoint: ModelEndpoint) -> str | None:
+        """The plaintext key for a request: decrypted, or read from its environment variable."""
+        if endpoint.api_key is not None:
+            return self._keyring.decrypt(_owner(endpoint.name), API_KEY_FIELD, endpoint.api_key)
+        if endpoint.api_key_env:
+            return self._env.get(endpoint.api_key_env) or None
+        return None
+
+    def build(self, endpoint: ModelEndpoint) -> Model:
+        """A pydantic-ai model for the endpoint (imports pydantic-ai and openai on first use)."""
+        from openai import AsyncOpenAI
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
+        client = self._clients.get(endpoint.name)
+        if client is None:
+            # Local servers ignore the key, but the SDK refuses to start without one.
+            client = AsyncOpenAI(
+                base_url=endpoint.base_url,
+                api_key=self.api_key(endpoint) or "not-needed",
+                max_retries=0,
+                timeout=self._request_timeout,
+            )
+            self._clients[endpoint.name] = client
+        return OpenAIChatModel(endpoint.model, provider=OpenAIProvider(openai_client=client))
+
+    async def close(self) -> None:
+        """Close every endpoint's HTTP client (shutdown)."""
+        for name in list(self._clients):
+            await self._drop_client(name)
+
+    async def _drop_client(self, name: str) -> None:
+        client = self._clients.pop(name, None)
+        if client is not None:
+            await client.close()
+
+    # Internals
+
+    def _find(self, name: str) -> ModelEndpoint | None:
+        return self._configured.get(name) or self._ui.get(name)
+
+    async def _seal(self, name: str, api_key: str) -> str:
+        if not isinstance(api_key, str) or len(api_key) > 4096:
+            raise BadRequestError("api_key must be text of at most 4096 characters")
+        return await self._keyring.encrypt(_owner(name), API_KEY_FIELD, api_key)
+
+    async def _commit(self) -> None:
+        await self._store.commit(
+            lambda: {
+                "models": [m.stored() for m in self._ui.values()],
+                "default": self._default,
+            }
+        )
+
+
+def _owner(name: str) -> str:
+    return f"model:{name}"
+
+
+def _check(*, name: str, base_url: str, model: str, tier: str, api_key_env: str | None) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise BadRequestError("name: use letters, digits, spaces, '.', '_' or '-' (at most 64)")
+    if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
+        raise BadRequestError(
+            "base_url: an http:// or https:// address, e.g. http://127.0.0.1:11434/v1"
+        )
+    if not isinstance(model, str) or not model.strip() or len(model) > 200:
+        raise BadRequestError("model: the model id the server knows, e.g. llama3.1")
+    if tier not in TIERS:
+        raise BadRequestError(f"tier: one of {', '.join(TIERS)}")
+    if api_key_env is not None and (
+        not isinstance(api_key_env, str) or not _ENV.match(api_key_env)
+    ):
+        raise BadRequestError(
+            "api_key_env: the name of an environment variable, e.g. OPENAI_API_KEY"
+        )
