@@ -24,6 +24,7 @@ from hub.core.errors import (
     HubError,
     NotFoundError,
 )
+from hub.core.redact import SECRETS
 from hub.core.storage import StorageManager
 from hub.integrations.manifest import Tier, parse_tier
 
@@ -259,7 +260,10 @@ class ModelRegistry:
         if endpoint.api_key is not None:
             return self._keyring.decrypt(_owner(endpoint.name), API_KEY_FIELD, endpoint.api_key)
         if endpoint.api_key_env:
-            return self._env.get(endpoint.api_key_env) or None
+            key = self._env.get(endpoint.api_key_env) or None
+            if key is not None:
+                SECRETS.add(key)  # masked in every log line, like the keyring's own secrets
+            return key
         return None
 
     def build(self, endpoint: ModelEndpoint) -> Model:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpServer
 
 from hub.agent.assembler import Assembly, RunScope
+from hub.agent.fetch import FetchRefused
 from hub.agent.policy import HIGH_PRIVILEGE_TOOLS
 from hub.api.state import CHAT
 from hub.integrations.manifest import Tier
@@ -25,6 +28,14 @@ async def person(hub: AgentHub) -> str:
 
 async def assemble(hub: AgentHub, tier: Tier = Tier.INTERNAL, **scope: Any) -> Assembly:
     return hub.app[CHAT].assembler.assemble(RunScope(await person(hub), tier, **scope))
+
+
+async def assemble_for_chat(hub: AgentHub) -> Assembly:
+    """What a chat run of the signed-in person assembles (their preferences included)."""
+    chat = hub.app[CHAT]
+    me = await person(hub)
+    conversation = await chat.conversations.get(await hub.conversation(), me)
+    return chat.assembler.assemble(chat.scope(me, chat.models.resolve(None), conversation))
 
 
 async def offered_to_model(hub: AgentHub, conversation: dict[str, Any] | None = None) -> set[str]:
@@ -191,3 +202,63 @@ async def test_a_second_entry_of_an_integration_gets_its_own_tool_names(hub: Age
     assert len(prefixed) == len(NOTES_TOOLS)
     assert all(name.endswith(tuple(NOTES_TOOLS)) and name not in NOTES_TOOLS for name in prefixed)
     assert prefixed <= await offered_to_model(hub)
+
+
+async def test_the_picker_lists_integrations_with_their_tools_or_why_not(hub: AgentHub) -> None:
+    notes = await hub.add("notes")
+    await hub.add("vault")
+    await hub.add("alpha_search")  # a pure capability provider: not in the picker
+    status, picker = await hub.get("/api/agent/integrations", params={"model": "hosted"})
+    assert status == 200
+    assert (picker["model"], picker["tier"]) == ("hosted", "unregulated")
+    by_domain = {item["domain"]: item for item in picker["integrations"]}
+    assert set(by_domain) == {"notes", "vault"}
+    vault = by_domain["vault"]
+    assert (vault["available"], vault["required_tier"], vault["tools"]) == (False, "internal", [])
+    assert "internal" in vault["reason"]
+    tools = {tool["name"]: tool for tool in by_domain["notes"]["tools"]}
+    assert set(tools) == NOTES_TOOLS
+    assert tools["note_add"] == {
+        "name": "note_add",
+        "description": "Remember a note.",
+        "entry_id": notes,
+    }
+    _, picker = await hub.get("/api/agent/integrations", params={"model": "local"})
+    assert {i["domain"]: i["available"] for i in picker["integrations"]}["vault"] is True
+
+
+async def test_a_person_may_let_web_fetch_reach_their_lan(
+    hub: AgentHub, aiohttp_server: AiohttpServer
+) -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<h1>Router</h1><p>All good.</p>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    url = str((await aiohttp_server(app)).make_url("/"))
+    status, prefs = await hub.get("/api/agent/preferences")
+    assert (status, prefs) == (200, {"allow_local_fetch": False})
+    fetch = (await assemble_for_chat(hub)).providers.fetch
+    assert fetch is not None
+    with pytest.raises(FetchRefused, match="local network"):
+        await fetch.fetch(url=url)
+    resp = await hub.client.patch("/api/agent/preferences", json={"allow_local_fetch": True})
+    assert (await resp.json()) == {"allow_local_fetch": True}
+    fetch = (await assemble_for_chat(hub)).providers.fetch
+    assert fetch is not None
+    assert "All good." in await fetch.fetch(url=url)
+    resp = await hub.client.patch("/api/agent/preferences", json={"allow_local_fetch": "yes!"})
+    assert resp.status == 400
+
+
+async def test_every_tool_of_a_run_can_be_called_by_the_test_model(hub: AgentHub) -> None:
+    """pydantic-ai's TestModel calls each tool once with generated arguments; a raising one included."""
+    from pydantic_ai.models.test import TestModel
+
+    await hub.add("notes")
+    model = TestModel(call_tools=["note_add", "note_list", "note_fail"])
+    hub.app[CHAT].model_factory = lambda endpoint: model
+    events = await hub.chat(await hub.conversation(), "try everything")
+    results = {e["tool"]: e["error"] for e in events if e["kind"] == "tool_result"}
+    assert results == {"note_add": False, "note_list": False, "note_fail": True}
+    assert events[-1]["status"] == "completed"

@@ -208,3 +208,23 @@ async def test_a_failing_endpoint_is_a_clear_error_and_the_conversation_is_kept(
     _, stored = await hub.get(f"/api/conversations/{conversation}")
     assert [item["kind"] for item in stored["items"]][:3] == ["user", "assistant", "user"]
     assert stored["items"][-1]["kind"] == "error"
+
+
+async def test_only_an_admin_changes_models(hub: AgentHub) -> None:
+    status, _ = await hub.post(
+        "/api/people", {"username": "kid", "password": "kid-password-12", "is_admin": False}
+    )
+    assert status in (200, 201)
+    resp = await hub.client.post(
+        "/api/auth/login", json={"username": "kid", "password": "kid-password-12"}
+    )
+    kid = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+    body = {"name": "x", "base_url": "http://a.example", "model": "m"}
+    resp = await hub.client.post("/api/models", json=body, headers=kid)
+    assert resp.status == 403
+    resp = await hub.client.patch("/api/models/local", json={"is_default": False}, headers=kid)
+    assert resp.status == 403
+    resp = await hub.client.delete("/api/models/local", headers=kid)
+    assert resp.status == 403
+    resp = await hub.client.get("/api/models", headers=kid)
+    assert resp.status == 200, "everyone may see which models there are"
