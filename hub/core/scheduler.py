@@ -155,14 +155,20 @@ class Scheduler:
             _schedule(self._aps, name, spec, self._due)
 
     def remove_job(self, name: str) -> bool:
-        """Stop scheduling ``name`` and cancel its run in flight; return whether there was such a job."""
+        """Stop scheduling ``name`` and cancel its run in flight; return whether there was such a job.
+
+        A run that removes its own job (a sync that finds its entry must be reauthenticated) is
+        left to finish what it is doing rather than cancelled from inside.
+        """
         job = self._jobs.pop(name, None)
         if job is None:
             return False
         if self._aps is not None and self._aps.get_job(name) is not None:
             self._aps.remove_job(name)
+        current = asyncio.current_task()
         for task in job.tasks:
-            task.cancel()
+            if task is not current:
+                task.cancel()
         return True
 
     def has_job(self, name: str) -> bool:

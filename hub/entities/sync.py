@@ -130,7 +130,6 @@ class SyncManager:
                         record.update(outcome.counts())
         except ConfigEntryAuthFailed as err:
             record["error"] = f"credentials refused: {safe_text(err)}"
-            await self._entries.request_reauth(entry_id, record["error"])
         except TimeoutError:
             record["error"] = f"timed out after {timeout:g} s"
             _LOGGER.warning("Sync of %s (%s) timed out after %g s", entry_id, entry.domain, timeout)
@@ -141,6 +140,9 @@ class SyncManager:
             )
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
         await self._entries.set_extra(entry_id, last_sync=record)
+        if str(record.get("error", "")).startswith("credentials refused"):
+            # After recording: asking for reauth unloads the entry and ends its sync job.
+            await self._entries.request_reauth(entry_id, record["error"])
         _LOGGER.debug("Sync of %s (%s): %s", entry_id, entry.domain, record)
 
     # Entry hooks

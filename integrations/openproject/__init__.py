@@ -100,12 +100,13 @@ class OpenProjectIntegration(Integration):
         return await self._poll(ctx)
 
     async def async_health(self, ctx: SetupContext) -> HealthResult:
-        """OK when the key works; an error when it is refused; degraded when OpenProject is out of reach."""
+        """OK when the key works, degraded when OpenProject is out of reach; a refused key asks for reauth."""
         try:
             async with self._client(ctx) as client:
                 user = await client.me()
         except OpenProjectAuthError:
-            return HealthResult(HealthResult.ERROR, "OpenProject refused the API key")
+            # Not just an error health: the hub then asks the person for a new key (reauth).
+            raise ConfigEntryAuthFailed("OpenProject refused the API key") from None
         except OpenProjectConnectionError:
             return HealthResult(HealthResult.DEGRADED, "OpenProject is unreachable")
         except OpenProjectError as err:

@@ -342,16 +342,17 @@ async def test_a_webhook_repolls_and_refuses_a_body_that_is_not_an_object(
     assert answer["error"]["message"].startswith("body: must be a JSON object")
 
 
-async def test_a_refused_key_is_an_error_in_health_and_asks_for_reauth_in_a_sync(
+async def test_a_refused_key_asks_the_person_for_a_new_one(
     hub: BundledHub, fake: FakeOpenProject, op_url: str
 ) -> None:
     entry_id = await add_entry(hub, op_url)
     await sync(hub, entry_id)
     fake.key = "rotated"
     record = await sync(hub, entry_id)
-    assert record["skipped"] == "health is error: OpenProject refused the API key"
+    assert record["error"] == "credentials refused: OpenProject refused the API key"
     _, entry = await hub.get(f"/api/config-entries/{entry_id}")
-    assert entry["health"]["status"] == "error"
+    assert entry["state"] == "reauth_required"
+    assert API_KEY not in str(entry)
 
     entries = hub.app[CONFIG_ENTRIES]
     loaded = hub.app[REGISTRY].get("openproject")
