@@ -198,8 +198,10 @@ class ToolsetAssembler:
             sources.append((toolset, hub_source))
             domains_of.append(None)
 
-        untrusted = not all(item.trusted for item in gated)
-        final = apply_untrusted_gate(gated)
+        trust = {c.entry.domain: c.manifest.trust_tier for c in cleared}
+        untrusted_provider = any(trust.get(d) == "untrusted" for d in providers.sources.values())
+        untrusted = untrusted_provider or not all(item.trusted for item in gated)
+        final = apply_untrusted_gate(gated, untrusted_provider=untrusted_provider)
         attribution: dict[str, ToolSource] = {}
         for (_original, source), kept in zip(sources, final, strict=True):
             for name in tool_names(kept):

@@ -44,9 +44,15 @@ class GatedToolset:
     trusted: bool
 
 
-def apply_untrusted_gate(toolsets: Sequence[GatedToolset]) -> list[Any]:
-    """The run's toolsets, trusted ones filtered when any untrusted one is present."""
-    if all(item.trusted for item in toolsets):
+def apply_untrusted_gate(
+    toolsets: Sequence[GatedToolset], *, untrusted_provider: bool = False
+) -> list[Any]:
+    """The run's toolsets, trusted ones filtered when any untrusted one is present.
+
+    ``untrusted_provider``: a capability slot is filled by an untrusted integration, so its
+    output reaches the model through a generic tool; that engages the gate just the same.
+    """
+    if not untrusted_provider and all(item.trusted for item in toolsets):
         return [item.toolset for item in toolsets]
     return [
         item.toolset.filtered(_low_privilege) if item.trusted else item.toolset for item in toolsets

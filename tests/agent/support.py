@@ -204,6 +204,13 @@ def write_integrations(root: Path) -> Path:
         make_integration(
             root, domain, init=SEARCH.replace("{domain}", domain), provides=["web_search"]
         )
+    make_integration(
+        root,
+        "aardvark_search",
+        init=SEARCH.replace("{domain}", "aardvark_search"),
+        provides=["web_search"],
+        trust_tier="untrusted",
+    )
     make_integration(root, "sky", init=WEATHER, provides=["weather"])
     make_integration(root, "analyst", init=ANALYST, single_instance=False)
     return root

@@ -125,6 +125,17 @@ async def test_an_untrusted_toolset_removes_exactly_the_high_privilege_tools(
     assert "send_email" not in assembly.attribution
 
 
+async def test_an_untrusted_provider_engages_the_gate_too(hub: AgentHub) -> None:
+    await hub.add("notes")
+    await hub.add("aardvark_search")  # untrusted, and first by name: it fills web_search
+    assembly = await assemble(hub)
+    assert assembly.providers.sources["web_search"] == "aardvark_search"
+    assert assembly.untrusted
+    offered = await offered_to_model(hub)
+    assert "web_search" in offered, "its own generic tool stays"
+    assert not offered & {"send_email", "web_fetch", "control_entity"}
+
+
 async def test_capability_providers_first_configured_wins(hub: AgentHub) -> None:
     await hub.add("beta_search")
     await hub.add("alpha_search")
