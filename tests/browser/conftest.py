@@ -18,8 +18,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.bench.startup import free_port, health_ok
+from tests.fakes.openai_server import FakeOpenAI
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -166,3 +168,30 @@ async def page(browser: Any, hub: RunningHub, request: pytest.FixtureRequest) ->
 async def second_page(browser: Any, hub: RunningHub) -> Any:
     """Another browser context signed in as the owner (a second device)."""
     return await _signed_in_page(browser, hub)
+
+
+@dataclass
+class FakeModelServer:
+    """A fake OpenAI-compatible model served on 127.0.0.1 for the hub process, and its base URL."""
+
+    fake: FakeOpenAI
+    url: str
+
+
+FAKE_API_KEY = "sk-fake-browser-secret-0123456789"
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeModelServer]:
+    """``tests/fakes/openai_server.FakeOpenAI`` on a real port (the hub runs in its own process);
+    it insists on ``FAKE_API_KEY``."""
+    fake = FakeOpenAI(api_key=FAKE_API_KEY)
+    runner = web.AppRunner(fake.app(), shutdown_timeout=1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield FakeModelServer(fake, f"http://127.0.0.1:{port}/v1")
+    finally:
+        await runner.cleanup()

@@ -5,7 +5,7 @@ import { HubSocket } from "./ws.js";
 import { h, clear } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
 
-const PAGES = ["entities", "dashboards", "integrations", "entries", "settings"];
+const PAGES = ["chat", "entities", "dashboards", "integrations", "entries", "settings"];
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
 const state = { pages: {}, cleanup: null, ws: null, person: null };
@@ -41,18 +41,25 @@ function renderNav() {
     h("span", { class: "who" }, state.person?.display_name || ""), out);
 }
 
+let routed = 0;
+
 async function route() {
   const hash = location.hash.replace(/^#\/?/, "") || "entities";
   const [name, ...rest] = hash.split("/");
+  const turn = ++routed;
   state.cleanup?.();
   state.cleanup = null;
   clear(view);
+  // Each page renders into its own box: when the hash changes again while a page is still loading,
+  // the late page fills a box no longer shown, and is cleaned up at once (never two pages at once).
+  const root = h("div", { class: "page" });
+  view.append(root);
   for (const link of nav.querySelectorAll("a")) {
     link.toggleAttribute("aria-current", link.dataset.route === name);
   }
   const page = Object.values(state.pages).find((p) => p.route === name) || state.pages.entities;
   if (!page) {
-    view.append(h("p", {}, t("app.not_found")));
+    root.append(h("p", {}, t("app.not_found")));
     return;
   }
   const ctx = {
@@ -66,10 +73,13 @@ async function route() {
     toast,
   };
   try {
-    state.cleanup = (await page.render(view, ctx)) || null;
+    const cleanup = (await page.render(root, ctx)) || null;
+    if (turn === routed) state.cleanup = cleanup;
+    else cleanup?.();
   } catch (err) {
+    if (turn !== routed) return;
     console.error(err);
-    view.append(h("p", { role: "alert", class: "error" }, err instanceof ApiError ? err.message : t("app.failed")));
+    root.append(h("p", { role: "alert", class: "error" }, err instanceof ApiError ? err.message : t("app.failed")));
   }
 }
 

@@ -8,6 +8,7 @@ export class HubSocket {
     this.pending = new Map();
     this.listeners = new Map();
     this.subscriptions = new Map();
+    this.streams = new Map();
     this.socket = null;
     this.ready = null;
     this.closed = false;
@@ -50,8 +51,14 @@ export class HubSocket {
   lost(reject) {
     this.onStatus("disconnected");
     const stale = [...this.pending.values()];
+    const unanswered = new Set(this.pending.keys());
     this.pending.clear();
     for (const waiter of stale) waiter.reject({ code: "disconnected", message: "connection lost" });
+    // A stream is never re-sent (a chat message must not go twice): it ends here, with an error.
+    // (One still waiting for its first answer rejects instead, above.)
+    const streams = [...this.streams].filter(([id]) => !unanswered.has(id)).map(([, onEvent]) => onEvent);
+    this.streams.clear();
+    for (const onEvent of streams) onEvent({ kind: "error", code: "disconnected", message: "connection lost" });
     reject(new Error("connection lost"));
     this.ready = null;
     this.socket = null;
@@ -96,6 +103,33 @@ export class HubSocket {
         this.command("unsubscribe_events", { subscription: handle.id }).catch(() => {});
       }
     };
+  }
+
+  /** Send a streaming command (``chat/send``): resolves to its first result, then ``onEvent(event)``
+   * gets each ``{type: "event", event}`` with the same id until ``{kind: "done"}``. Unlike a
+   * subscription it is not sent again after a reconnect: a lost connection ends it with
+   * ``{kind: "error", code: "disconnected"}``. */
+  async stream(type, fields, onEvent) {
+    await this.connect();
+    const id = this.nextId++;
+    const forget = () => {
+      this.streams.delete(id);
+      this.listeners.delete(id);
+    };
+    this.streams.set(id, onEvent);
+    this.listeners.set(id, (msg) => {
+      const event = msg.event || {};
+      if (event.kind === "done") forget();
+      onEvent(event);
+    });
+    const result = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.socket.send(JSON.stringify({ id, type, ...fields }));
+    try {
+      return await result;
+    } catch (err) {
+      forget();
+      throw err;
+    }
   }
 
   /** Close for good (sign-out). */

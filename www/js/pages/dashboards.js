@@ -2,6 +2,7 @@
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { renderMarkdown, safeUrl } from "../components/markdown.js";
+import { surfaceChat } from "../components/surface-chat.js";
 
 export const route = "dashboards";
 export const navKey = "dashboards.nav";
@@ -99,6 +100,8 @@ async function renderSurface(root, ctx, slug, startEditing) {
     return null;
   }
   const live = new LiveEntities(ctx);
+  const chats = new Map(); // view index → its chat panel, kept across repaints (a run may be streaming)
+  const dropChats = () => { for (const chat of chats.values()) chat.destroy(); chats.clear(); };
   const canEdit = !surface.read_only && (surface.owner !== null || ctx.person.is_admin);
   let tab = 0;
   let draft = canEdit && startEditing ? editable(surface) : null;
@@ -114,6 +117,7 @@ async function renderSurface(root, ctx, slug, startEditing) {
         scope: surface.owner === null ? "global" : "user",
       });
       draft = null;
+      dropChats();
       history.replaceState(null, "", `#/dashboards/${encodeURIComponent(slug)}`);
       ctx.toast(t("dashboards.saved"));
       paint();
@@ -140,6 +144,10 @@ async function renderSurface(root, ctx, slug, startEditing) {
     clear(root);
     const views = (draft ? draft.config : surface.config).views;
     tab = Math.min(tab, views.length - 1);
+    // A split arrangement pins one view (the chat) beside the tabs of the others.
+    const split = draft ? null : splitOf(surface.config, views.length);
+    const tabbed = views.map((_, i) => i).filter((i) => !split || i !== split[0]);
+    if (!tabbed.includes(tab)) tab = split[1];
     const head = h("header", { class: "dashboards__head" },
       draft
         ? h("input", { class: "dashboards__title-input", value: draft.name, "aria-label": t("dashboards.name"),
@@ -163,13 +171,15 @@ async function renderSurface(root, ctx, slug, startEditing) {
             oninput: (event) => { draft.description = event.target.value; } }))
         : surface.description ? h("p", { class: "muted" }, surface.description) : null]);
     if (surface.read_only) root.append(h("p", { class: "muted" }, t("dashboards.read_only_hint", { domain: surface.source_domain || "?" })));
-    if (views.length > 1 || draft) root.append(tabList(views, t, tab, (i) => { tab = i; paint(`tab-${i}`); }));
-    root.append(viewPanel(views[tab], tab));
+    if (tabbed.length > 1 || draft) root.append(tabList(views, t, tab, (i) => { tab = i; paint(`tab-${i}`); }, tabbed));
+    root.append(split
+      ? h("div", { class: "dashboards__split" }, viewPanel(views[split[0]], split[0], true), viewPanel(views[tab], tab))
+      : viewPanel(views[tab], tab));
     if (focus) root.querySelector(`[data-focus="${focus}"]`)?.focus();
   }
 
-  function viewPanel(view, index) {
-    const panel = h("section", { id: `view-panel-${index}`, class: "dashboards__view", role: "tabpanel",
+  function viewPanel(view, index, pinned = false) {
+    const panel = h("section", { id: `view-panel-${index}`, class: "dashboards__view", role: pinned ? "region" : "tabpanel",
       "aria-label": viewTitle(view, index, t) });
     if (draft) {
       panel.append(h("div", { class: "dashboards__view-tools" },
@@ -180,7 +190,11 @@ async function renderSurface(root, ctx, slug, startEditing) {
           : null));
     }
     if (view.type === "chat") {
-      panel.append(h("div", { class: "card dashboards__placeholder" }, t("dashboards.chat_placeholder")));
+      if (draft) panel.append(h("div", { class: "card dashboards__placeholder" }, t("dashboards.chat_placeholder")));
+      else {
+        if (!chats.has(index)) chats.set(index, surfaceChat(ctx, slug));
+        panel.append(chats.get(index).element);
+      }
       return panel;
     }
     if (!Array.isArray(view.cards)) {
@@ -230,7 +244,7 @@ async function renderSurface(root, ctx, slug, startEditing) {
   }
 
   paint();
-  return () => live.close();
+  return () => { live.close(); dropChats(); };
 }
 
 function backLink(t) {
@@ -245,15 +259,24 @@ function viewTitle(view, index, t) {
   return view.title || t("dashboards.view_n", { n: index + 1 });
 }
 
-function tabList(views, t, current, select) {
-  const tabs = views.map((view, i) => h("button", {
+/** ``[pinned, other]`` view indexes of a valid ``arrangement: {type: "split", views: [a, b]}``, else null. */
+function splitOf(config, count) {
+  const arrangement = config?.arrangement;
+  if (arrangement?.type !== "split" || !Array.isArray(arrangement.views)) return null;
+  const [a, b] = arrangement.views;
+  const ok = (i) => Number.isInteger(i) && i >= 0 && i < count;
+  return ok(a) && ok(b) && a !== b ? [a, b] : null;
+}
+
+function tabList(views, t, current, select, shown = views.map((_, i) => i)) {
+  const tabs = shown.map((i) => h("button", {
     type: "button", role: "tab", id: `view-tab-${i}`, "data-focus": `tab-${i}`,
     "aria-selected": i === current ? "true" : "false", "aria-controls": `view-panel-${i}`,
     tabindex: i === current ? "0" : "-1", onclick: () => select(i),
-  }, viewTitle(view, i, t)));
+  }, viewTitle(views[i], i, t)));
   return h("div", { class: "dashboards__tabs", role: "tablist", "aria-label": t("dashboards.views"), onkeydown: (event) => {
     const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
-    if (step) select((current + step + views.length) % views.length);
+    if (step) select(shown[(shown.indexOf(current) + step + shown.length) % shown.length]);
   } }, tabs);
 }
 

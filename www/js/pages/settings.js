@@ -1,7 +1,9 @@
-// Settings: the person's language and theme, their long-lived tokens, and (for admins) the people.
+// Settings: the person's language and theme, the agent's models and sub-agents, their long-lived
+// tokens, and (for admins) the people.
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { LANGUAGES } from "../i18n.js";
+import { modelsSection, agentsSection } from "../components/models-settings.js";
 
 export const route = "settings";
 export const navKey = "settings.nav";
@@ -10,6 +12,8 @@ const THEMES = ["system", "light", "dark"];
 
 export async function render(root, ctx) {
   const { t } = ctx;
+  const models = h("section", { class: "card settings__section settings__section--wide", "aria-labelledby": "settings-models" });
+  const agents = h("section", { class: "card settings__section", "aria-labelledby": "settings-agents" });
   const tokens = h("section", { class: "card settings__section", "aria-labelledby": "settings-tokens" });
   const people = ctx.person.is_admin
     ? h("section", { class: "card settings__section", "aria-labelledby": "settings-people" })
@@ -18,10 +22,13 @@ export async function render(root, ctx) {
     h("header", { class: "settings__head" }, h("h1", {}, t("settings.title"))),
     await languageSection(ctx),
     themeSection(ctx),
+    models,
+    agents,
     tokens,
     people,
   ]);
-  await Promise.all([tokenSection(tokens, ctx), people ? peopleSection(people, ctx) : null]);
+  await Promise.all([tokenSection(tokens, ctx), people ? peopleSection(people, ctx) : null,
+    modelsSection(models, ctx), agentsSection(agents, ctx)]);
   return null;
 }
 

@@ -1,0 +1,279 @@
+// The chat panel: a conversation's transcript, streamed live over the websocket, and its input.
+// Used by the chat page and by the chat views of dashboards (components/surface-chat.js).
+//
+//   const panel = chatPanel(ctx, { ensureConversation, onRunEnd });
+//   panel.show(conversation, items);   // null, [] for a conversation not created yet
+//   panel.follow();                    // its run is going on elsewhere: wait for it over REST
+//   panel.setReady(false);             // no model: the input is disabled
+//   root.append(panel.element); … panel.destroy();
+
+import { h, clear } from "../dom.js";
+import { renderMarkdown } from "./markdown.js";
+
+const NEAR_BOTTOM = 48;
+const POLL_MS = 1500;
+
+/** A chat panel; ``ensureConversation()`` resolves to the conversation to send to (creating it on the
+ * first message), ``onRunEnd(conversation)`` is told when a run has finished. */
+export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label } = {}) {
+  const { t } = ctx;
+  let conversation = null;
+  let running = false;
+  let ready = true;
+  let destroyed = false;
+  let poll = null; // the timer while following a run this panel does not stream
+  let assistant = null; // the assistant bubble text is streaming into: { text, body, frame }
+  const calls = new Map(); // call_id → the tool call's row
+
+  const transcript = h("div", { class: "chat__transcript", role: "log", "aria-live": "polite",
+    "aria-relevant": "additions", "aria-label": t("chat.transcript"), tabindex: "0" });
+  const working = h("p", { class: "chat__working muted", role: "status", hidden: true }, t("chat.working"));
+  const input = h("textarea", { class: "chat__input", rows: 2, "aria-label": t("chat.message"),
+    placeholder: t("chat.placeholder"), onkeydown: (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (!running) send();
+      }
+    } });
+  const button = h("button", { type: "submit", class: "primary chat__send" }, t("chat.send"));
+  const form = h("form", { class: "chat__form", "aria-label": t("chat.compose"), onsubmit: (event) => {
+    event.preventDefault();
+    if (running) cancel();
+    else send();
+  } }, input, button);
+  const element = h("section", { class: "chat", "aria-label": label || t("chat.panel") }, transcript, working, form);
+
+  // ------------------------------------------------------------------------------------ rendering
+
+  const atBottom = () => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < NEAR_BOTTOM;
+
+  /** Append to the transcript, keeping it scrolled to the end when it was there. */
+  function add(node) {
+    const follow = atBottom();
+    transcript.querySelector(".chat__empty")?.remove();
+    transcript.append(node);
+    if (follow) transcript.scrollTop = transcript.scrollHeight;
+    return node;
+  }
+
+  function userBubble(text) {
+    return add(h("div", { class: "chat__msg chat__msg--user" },
+      h("span", { class: "chat__who" }, t("chat.you")), h("p", { class: "chat__text" }, text)));
+  }
+
+  function assistantBubble(text = "") {
+    const body = h("div", { class: "chat__body" }, renderMarkdown(text));
+    const frame = add(h("div", { class: "chat__msg chat__msg--assistant" },
+      h("span", { class: "chat__who" }, t("chat.assistant")), body));
+    return { text, body, frame, pending: 0 };
+  }
+
+  /** A streamed delta: appended now, the Markdown re-rendered once per animation frame. */
+  function delta(text) {
+    assistant ??= assistantBubble();
+    assistant.text += text;
+    if (assistant.pending) return;
+    const target = assistant;
+    target.pending = requestAnimationFrame(() => {
+      target.pending = 0;
+      const follow = atBottom();
+      clear(target.body).append(renderMarkdown(target.text));
+      if (follow) transcript.scrollTop = transcript.scrollHeight;
+    });
+  }
+
+  function toolCall(item) {
+    assistant = null;
+    const where = item.integration ? ` (${item.integration})` : "";
+    const result = h("div", { class: "chat__tool-result" }, h("span", { class: "muted" }, t("chat.tool_running")));
+    const row = h("details", { class: "chat__tool", dataset: { callId: String(item.call_id ?? "") } },
+      h("summary", {}, h("span", { "aria-hidden": "true" }, "🔧 "), `${item.tool}${where}`),
+      h("div", { class: "chat__tool-body" },
+        h("p", { class: "chat__tool-label" }, t("chat.tool_args")),
+        h("pre", { class: "chat__pre" }, pretty(item.args)),
+        result));
+    calls.set(item.call_id, { row, result });
+    add(row);
+  }
+
+  function toolResult(item) {
+    assistant = null;
+    let call = calls.get(item.call_id);
+    if (!call) { // a result without its call (should not happen): shown on its own
+      toolCall({ call_id: item.call_id, tool: item.tool, args: {}, integration: null });
+      call = calls.get(item.call_id);
+    }
+    clear(call.result).append(
+      h("p", { class: "chat__tool-label" }, item.error ? t("chat.tool_error") : t("chat.tool_result")),
+      h("pre", { class: `chat__pre${item.error ? " chat__pre--error" : ""}` }, String(item.content ?? "")));
+    call.row.classList.toggle("chat__tool--error", Boolean(item.error));
+    call.row.querySelector("summary").append(h("span", { class: item.error ? "error" : "ok" },
+      item.error ? ` — ${t("chat.tool_failed")}` : " ✓"));
+  }
+
+  function errorRow(code, message) {
+    assistant = null;
+    const [text, detail] = errorText(code, message, t);
+    add(h("p", { class: "chat__error", role: "alert" }, text,
+      detail ? h("span", { class: "chat__error-detail" }, detail) : null,
+      code === "no_model" && ctx.person?.is_admin ? [" ", h("a", { href: "#/settings" }, t("chat.see_models"))] : null));
+  }
+
+  function note(text) {
+    assistant = null;
+    add(h("p", { class: "chat__note muted" }, text));
+  }
+
+  function item(entry) {
+    if (entry.kind === "user") userBubble(entry.text ?? "");
+    else if (entry.kind === "assistant") { assistant = assistantBubble(entry.text ?? ""); }
+    else if (entry.kind === "tool_call") toolCall(entry);
+    else if (entry.kind === "tool_result") toolResult(entry);
+    else if (entry.kind === "error") errorRow(entry.code, entry.message);
+  }
+
+  // ------------------------------------------------------------------------------------------ runs
+
+  function setRunning(value) {
+    running = value;
+    working.hidden = !value;
+    button.textContent = value ? t("chat.stop") : t("chat.send");
+    button.classList.toggle("primary", !value);
+    button.classList.toggle("danger", value);
+    sync();
+  }
+
+  function sync() {
+    input.disabled = !ready;
+    button.disabled = !ready && !running;
+  }
+
+  function event(ev) {
+    if (destroyed) return;
+    if (ev.kind === "text") delta(String(ev.delta ?? ""));
+    else if (ev.kind === "tool_call") toolCall(ev);
+    else if (ev.kind === "tool_result") toolResult(ev);
+    else if (ev.kind === "error") {
+      errorRow(ev.code, ev.message);
+      if (ev.code === "disconnected") { // the run goes on in the hub: its stored turn shows up
+        finish(null);
+        follow();
+      }
+    } else if (ev.kind === "done") finish(ev.status);
+  }
+
+  function finish(status) {
+    if (!running) return;
+    if (status === "cancelled") note(t("chat.cancelled"));
+    assistant = null;
+    setRunning(false);
+    onRunEnd(conversation);
+    if (document.activeElement === button || document.activeElement === document.body) input.focus();
+  }
+
+  async function send() {
+    const text = input.value.trim();
+    if (!text || running || !ready) return;
+    setRunning(true);
+    input.value = "";
+    const bubble = userBubble(text);
+    try {
+      conversation = conversation || await ensureConversation();
+      await ctx.ws.stream("chat/send", { conversation_id: conversation.id, text }, event);
+    } catch (err) {
+      // Refused before it started: the message was not taken; give it back.
+      bubble.remove();
+      if (!input.value) input.value = text;
+      errorRow(err?.code, err?.message);
+      setRunning(false);
+    }
+  }
+
+  /** Wait (over REST) for a run this panel is not streaming, then show the stored conversation. */
+  function follow() {
+    if (!conversation || destroyed || poll) return;
+    setRunning(true);
+    const id = conversation.id;
+    const tick = async () => {
+      try {
+        const full = await ctx.api.get(`/api/conversations/${encodeURIComponent(id)}`);
+        if (destroyed || conversation?.id !== id) return;
+        if (!full.running) {
+          poll = null;
+          show(full, full.items || []);
+          onRunEnd(conversation);
+          return;
+        }
+      } catch (err) {
+        if (err?.status === 404) { poll = null; setRunning(false); return; }
+      }
+      if (!destroyed) poll = setTimeout(tick, POLL_MS);
+    };
+    poll = setTimeout(tick, POLL_MS);
+  }
+
+  function show(conv, items = []) {
+    clearTimeout(poll);
+    poll = null;
+    conversation = conv;
+    assistant = null;
+    calls.clear();
+    clear(transcript);
+    if (running) setRunning(false);
+    if (!items.length) transcript.append(h("p", { class: "chat__empty muted" }, t("chat.empty")));
+    for (const entry of items) item(entry);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  async function cancel() {
+    if (!conversation) return;
+    button.disabled = true;
+    try {
+      await ctx.ws.command("chat/cancel", { conversation_id: conversation.id });
+    } catch (err) {
+      errorRow(err?.code, err?.message);
+    } finally {
+      sync();
+    }
+  }
+
+  return {
+    element,
+    /** Show ``conv`` (null: one not created yet) with its stored items. */
+    show,
+    follow,
+    get conversation() { return conversation; },
+    get running() { return running; },
+    setReady(value) {
+      ready = value;
+      sync();
+    },
+    focus() { input.focus(); },
+    destroy() {
+      destroyed = true;
+      clearTimeout(poll);
+      if (assistant?.pending) cancelAnimationFrame(assistant.pending);
+    },
+  };
+}
+
+function pretty(args) {
+  if (args === undefined || args === null) return "{}";
+  if (typeof args === "string") return args;
+  try {
+    return JSON.stringify(args, null, 2);
+  } catch {
+    return String(args);
+  }
+}
+
+const KNOWN = ["no_model", "model_unavailable", "model_error", "disconnected", "run_in_progress",
+  "conversation_not_found", "internal_error"];
+const WITH_DETAIL = ["model_unavailable", "model_error", "internal_error"];
+
+/** ``[text, detail]`` for an error: a known code in the UI's words (with the hub's message as the
+ * detail where it tells more), else the hub's message. */
+export function errorText(code, message, t) {
+  if (!KNOWN.includes(code)) return [message || t("chat.error.unknown"), null];
+  return [t(`chat.error.${code}`), WITH_DETAIL.includes(code) && message ? message : null];
+}
