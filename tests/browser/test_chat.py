@@ -138,6 +138,24 @@ async def test_the_chat_page_without_a_model_points_to_settings(hub: RunningHub,
     assert errors == []
 
 
+async def test_a_person_lets_web_fetch_reach_their_network_in_settings(
+    hub: RunningHub, page: Any
+) -> None:
+    errors = _console_errors(page)
+    await page.get_by_role("link", name="Settings", exact=True).click()
+    section = page.get_by_role("region", name="The agent and your network")
+    box = section.get_by_role("checkbox", name="Let web fetch open addresses on your home network")
+    await expect(box).not_to_be_checked()
+    await box.check()
+    await expect(box).to_be_enabled()
+    assert await hub.api("GET", "/api/agent/preferences") == {"allow_local_fetch": True}
+    await page.reload()
+    await expect(
+        page.get_by_role("checkbox", name="Let web fetch open addresses on your home network")
+    ).to_be_checked()
+    assert errors == []
+
+
 async def test_a_chat_streams_text_and_a_tool_call_and_keeps_the_transcript(
     hub: RunningHub, page: Any, fake_openai: FakeModelServer
 ) -> None:

@@ -177,3 +177,17 @@ async def test_settings_tokens_people_theme_and_language(hub: RunningHub, page: 
     await expect(page.get_by_role("button", name="Token erstellen")).to_be_visible()
     await expect(page.get_by_label("Sprache")).to_have_value("de")
     assert (await hub.api("GET", "/api/auth/current_user"))["language"] == "de"
+
+
+async def test_an_entities_card_with_a_filter_lists_what_matches(
+    hub: RunningHub, page: Any
+) -> None:
+    """Card templates (OpenProject's work packages) name a filter rather than entity ids."""
+    await _toggle(hub, "Porch light")
+    await _toggle(hub, "Kettle")
+    card = {"type": "entities", "title": "Helpers", "filter": {"domain": "helpers"}}
+    body = {"name": "Filtered", "config": {"views": [{"title": "Main", "cards": [card]}]}}
+    await hub.api("POST", "/api/surfaces", body)
+    await page.goto(hub.url + "/#/dashboards/filtered")
+    listed = page.locator(".dashboards__entity-name")
+    await expect(listed).to_have_text(["Porch light", "Kettle"])

@@ -177,3 +177,32 @@ export async function agentsSection(section, ctx) {
       ? h("ul", { class: "settings__agents", "aria-label": t("settings.agents") }, agents.map(row))
       : h("p", { class: "muted settings__empty" }, t("settings.no_agents")));
 }
+
+/** The person's own agent preference: whether web fetch may reach addresses on their network. */
+export async function fetchPreference(section, ctx) {
+  const { t } = ctx;
+  let prefs;
+  try {
+    prefs = await ctx.api.get("/api/agent/preferences");
+  } catch (err) {
+    clear(section).append(h("p", { class: "error", role: "alert" }, err.message));
+    return;
+  }
+  const box = h("input", { type: "checkbox", id: "allow-local-fetch", checked: Boolean(prefs.allow_local_fetch),
+    onchange: async () => {
+      box.disabled = true;
+      try {
+        const saved = await ctx.api.patch("/api/agent/preferences", { allow_local_fetch: box.checked });
+        box.checked = Boolean(saved.allow_local_fetch);
+      } catch (err) {
+        box.checked = !box.checked;
+        ctx.toast(err.message, "error");
+      } finally {
+        box.disabled = false;
+      }
+    } });
+  clear(section).append(
+    h("h2", { id: "settings-agent-prefs" }, t("settings.agent_prefs")),
+    h("label", { class: "settings__check", for: "allow-local-fetch" }, box, t("settings.allow_local_fetch")),
+    h("p", { class: "muted" }, t("settings.allow_local_fetch_hint")));
+}

@@ -305,12 +305,36 @@ function renderCard(card, ctx, live) {
         h("iframe", { src: url, sandbox, title: title || url, loading: "lazy", referrerpolicy: "no-referrer" })));
   }
   if (card.type === "entities") {
-    const rows = (Array.isArray(card.entities) ? card.entities : []).map((item) => entityRow(item, ctx, live));
-    return frame("dashboards__entities", title || t("dashboards.card.entities"),
-      rows.length ? h("ul", { class: "dashboards__entity-list" }, rows) : h("p", { class: "muted" }, t("dashboards.no_entities")));
+    const body = h("div", {});
+    const show = (items) => {
+      clear(body);
+      const rows = items.map((item) => entityRow(item, ctx, live));
+      body.append(rows.length ? h("ul", { class: "dashboards__entity-list" }, rows) : h("p", { class: "muted" }, t("dashboards.no_entities")));
+    };
+    const explicit = Array.isArray(card.entities) ? card.entities : [];
+    const query = entityFilter(card.filter);
+    if (explicit.length || !query) show(explicit);
+    else {
+      // A template's card (e.g. OpenProject's work packages) names a filter, not entity ids.
+      body.append(h("p", { class: "muted" }, "…"));
+      ctx.api.get("/api/entities", { ...query, limit: 50 })
+        .then((answer) => show(answer.entities.map((e) => ({ entity: e.id, name: e.name }))))
+        .catch(() => show([]));
+    }
+    return frame("dashboards__entities", title || t("dashboards.card.entities"), body);
   }
   return frame("dashboards__placeholder", t("dashboards.unknown_card", { type: String(card.type) }),
     h("p", {}, t("dashboards.unknown_card", { type: String(card.type) })));
+}
+
+/** The query of an entities card's ``filter`` (domain, entity_type, entry_id), or null. */
+function entityFilter(filter) {
+  if (!filter || typeof filter !== "object") return null;
+  const query = {};
+  for (const key of ["domain", "entity_type", "entry_id"]) {
+    if (typeof filter[key] === "string" && filter[key]) query[key] = filter[key];
+  }
+  return Object.keys(query).length ? query : null;
 }
 
 /** ``16:9``, ``4x3``, ``1.5`` or Lovelace's ``50%`` (height as a share of the width) → a CSS ratio. */

@@ -3,7 +3,7 @@
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { LANGUAGES } from "../i18n.js";
-import { modelsSection, agentsSection } from "../components/models-settings.js";
+import { modelsSection, agentsSection, fetchPreference } from "../components/models-settings.js";
 
 export const route = "settings";
 export const navKey = "settings.nav";
@@ -14,6 +14,7 @@ export async function render(root, ctx) {
   const { t } = ctx;
   const models = h("section", { class: "card settings__section settings__section--wide", "aria-labelledby": "settings-models" });
   const agents = h("section", { class: "card settings__section", "aria-labelledby": "settings-agents" });
+  const prefs = h("section", { class: "card settings__section", "aria-labelledby": "settings-agent-prefs" });
   const tokens = h("section", { class: "card settings__section", "aria-labelledby": "settings-tokens" });
   const people = ctx.person.is_admin
     ? h("section", { class: "card settings__section", "aria-labelledby": "settings-people" })
@@ -24,11 +25,12 @@ export async function render(root, ctx) {
     themeSection(ctx),
     models,
     agents,
+    prefs,
     tokens,
     people,
   ]);
   await Promise.all([tokenSection(tokens, ctx), people ? peopleSection(people, ctx) : null,
-    modelsSection(models, ctx), agentsSection(agents, ctx)]);
+    modelsSection(models, ctx), agentsSection(agents, ctx), fetchPreference(prefs, ctx)]);
   return null;
 }
 
