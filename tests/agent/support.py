@@ -194,6 +194,58 @@ INTEGRATION = Analyst()
 """
 
 
+LAMPS = """
+from hub.integrations.entities import (
+    EntityStateActionDescriptor,
+    EntityStateActionResult,
+    EntityStateRecord,
+    EntityStateTypeDescriptor,
+)
+from hub.integrations.integration import Integration
+
+LIGHT = EntityStateTypeDescriptor(
+    key="light",
+    name="Light",
+    rag=True,
+    actions=(
+        EntityStateActionDescriptor(name="turn_on", label="Turn on"),
+        EntityStateActionDescriptor(name="turn_off", label="Turn off"),
+    ),
+)
+
+
+class Lamps(Integration):
+    def entity_types(self):
+        return {"light": LIGHT}
+
+    async def async_initial_entities(self, ctx):
+        return [
+            EntityStateRecord(
+                entity_type="light",
+                external_id=name.lower().replace(" ", "-"),
+                name=name,
+                state="off",
+                attributes={"room": room},
+            )
+            for name, room in (("Kitchen ceiling", "kitchen"), ("Reading lamp", "study"))
+        ]
+
+    async def async_call_action(self, ctx, *, entity_type, external_id, action, args, current):
+        state = "on" if action == "turn_on" else "off"
+        updated = EntityStateRecord(
+            entity_type=entity_type,
+            external_id=external_id,
+            name=current.name,
+            state=state,
+            attributes=current.attributes,
+        )
+        return EntityStateActionResult(records=(updated,), message=f"{current.name} is {state}")
+
+
+INTEGRATION = Lamps()
+"""
+
+
 def write_integrations(root: Path) -> Path:
     """The agent tests' integrations, as folders the loader discovers."""
     make_integration(root, "notes", init=NOTES, single_instance=False)
@@ -213,6 +265,8 @@ def write_integrations(root: Path) -> Path:
     )
     make_integration(root, "sky", init=WEATHER, provides=["weather"])
     make_integration(root, "analyst", init=ANALYST, single_instance=False)
+    make_integration(root, "lamps", init=LAMPS)
+    make_integration(root, "secret_lamps", init=LAMPS, required_tier="internal")
     return root
 
 

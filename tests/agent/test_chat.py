@@ -206,3 +206,62 @@ async def test_conversation_settings_are_checked_and_changed(hub: AgentHub) -> N
     assert resp.status == 204
     status, _ = await hub.get(f"/api/conversations/{conversation}")
     assert status == 404
+
+
+async def test_the_hub_tools_search_read_and_control_entities(hub: AgentHub) -> None:
+    lamps = await hub.add("lamps")
+    await hub.add("secret_lamps")  # internal tier: its entities stay away from a hosted model
+    seen: dict[str, Any] = {}
+
+    def brain(messages: list[Any], info: Any) -> Any:
+        returns = tool_returns(messages)
+        if not returns:
+            return call("search_entities", query="kitchen")
+        last = returns[-1]
+        seen[last.tool_name] = last.content
+        if last.tool_name == "search_entities":
+            return call("read_entity", entity_id=last.content[0]["id"], history_hours=1)
+        if last.tool_name == "read_entity":
+            return call("control_entity", entity_id=last.content["id"], action="turn_on")
+        return say("The kitchen light is on.")
+
+    use(hub, brain)
+    events = await hub.chat(await hub.conversation(model="hosted"), "turn on the kitchen light")
+    assert events[-1]["status"] == "completed"
+    found = seen["search_entities"]
+    assert [(e["name"], e["domain"]) for e in found] == [("Kitchen ceiling", "lamps")]
+    detail = seen["read_entity"]
+    assert detail["state"] == "off"
+    assert {a["name"] for a in detail["actions"]} == {"turn_on", "turn_off"}
+    assert detail["attributes"] == {"room": "kitchen"}
+    assert seen["control_entity"]["message"] == "Kitchen ceiling is on"
+    _, listed = await hub.get("/api/entities", params={"entry_id": lamps})
+    assert {e["name"]: e["state"] for e in listed["entities"]} == {
+        "Kitchen ceiling": "on",
+        "Reading lamp": "off",
+    }
+
+
+async def test_the_hub_tools_never_reach_entities_the_model_may_not_see(hub: AgentHub) -> None:
+    await hub.add("secret_lamps")
+    _, listed = await hub.get("/api/entities", params={"domain": "secret_lamps"})
+    hidden = listed["entities"][0]["id"]
+    results: list[Any] = []
+
+    def brain(messages: list[Any], info: Any) -> Any:
+        returns = tool_returns(messages)
+        if not returns:
+            return call("search_entities", query="kitchen")
+        results.append(returns[-1].content)
+        if len(returns) == 1:
+            return call("control_entity", entity_id=hidden, action="turn_on")
+        return say("done")
+
+    use(hub, brain)
+    events = await hub.chat(await hub.conversation(model="hosted"), "kitchen?")
+    assert results[0] == []
+    failed = [e for e in events if e["kind"] == "tool_result" and e["tool"] == "control_entity"]
+    assert failed[0]["error"] is True
+    assert f"no entity {hidden}" in failed[0]["content"]
+    _, listed = await hub.get("/api/entities", params={"domain": "secret_lamps"})
+    assert {e["state"] for e in listed["entities"]} == {"off"}
