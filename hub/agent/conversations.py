@@ -204,7 +204,8 @@ class Conversations:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a full disk can end the transaction before we do
+                    conn.execute("ROLLBACK")
                 raise
 
         await self._db.run(write)

@@ -23,6 +23,7 @@ from hub.core.errors import (
     BadRequestError,
     HubError,
     NotFoundError,
+    StorageError,
 )
 from hub.core.redact import SECRETS
 from hub.core.storage import StorageManager
@@ -202,15 +203,25 @@ class ModelRegistry:
             raise ModelExistsError(f"a model named {name!r} exists already")
         sealed = await self._seal(name, api_key) if api_key else None
         endpoint = ModelEndpoint(name, base_url, model, tier, api_key_env, "ui", sealed)
+        default = self._default
         self._ui[name] = endpoint
         if is_default:
             self._default = name
-        await self._commit()
+        try:
+            await self._commit()
+        except StorageError:
+            # The disk refused: no model, and no data key left behind for a key nobody stores.
+            self._ui.pop(name, None)
+            self._default = default
+            if sealed is not None:
+                await self._keyring.forget_owner(_owner(name))
+            raise
         return endpoint
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ModelEndpoint:
         """Change a UI model; ``api_key`` omitted keeps it, ``""`` clears it, a value replaces it."""
-        current = self.get(name)
+        current = before = self.get(name)
+        default = self._default
         fields = {k: v for k, v in changes.items() if k != "is_default"}
         if current.source == "configuration" and fields:
             raise BadRequestError(
@@ -236,7 +247,13 @@ class ModelRegistry:
             self._default = name
         elif changes.get("is_default") is False and self.default_name() == name:
             self._default = None
-        await self._commit()
+        try:
+            await self._commit()
+        except StorageError:  # the disk refused: the model stays as it was
+            if before.source == "ui":
+                self._ui[name] = before
+            self._default = default
+            raise
         return current
 
     async def remove(self, name: str) -> None:
@@ -246,11 +263,17 @@ class ModelRegistry:
             raise BadRequestError(
                 f"{name!r} comes from configuration.yaml; remove it there", code=MODEL_READ_ONLY
             )
+        default = self._default
         del self._ui[name]
-        await self._drop_client(name)
         if self._default == name:
             self._default = None
-        await self._commit()
+        try:
+            await self._commit()
+        except StorageError:  # the disk refused: the model stays, its key readable
+            self._ui[name] = current
+            self._default = default
+            raise
+        await self._drop_client(name)
         await self._keyring.forget_owner(_owner(name))
 
     # Using

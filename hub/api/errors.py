@@ -10,6 +10,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hub.core.disk import DiskFaultError
 from hub.core.errors import BAD_REQUEST, INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, HubError
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Turn ``HubError``, HTTP errors and anything unexpected into the envelope; never a traceback."""
     try:
         return await handler(request)
+    except DiskFaultError as err:
+        # The disk's state is logged once per episode (``WriteHealth``), not once per request.
+        _LOGGER.info("%s %s refused: %s", request.method, request.path, err.message)
+        return error_response(err.http_status, err.code, err.message)
     except HubError as err:
         if err.http_status >= 500:
             _LOGGER.error("%s %s failed: %s", request.method, request.path, err.message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -11,7 +12,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, replace
 from typing import Any, Final
 
@@ -19,12 +20,14 @@ from hub.auth.models import Person, TokenPair, TokenRecord
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.principal import Principal
 from hub.auth.throttle import Throttle
+from hub.core.disk import DiskFaultError
 from hub.core.errors import (
     INVALID_CREDENTIALS,
     ONBOARDING_CLOSED,
     BadRequestError,
     HubError,
     NotFoundError,
+    StorageError,
 )
 from hub.core.storage import StorageManager
 
@@ -79,6 +82,18 @@ class AuthService:
         self._tokens = {t["token_id"]: TokenRecord(**t) for t in data["tokens"]}
         self._by_hash = {t.token_hash: t for t in self._tokens.values()}
 
+    @contextlib.asynccontextmanager
+    async def _change(self) -> AsyncIterator[None]:
+        """Hold the lock for one change; if its save fails, memory goes back to what is on disk."""
+        async with self._lock:
+            people, tokens, by_hash = dict(self._people), dict(self._tokens), dict(self._by_hash)
+            try:
+                yield
+            except StorageError:
+                # Every change happens under this lock, so nothing else is undone with it.
+                self._people, self._tokens, self._by_hash = people, tokens, by_hash
+                raise
+
     async def _commit(self) -> None:
         await self._store.commit(
             lambda: {
@@ -113,7 +128,7 @@ class AuthService:
         language: str | None = None,
     ) -> TokenPair:
         """Create the owner (an admin) while nobody exists, and sign them in; closed forever after."""
-        async with self._lock:  # two racing browsers: exactly one becomes the owner
+        async with self._change():  # two racing browsers: exactly one becomes the owner
             if self._people:
                 raise OnboardingClosedError("the hub already has its owner; sign in instead")
             person = await self._new_person(
@@ -135,7 +150,7 @@ class AuthService:
         is_admin: bool = False,
     ) -> Person:
         """Add an account."""
-        async with self._lock:
+        async with self._change():
             person = await self._new_person(
                 username, password, display_name, language, is_admin=is_admin
             )
@@ -153,7 +168,7 @@ class AuthService:
         password: str | None = None,
     ) -> Person:
         """Change an account; a new password signs the person out everywhere."""
-        async with self._lock:
+        async with self._change():
             person = self.person(person_id)
             changes: dict[str, Any] = {}
             if display_name is not None:
@@ -178,7 +193,7 @@ class AuthService:
 
     async def delete_person(self, person_id: str) -> None:
         """Remove an account and every token it holds."""
-        async with self._lock:
+        async with self._change():
             person = self.person(person_id)
             if person.is_admin and self._admins() == 1:
                 raise BadRequestError("the last admin cannot be removed")
@@ -208,7 +223,13 @@ class AuthService:
         self.throttle.succeeded(client, name)
         async with self._lock:
             pair = self._issue_refresh(person, client)
-            await self._commit()
+            try:
+                await self._commit()
+            except DiskFaultError as err:
+                # Signing in must work on a full or read-only disk, or nobody could see what the
+                # hub says about it: the sign-in lives in memory (a restart ends it) and is saved
+                # by the store's retry once the disk takes writes again.
+                _LOGGER.warning("The sign-in of %s is kept in memory only: %s", name, err.message)
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -227,7 +248,7 @@ class AuthService:
     async def create_long_lived(self, principal: Principal, name: str) -> tuple[TokenRecord, str]:
         """A named token for a script; the token is shown once, then only its name and id."""
         token = LONG_LIVED_PREFIX + secrets.token_urlsafe(32)
-        async with self._lock:
+        async with self._change():
             record = TokenRecord(
                 token_id=secrets.token_hex(8),
                 person_id=principal.person_id,
@@ -253,7 +274,7 @@ class AuthService:
 
     async def revoke(self, token_id: str) -> None:
         """End a token and every access that descends from it; live sockets are closed."""
-        async with self._lock:
+        async with self._change():
             record = self._tokens.pop(token_id, None)
             if record is None:
                 raise NotFoundError(f"no token {token_id!r}")

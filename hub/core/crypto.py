@@ -148,13 +148,22 @@ class Keyring:
 
     async def forget_owner(self, owner_id: str) -> None:
         """Delete the owner's data keys, so its tokens never decrypt again (crypto-shredding)."""
+        # Never raises for the disk: the keys leave memory at once, and a save the disk refuses
+        # is retried until it lands, so a full disk never undoes a removal already made.
         async with self._lock:
             state = self._state
             doomed = {kid for kid, k in state.data_keys.items() if k.owner == owner_id}
             if doomed or owner_id in state.owners:
                 owners = {o: kid for o, kid in state.owners.items() if o != owner_id}
                 keys = {kid: k for kid, k in state.data_keys.items() if kid not in doomed}
-                await self._commit(state.model_copy(update={"owners": owners, "data_keys": keys}))
+                forgotten = state.model_copy(update={"owners": owners, "data_keys": keys})
+                try:
+                    await self._commit(forgotten)
+                except StorageError:
+                    # Dropping a key early is safe (no token may outlive its key, not the reverse).
+                    self._state = forgotten
+                    self._durable -= doomed
+                    self._store.schedule_save(lambda: self._state.model_dump())
                 for key_id in doomed:
                     self._unwrapped.pop(key_id, None)
         for _field, value in self._registered.pop(owner_id, set()):

@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 import aiosqlite
 
 from hub import __version__
+from hub.core.disk import DiskFaultError, WriteHealth, fault_error, sqlite_fault
 from hub.core.errors import StorageError
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Database:
     def __init__(self, path: Path, migrations: Sequence[str] = CORE_MIGRATIONS) -> None:
         self.path = path
         self.migrations = list(migrations)
+        self.health = WriteHealth(f"The database {path}")
         self._conn: aiosqlite.Connection | None = None
 
     @property
@@ -60,6 +62,10 @@ class Database:
             await self._migrate(conn)
         except sqlite3.DatabaseError as err:
             await self.close()
+            fault = self.fault(err)
+            if fault is not None:
+                # Not a damaged file: restoring a backup would not help, freeing space would.
+                raise fault from None
             raise StorageError(
                 f"{self.path} cannot be opened as a database ({err}). Restore it from a backup, "
                 "or move it away to start with an empty one."
@@ -104,12 +110,37 @@ class Database:
         """Run ``fn`` with the raw connection on the database's own thread, in one round trip.
 
         For batched work (an apply of 10,000 records, a purge batch): one hop to the thread instead of
-        one per statement. ``fn`` must not touch the event loop.
+        one per statement. ``fn`` must not touch the event loop. A write the disk refuses raises
+        ``StorageFullError`` or ``StorageReadOnlyError``, which the HTTP layer answers 507 or 503.
         """
         conn = self.conn
-        # aiosqlite runs every call on its one worker thread; queueing ``fn`` there keeps all SQLite
-        # access on that thread, as aiosqlite itself does.
-        return await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call,no-any-return]
+
+        def counted(raw: sqlite3.Connection) -> tuple[T, bool]:
+            before = raw.total_changes
+            return fn(raw), raw.total_changes != before
+
+        try:
+            # aiosqlite runs every call on its one worker thread; queueing ``fn`` there keeps all
+            # SQLite access on that thread, as aiosqlite itself does.
+            result: T
+            result, wrote = await conn._execute(counted, conn._conn)  # type: ignore[no-untyped-call]
+        except sqlite3.Error as err:
+            fault = self.fault(err)
+            if fault is None:
+                raise
+            raise fault from err
+        if wrote:  # only a write that reached the database says the disk takes writes again
+            self.health.succeeded()
+        return result
+
+    def fault(self, err: sqlite3.Error) -> DiskFaultError | None:
+        """The typed error when SQLite refused a write because the disk is full or read-only."""
+        state = sqlite_fault(err, self.path)
+        if state is None:
+            return None
+        fault = fault_error(state, self.path)
+        self.health.failed(fault)
+        return fault
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

@@ -45,6 +45,8 @@ RUN_IN_PROGRESS: Final = "run_in_progress"
 AGENT_NOT_FOUND: Final = "agent_not_found"
 FETCH_REFUSED: Final = "fetch_refused"
 FETCH_FAILED: Final = "fetch_failed"
+STORAGE_FULL: Final = "storage_full"
+STORAGE_READ_ONLY: Final = "storage_read_only"
 
 
 class HubError(Exception):

@@ -1,4 +1,4 @@
-"""Versioned JSON storage files under ``.storage/``: atomic, durable, migrated, coalesced saves."""
+"""Versioned JSON storage files under ``.storage/``: atomic, durable, migrated, coalesced, retried."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from hub.core.disk import DiskFaultError, WriteHealth, fault_error, os_fault
 from hub.core.errors import STORAGE_WRITE_FAILED, StorageError
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_DIR: Final = ".storage"
 DEFAULT_SAVE_DELAY: Final = 1.0
+RETRY_DELAYS: Final = (5.0, 15.0, 30.0, 60.0)
+"""Seconds before each retry of a save the disk refused; the last repeats until it succeeds."""
+SHUTDOWN_FLUSH_TIMEOUT: Final = 10.0
+"""Seconds the shutdown flush may take: a container runtime kills a stopping process soon after."""
 _TMP_MARK: Final = ".tmp-"
 
 MigrateFunc = Callable[[int, int, Any], Any]
@@ -73,6 +78,11 @@ class StorageManager:
     def __init__(self, config_dir: Path, *, save_delay: float = DEFAULT_SAVE_DELAY) -> None:
         self.path = config_dir / STORAGE_DIR
         self.save_delay = save_delay
+        self.retry_delays: tuple[float, ...] = RETRY_DELAYS
+        self.flush_timeout = SHUTDOWN_FLUSH_TIMEOUT
+        self.health = WriteHealth(f"Storage files in {self.path}")
+        self.closed = False
+        """Set by the shutdown flush: from then on a failed save is reported, never retried."""
         self._stores: dict[str, Store] = {}
 
     def prepare(self) -> None:
@@ -98,14 +108,54 @@ class StorageManager:
         self._stores[key] = store
         return store
 
+    def write_error(self, path: Path, err: OSError) -> StorageError:
+        """The typed error for a failed write of ``path``; a full or read-only disk is recorded."""
+        state = os_fault(err)
+        if state is None:
+            return StorageError(
+                f"Cannot write {path}: {_describe_os_error(err)}. The previous version is kept.",
+                code=STORAGE_WRITE_FAILED,
+            )
+        # The config directory is what a self-hoster knows and backs up; name it, not .storage.
+        fault: DiskFaultError = fault_error(state, self.path.parent)
+        self.health.failed(fault)
+        return fault
+
     async def flush(self) -> None:
-        """Write every pending delayed save now, on shutdown; failures are logged, not raised."""
-        results = await asyncio.gather(
-            *(store.flush() for store in self._stores.values()), return_exceptions=True
-        )
-        for store, result in zip(self._stores.values(), results, strict=True):
-            if isinstance(result, BaseException):
-                _LOGGER.error("Could not flush %s on shutdown: %s", store.path, result)
+        """Write every pending save once, on shutdown; failures are logged, never raised or retried."""
+        self.closed = True
+        stores = list(self._stores.values())
+        owed = [store.key for store in stores if store.has_pending_save]
+        timeout = self.flush_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                results = await asyncio.gather(
+                    *(store.flush() for store in stores), return_exceptions=True
+                )
+        except TimeoutError:
+            # A disk that stops answering must not keep the process from exiting.
+            _LOGGER.error(
+                "Saving storage files on shutdown took over %g s; gave up (unsaved changes to %s "
+                "may be lost)",
+                timeout,
+                ", ".join(owed) or "none",
+            )
+            return
+        for store, result in zip(stores, results, strict=True):
+            if isinstance(result, DiskFaultError):
+                _LOGGER.error(
+                    "%s was not saved on shutdown (%s): changes since its last save are lost",
+                    store.key,
+                    result.reason,
+                )
+            elif isinstance(result, StorageError):
+                _LOGGER.error(
+                    "%s was not saved on shutdown; changes since its last save are lost. %s",
+                    store.key,
+                    result.message,
+                )
+            elif isinstance(result, BaseException):
+                _LOGGER.error("Could not flush %s on shutdown: %r", store.path, result)
 
 
 class Store:
@@ -132,6 +182,7 @@ class Store:
         self._deadline: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._batch: asyncio.Future[None] | None = None
+        self._failures = 0  # consecutive failed writes: the current failure episode
         self.write_count = 0
         """Writes that reached the disk since this store was made (for diagnostics and benchmarks)."""
 
@@ -207,9 +258,15 @@ class Store:
     async def save(self, data: Any) -> None:
         """Write ``data`` now, replacing a pending delayed save; raises ``StorageError`` on failure."""
         self._cancel_timer()
-        self._pending = None
-        # Serialized on the loop, so later mutations of ``data`` cannot tear what is written.
-        await self._write(self._encode(data))
+        earlier, self._pending = self._pending, None
+        try:
+            # Serialized on the loop, so later mutations of ``data`` cannot tear what is written.
+            await self._write(self._encode(data))
+        except StorageError as err:
+            if self._pending is None:
+                self._pending = earlier  # a delayed save this one replaced is still owed
+            self._failed(err)
+            raise
 
     async def commit(self, data_func: Callable[[], Any]) -> None:
         """Save durably and return once the change is on disk; concurrent commits share writes.
@@ -239,7 +296,10 @@ class Store:
                     await self._write_unlocked(self._encode(data_func()))
             except Exception as err:  # noqa: BLE001  # handed to every waiting caller
                 if self._pending is None:
-                    self._pending = data_func  # kept in memory, retried by the next save
+                    # Callers roll their own change back; whatever else changed is still owed.
+                    self._pending = data_func
+                if isinstance(err, StorageError):
+                    self._failed(err)
                 batch.set_exception(err)
                 return
             batch.set_result(None)
@@ -270,24 +330,46 @@ class Store:
         task.add_done_callback(self._tasks.discard)
 
     async def _delayed_write(self) -> None:
-        try:
+        with contextlib.suppress(StorageError):  # logged and retried by ``_failed``
             await self.flush()
-        except StorageError as err:
-            _LOGGER.error("%s; the change stays in memory and is retried on the next save", err)
 
     async def flush(self) -> None:
         """Write a pending delayed save now, if there is one, and wait for any write in flight."""
         self._cancel_timer()
-        if self._pending is None:
-            async with self._write_lock:
+        # The snapshot is taken under the write lock, as a group commit takes its own: taken
+        # before, it could land after a newer commit's write, or leave that commit's batch
+        # thinking its change was already on disk.
+        async with self._write_lock:
+            data_func, self._pending = self._pending, None
+            if data_func is None:
                 return
-        data_func, self._pending = self._pending, None
-        try:
-            await self._write(self._encode(data_func()))
-        except StorageError:
-            if self._pending is None:
-                self._pending = data_func
-            raise
+            try:
+                await self._write_unlocked(self._encode(data_func()))
+            except StorageError as err:
+                if self._pending is None:
+                    self._pending = data_func
+                self._failed(err)
+                raise
+
+    def _failed(self, err: StorageError) -> None:
+        """Log the first failure of an episode, and retry what is owed with a growing delay."""
+        self._failures += 1
+        delays = self._manager.retry_delays
+        delay = delays[min(self._failures - 1, len(delays) - 1)]
+        retry = not self._manager.closed and self._pending is not None
+        if self._failures == 1:
+            # A full disk's whole story is logged once by ``WriteHealth``; here, what it cost.
+            _LOGGER.warning(
+                "%s not saved: %s.%s",
+                self.key,
+                err.reason if isinstance(err, DiskFaultError) else err.message.rstrip("."),
+                f" Unsaved changes stay in memory; retrying in {delay:g} s." if retry else "",
+            )
+        else:
+            _LOGGER.debug("%s still not saved (attempt %d): %s", self.key, self._failures, err)
+        if retry and self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(delay, self._start_delayed_write)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -303,11 +385,12 @@ class Store:
         try:
             await asyncio.to_thread(write_atomic, self.path, payload)
         except OSError as err:
-            raise StorageError(
-                f"Cannot write {self.path}: {_describe_os_error(err)}. The previous version is kept.",
-                code=STORAGE_WRITE_FAILED,
-            ) from err
+            raise self._manager.write_error(self.path, err) from err
         self.write_count += 1
+        self._manager.health.succeeded()
+        if self._failures:
+            _LOGGER.info("%s saved after %d failed attempt(s)", self.key, self._failures)
+            self._failures = 0
         _LOGGER.debug(
             "Saved %s (%d bytes) in %.1f ms",
             self.key,
@@ -320,5 +403,9 @@ class Store:
         self._cancel_timer()
         self._pending = None
         async with self._write_lock:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 await asyncio.to_thread(self.path.unlink)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                raise self._manager.write_error(self.path, err) from err

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError, HubError
 from hub.core.redact import SECRETS
 from hub.entities.schema import EntityRow
@@ -135,6 +136,8 @@ async def call_action(
         raise ActionRejectedError(f"{action}: {text}") from None
     except TimeoutError:
         raise ActionFailedError(f"{action} did not finish within {ACTION_TIMEOUT:g} s") from None
+    except DiskFaultError:
+        raise  # the integration's own writes hit the hub's full disk: 507/503, not its bug
     except Exception as err:  # an integration bug answers 502, never a 500
         _LOGGER.exception("Action %s on entity %d (%s) failed", action, entity_id, row.domain)
         raise ActionFailedError(f"{action} failed: {type(err).__name__}") from None

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from hub.core.bus import MATCH_ALL, Event, EventBus, Subscription, SubscriptionClosed
 from hub.core.database import Database
+from hub.core.disk import DiskFaultError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ class EventLog:
     async def _write(self, batch: Events) -> None:
         try:
             await self._db.run(partial(_insert, events=batch, size=self.size))
+        except DiskFaultError as err:  # the database logs the episode once, not every batch
+            self.failed += len(batch)
+            _LOGGER.debug("%d event(s) not logged: %s", len(batch), err)
+            return
         except Exception:  # the log is best effort: a failed batch must not stop the next
             self.failed += len(batch)
             _LOGGER.exception("Writing %d event(s) to the event log failed", len(batch))

@@ -120,12 +120,14 @@ class History:
         """Set (or with ``None`` clear) an entity's own retention; returns what now applies."""
         if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
             raise BadRequestError(f"days must be from 1 to {MAX_RETENTION_DAYS}, got {days}")
-        # Autocommit: one UPDATE is its own transaction.
-        cursor = await self._db.conn.execute(
-            "UPDATE entities SET retention_days = ? WHERE id = ?", (days, entity_id)
-        )
-        changed = cursor.rowcount
-        await cursor.close()
+
+        def update(conn: sqlite3.Connection) -> int:
+            # Autocommit: one UPDATE is its own transaction.
+            sql = "UPDATE entities SET retention_days = ? WHERE id = ?"
+            return conn.execute(sql, (days, entity_id)).rowcount
+
+        # Through ``run``, so a full or read-only disk answers its typed error.
+        changed = await self._db.run(update)
         if changed == 0:
             raise EntityNotFoundError(f"no entity {entity_id}")
         # The entity may now be on the default retention with rows behind the sweep: sweep it all.

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from hub.core.disk import is_disk_error
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
 
@@ -78,7 +79,9 @@ def apply_batch(
             conn.execute("SAVEPOINT apply")
             try:
                 outcome = _apply(conn, request, now)
-            except Exception as err:  # noqa: BLE001  # this request fails alone; the batch commits
+            except Exception as err:  # this request fails alone; the batch commits
+                if is_disk_error(err):
+                    raise  # the disk fails every request alike; SQLite may have rolled back already
                 conn.execute("ROLLBACK TO apply")
                 conn.execute("RELEASE apply")
                 results.append(err)
@@ -87,7 +90,8 @@ def apply_batch(
                 results.append(outcome)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a full disk can end the transaction before we do
+            conn.execute("ROLLBACK")
         raise
     return results
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError
+from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import AgentDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, last_of_its_scope
@@ -89,9 +89,14 @@ class Agents:
         agent = self.get(slug, person_id)
         if agent.owner is None and not admin:
             raise ForbiddenError("only an admin may switch a global sub-agent")
+        before = agent
         agent = replace(agent, enabled=enabled, updated_at=time.time())
         self._agents[slug] = agent
-        await self._commit()
+        try:
+            await self._commit()
+        except StorageError:
+            self._agents[slug] = before  # the disk refused: the switch stays where it was
+            raise
         return agent
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.contributions import event_types, relation_types
@@ -132,7 +133,13 @@ class IntegrationCatalog:
         """Bring the catalog in line with a discovery and save it."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         synced = sync_rows(self._rows, registry, now)
-        await self._save(synced)
+        try:
+            await self._save(synced)
+        except DiskFaultError:
+            # Discovery is redone at every start, so a full or read-only disk must not stop the
+            # hub from starting and serving reads: memory has the catalog, the file follows later.
+            self._rows = synced
+            self._store.schedule_save(lambda: _payload(self._rows))
         gone = sorted(d for d, row in synced.items() if row.status == "not_found")
         if gone:
             _LOGGER.info("Integrations not found this start (kept in the catalog): %s", gone)
@@ -170,6 +177,9 @@ class IntegrationCatalog:
         return updated
 
     async def _save(self, rows: dict[str, CatalogRow]) -> None:
-        payload = {"integrations": {d: rows[d].to_json() for d in sorted(rows)}}
-        await self._store.save(payload)
+        await self._store.save(_payload(rows))
         self._rows = rows
+
+
+def _payload(rows: dict[str, CatalogRow]) -> dict[str, Any]:
+    return {"integrations": {d: rows[d].to_json() for d in sorted(rows)}}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import json
 import logging
 import time
@@ -11,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from hub.core.bus import EventBus
-from hub.core.errors import CryptoError
+from hub.core.errors import CryptoError, StorageError
 from hub.core.redact import safe_text
 from hub.core.storage import Store
 from hub.integrations.entry import EVENT_ENTRY_STATE, ConfigEntry, EntryState
@@ -211,7 +213,9 @@ class EntryLifecycle(ABC):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._store.flush()
+        # A full disk must not break shutdown: the store logged it; the last flush tries again.
+        with contextlib.suppress(StorageError):
+            await self._store.flush()
 
     async def request_reauth(self, entry_id: str, reason: str) -> None:
         """Mark an entry as needing new credentials; the person is offered a reauth flow."""
@@ -257,11 +261,23 @@ class EntryLifecycle(ABC):
             if reset:
                 del self._retries[entry_id]
 
-    async def _run_hooks(self, what: str, entry: ConfigEntry, calls: list[Awaitable[None]]) -> None:
-        for call in calls:
+    async def _run_hooks(
+        self,
+        what: str,
+        entry: ConfigEntry,
+        calls: list[Awaitable[None]],
+        *,
+        stop_on: type[Exception] | None = None,
+    ) -> None:
+        for index, call in enumerate(calls):
             try:
                 await call
-            except Exception:  # a hook's failure is its own, never the entry's
+            except Exception as err:  # a hook's failure is its own, never the entry's
+                if stop_on is not None and isinstance(err, stop_on):
+                    for skipped in calls[index + 1 :]:  # never awaited: close, or Python warns
+                        if inspect.iscoroutine(skipped):
+                            skipped.close()
+                    raise
                 _LOGGER.exception(
                     "The %s hook of %s (%s) failed", what, entry.entry_id, entry.domain
                 )

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError
+from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, last_of_its_scope
@@ -87,7 +87,7 @@ class Surfaces:
             slug = f"{base}-{n}"
         surface = _surface(slug, descriptor, owner=owner, source_domain=None, read_only=False)
         self._surfaces[slug] = surface
-        await self._commit()
+        await self._commit_or_undo(slug, None)
         return surface
 
     async def replace(
@@ -99,14 +99,14 @@ class Surfaces:
             slug, descriptor, owner=current.owner, source_domain=None, read_only=False
         )
         self._surfaces[slug] = surface
-        await self._commit()
+        await self._commit_or_undo(slug, current)
         return surface
 
     async def delete(self, slug: str, person_id: str, *, admin: bool) -> None:
         """Remove a dashboard."""
-        self._editable(slug, person_id, admin=admin)
+        current = self._editable(slug, person_id, admin=admin)
         del self._surfaces[slug]
-        await self._commit()
+        await self._commit_or_undo(slug, current)
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the surfaces an entry's integration contributes (after its setup)."""
@@ -158,6 +158,17 @@ class Surfaces:
         await self._store.commit(
             lambda: {"surfaces": [s.public() for s in self._surfaces.values()]}
         )
+
+    async def _commit_or_undo(self, slug: str, before: Surface | None) -> None:
+        """Save a person's change to ``slug``; if the disk refuses, ``slug`` is as it was."""
+        try:
+            await self._commit()
+        except StorageError:
+            if before is None:
+                self._surfaces.pop(slug, None)
+            else:
+                self._surfaces[slug] = before
+            raise
 
 
 def contributed_slug(domain: str, key: str, owner: str | None) -> str:

@@ -539,3 +539,69 @@ async def test_a_failed_commit_raises_to_every_caller_and_keeps_the_change(tmp_p
     store.path.rmdir()
     await store.flush()
     assert json.loads(store.path.read_text())["data"] == {"n": 2}
+
+
+@pytest.fixture
+def slow_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every atomic write takes 50 ms, as on an SD card, so writes overlap the way they do there."""
+    import hub.core.storage as storage
+
+    real = storage.write_atomic
+
+    def slow(path: Path, payload: bytes, **kw: Any) -> None:
+        time.sleep(0.05)
+        real(path, payload, **kw)
+
+    monkeypatch.setattr(storage, "write_atomic", slow)
+
+
+def _items(path: Path) -> list[str]:
+    return list(json.loads(path.read_bytes())["data"]["items"])
+
+
+async def test_a_delayed_save_never_overwrites_a_newer_commit(
+    tmp_path: Path, slow_disk: None
+) -> None:
+    manager = StorageManager(tmp_path)
+    manager.prepare()
+    store = manager.store("core.test", 1)
+    items = ["z"]
+
+    def snapshot() -> dict[str, Any]:
+        return {"items": list(items)}
+
+    first = asyncio.create_task(store.commit(snapshot))  # holds the write lock while writing
+    await asyncio.sleep(0.01)
+    items.append("a")
+    second = asyncio.create_task(store.commit(snapshot))  # waits for the lock
+    await asyncio.sleep(0)
+    store.schedule_save(snapshot, delay=0)  # a lazy save (entry health, last sync) meanwhile
+    await asyncio.sleep(0.005)
+    items.append("b")
+    await store.commit(snapshot)
+    assert _items(store.path) == ["z", "a", "b"], "acknowledged means on disk"
+    await asyncio.gather(first, second)
+    await store.flush()
+    assert _items(store.path) == ["z", "a", "b"], "no older snapshot landed afterwards"
+
+
+async def test_a_commit_returns_only_once_its_change_is_on_disk(
+    tmp_path: Path, slow_disk: None
+) -> None:
+    manager = StorageManager(tmp_path)
+    manager.prepare()
+    store = manager.store("core.test", 1)
+    items = ["z"]
+
+    def snapshot() -> dict[str, Any]:
+        return {"items": list(items)}
+
+    first = asyncio.create_task(store.commit(snapshot))
+    await asyncio.sleep(0.01)
+    items.append("a")
+    second = asyncio.create_task(store.commit(snapshot))
+    await asyncio.sleep(0)
+    store.schedule_save(snapshot, delay=0)  # takes the pending change before the batch runs
+    await second
+    assert _items(store.path) == ["z", "a"]
+    await first
