@@ -244,7 +244,8 @@ def _apply_env_overrides(
             raise ConfigError(f"environment variable {name}: empty key (use HUB__SECTION__KEY)")
         try:
             value = yaml.safe_load(env[name])
-        except yaml.YAMLError:
+        # Not YAML, or YAML that PyYAML cannot construct (`2024-13-01`, nesting past its recursion).
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
             value = env[name]
         target = raw
         for depth, key in enumerate(keys[:-1]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -18,6 +18,29 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MAX_BODY = 256 * 1024
 """Bytes a JSON body may have: a config-flow answer is a few hundred; this bounds a mistake."""
+MAX_DEPTH: Final = 64
+"""How deep a JSON body may nest: deeper would exhaust the recursion of the code that walks it."""
+
+
+def parse_json(raw: bytes | str, what: str = "the body") -> Any:
+    """``raw`` decoded; a ``BadRequestError`` when it is not JSON or nests deeper than ``MAX_DEPTH``."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # the decoder recurses: a thousand brackets reach Python's limit
+        raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as err:  # not JSON, not UTF-8, or an integer of more than 4300 digits
+        raise BadRequestError(f"{what} is not valid JSON ({err})") from None
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    if any(isinstance(item, dict | list) for item in level):
+        raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep")
+    return data
 
 
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
@@ -27,10 +50,7 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadRequestError(f"the body is not valid JSON ({err})") from None
+    data = parse_json(raw) if raw.strip() else {}
     try:
         return model.model_validate(data)
     except ValidationError as err:

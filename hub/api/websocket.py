@@ -8,7 +8,6 @@ fill up is disconnected, so a slow phone never slows the hub or the other client
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from hub import __version__
 from hub.api import websocket_chat  # noqa: F401  # registers the chat commands
 from hub.api.access import PRINCIPAL_KEY
+from hub.api.request import parse_json
 from hub.api.state import AUTH, BUS, CONFIG_ENTRIES
 from hub.api.websocket_commands import (
     COMMANDS,
@@ -36,12 +36,20 @@ from hub.api.websocket_commands import (
 from hub.api.websocket_entities import EntityStream, change_of
 from hub.auth.principal import Principal
 from hub.core.bus import Event, Subscription
-from hub.core.errors import ID_REUSE, INTERNAL_ERROR, INVALID_FORMAT, UNKNOWN_COMMAND, HubError
+from hub.core.errors import (
+    ID_REUSE,
+    INTERNAL_ERROR,
+    INVALID_FORMAT,
+    UNKNOWN_COMMAND,
+    BadRequestError,
+    HubError,
+)
 from hub.core.yamlfile import dotted
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES: Final = 64 * 1024
+MAX_MESSAGE_BYTES: Final = 128 * 1024
+"""Room for a chat message of 20,000 characters in any script (4 bytes each), and JSON framing."""
 QUEUE_SIZE: Final = 1024
 CLOSE_TIMEOUT: Final = 2.0
 HEARTBEAT: Final = 55.0
@@ -239,9 +247,9 @@ class Connection:
 
     def _receive(self, text: str) -> None:
         try:
-            data = json.loads(text)
-        except ValueError as err:
-            self.send_error(None, INVALID_FORMAT, f"the message is not JSON ({err})")
+            data = parse_json(text, "the message")
+        except BadRequestError as err:
+            self.send_error(None, INVALID_FORMAT, err.message)
             return
         msg_id = data.get("id") if isinstance(data, dict) else None
         if type(msg_id) is not int:

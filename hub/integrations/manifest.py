@@ -107,6 +107,8 @@ def _json_safe(value: Any) -> Any:
         to_jsonable_python(value)
     except PydanticSerializationError:
         raise ValueError(f"{type(value).__name__} values cannot be sent to the web UI") from None
+    except ValueError as err:  # a cycle (YAML anchors and aliases make one) or nesting too deep
+        raise ValueError(f"cannot be sent to the web UI ({err})") from None
     return value
 
 
@@ -230,7 +232,7 @@ class FrontendCard(_Strict):
     name: _Text
     icon: _Text
     description: str | None = None
-    card: dict[str, Any]
+    card: Annotated[dict[str, Any], AfterValidator(_json_safe)]
 
     @field_validator("card")
     @classmethod

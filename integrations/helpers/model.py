@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final, TypeGuard
 
 from hub.integrations.entities import EntityStateRecord, StateValue
@@ -33,6 +33,8 @@ STEP_TOO_LARGE: Final = "step_too_large"
 KIND_LOCKED: Final = "kind_locked"
 
 Number = int | float
+_EXACT: Final = 1000
+"""Decimal digits that hold any float and any step of one exactly (floats span about 650)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +78,14 @@ class NumberRange:
                 f"{format_number(self.minimum)} to {format_number(self.maximum)}"
             )
         # Decimal, because binary floats put 0.1 + 0.2 just above 0.3 and would push a value
-        # that sits exactly on the maximum one step down.
+        # that sits exactly on the maximum one step down; exact, because a range of 1e30 in steps
+        # of 1 needs more digits than Decimal's default 28.
         start, step = _decimal(self.minimum), _decimal(self.step)
-        steps = ((_decimal(value) - start) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        snapped = start + steps * step
-        if snapped > _decimal(self.maximum):
-            snapped -= step  # the maximum is off the grid: the highest step below it
+        with localcontext(prec=_EXACT):
+            steps = ((_decimal(value) - start) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+            snapped = start + steps * step
+            if snapped > _decimal(self.maximum):
+                snapped -= step  # the maximum is off the grid: the highest step below it
         return self._tidy(snapped)
 
     def shift(self, value: object, steps: int) -> Number:
@@ -89,7 +93,8 @@ class NumberRange:
         if not _is_finite_number(value):
             return self.initial
         base = _decimal(self.snap(min(max(value, self.minimum), self.maximum)))
-        moved = base + steps * _decimal(self.step)
+        with localcontext(prec=_EXACT):
+            moved = base + steps * _decimal(self.step)
         moved = min(max(moved, _decimal(self.minimum)), _decimal(self.maximum))
         return self.snap(self._tidy(moved))
 
@@ -101,7 +106,9 @@ class NumberRange:
     def _tidy(self, value: Decimal) -> Number:
         if self._integral:
             return int(value)
-        return float(value)
+        # The nearest float to a value on the grid can lie just outside the range (a range of
+        # 6 around -5e16 in steps of 0.02): keep it inside.
+        return float(min(max(float(value), self.minimum), self.maximum))
 
 
 def range_problems(minimum: object, maximum: object, step: object) -> dict[str, str]:

@@ -363,7 +363,9 @@ class AgentHub(HubClient):
         ws = await self.socket()
         self._next_id += 1
         msg_id = self._next_id
-        await ws.send_json({"id": msg_id, "type": type_, **fields})
+        # As a browser's JSON.stringify: UTF-8 as it is, not \u-escaped.
+        message = {"id": msg_id, "type": type_, **fields}
+        await ws.send_str(json.dumps(message, ensure_ascii=False))
         while True:
             message = await ws.receive_json(timeout=10)
             if message["id"] == msg_id and message["type"] == "result":

@@ -265,3 +265,17 @@ async def test_the_hub_tools_never_reach_entities_the_model_may_not_see(hub: Age
     assert f"no entity {hidden}" in failed[0]["content"]
     _, listed = await hub.get("/api/entities", params={"domain": "secret_lamps"})
     assert {e["state"] for e in listed["entities"]} == {"off"}
+
+
+async def test_a_long_message_in_any_script_fits_the_websocket(hub: AgentHub) -> None:
+    received: list[str] = []
+
+    def brain(messages: list[Any], info: Any) -> Any:
+        received.append(messages[-1].parts[-1].content)
+        return say("that is a lot of emoji")
+
+    use(hub, brain)
+    text = "🏠" * 20_000  # 80 KB of UTF-8: the longest message a person may send
+    events = await hub.chat(await hub.conversation(), text)
+    assert events[-1]["status"] == "completed"
+    assert received == [text]

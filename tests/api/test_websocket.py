@@ -292,11 +292,11 @@ async def test_bad_messages_get_an_error_result_and_the_socket_stays_open(site: 
 
 async def test_a_message_over_the_limit_closes_the_socket_with_a_reason(site: Site) -> None:
     sock = await site.connect(site.owner_token)
-    await sock.ws.send_str(json.dumps({"id": 1, "type": "ping", "pad": "x" * 70_000}))
+    await sock.ws.send_str(json.dumps({"id": 1, "type": "ping", "pad": "x" * 140_000}))
     closing = await sock.ws.receive(timeout=5)
     assert closing.type is WSMsgType.CLOSE
     assert closing.data == 1009
-    assert closing.extra == "message too big: the limit is 65536 bytes"
+    assert closing.extra == "message too big: the limit is 131072 bytes"
 
 
 async def test_config_flows_over_the_socket(site: Site) -> None:
