@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -17,12 +16,14 @@ from pydantic import BaseModel, ConfigDict
 
 from hub.api.access import entry_for, principal_of
 from hub.api.errors import error_response
-from hub.api.request import read_json
+from hub.api.request import parse_json, read_json
 from hub.api.state import CONFIG, CONFIG_ENTRIES, ENTITIES, KEYRING, REGISTRY
-from hub.core.redact import SECRETS
+from hub.core.disk import DiskFaultError
+from hub.core.errors import BadRequestError
+from hub.core.redact import SECRETS, safe_text
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryState
-from hub.integrations.integration import WebhookPayloadError
+from hub.integrations.integration import ConfigEntryAuthFailed, WebhookPayloadError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,9 +112,9 @@ async def receive(request: web.Request) -> web.Response:
     if problem:
         return error_response(401, "signature_invalid", problem)
     try:
-        payload = json.loads(body) if body.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return error_response(400, "bad_request", f"The body is not valid JSON ({err})")
+        payload = parse_json(body, "The body") if body.strip() else None
+    except BadRequestError as err:
+        return error_response(400, err.code, err.message)
     loaded = app[REGISTRY].get(entry.domain)
     if loaded is None or entry.state is not EntryState.LOADED:
         return error_response(503, "entry_not_loaded", f"{entry.domain} is not loaded right now")
@@ -122,6 +123,14 @@ async def receive(request: web.Request) -> web.Response:
             result = await loaded.integration.async_handle_webhook(entries.context(entry), payload)
     except WebhookPayloadError as err:
         return error_response(400, "webhook_payload_invalid", SECRETS.redact(str(err))[:500])
+    except DiskFaultError:
+        raise  # the integration's own writes hit the hub's full disk: 507/503, not its bug
+    except ConfigEntryAuthFailed as err:
+        # The service refused the stored credentials: the person is asked for new ones, as a
+        # sync would; the sender learns the entry cannot take webhooks until then.
+        reason = f"credentials refused: {safe_text(err)}"
+        await entries.request_reauth(entry.entry_id, reason)
+        return error_response(503, "entry_not_loaded", f"{entry.domain} needs new credentials")
     except Exception:  # an integration bug answers 502 with an id, never a 500
         correlation_id = secrets.token_hex(4)
         _LOGGER.exception(
@@ -201,10 +210,11 @@ async def set_signing(request: web.Request) -> web.Response:
     if body.enabled:
         secret = secrets.token_urlsafe(32)
         sealed = await app[KEYRING].encrypt(entry.entry_id, SIGNING_FIELD, secret)
-        await entries.set_extra(entry.entry_id, webhook_signing=sealed)
+        # On disk before the secret is answered: a crash must not quietly drop the requirement.
+        await entries.set_setting(entry.entry_id, "webhook_signing", sealed)
         answer["signing_secret"] = secret
     else:
-        await entries.set_extra(entry.entry_id, webhook_signing=None)
+        await entries.set_setting(entry.entry_id, "webhook_signing", None)
     return web.json_response(answer)
 
 

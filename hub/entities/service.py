@@ -12,6 +12,7 @@ from typing import Any, Final, TypedDict
 
 from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
+from hub.core.disk import DiskFaultError
 from hub.core.errors import NotFoundError
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.entities.store import (
@@ -25,6 +26,7 @@ from hub.integrations.entities import (
     EntityStateSyncResult,
     EntityStateTypeDescriptor,
 )
+from hub.integrations.entry import EntryNotFoundError
 from hub.integrations.registry import IntegrationRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class EntityService:
         self._stopping = False
         self._types: dict[str, dict[str, EntityStateTypeDescriptor]] = {}
         self._infos: dict[str, dict[str, TypeInfo]] = {}
+        self._removed: set[str] = set()
+        """Entries whose entities were deleted; a late apply for one is refused, never stored."""
         self.batches = 0
         """Transactions the writer committed (for diagnostics and benchmarks)."""
 
@@ -124,7 +128,12 @@ class EntityService:
         return (await self._submit(request)).deleted > 0
 
     async def remove_entry(self, entry_id: str) -> int:
-        """Delete every entity and device of an entry (it was removed)."""
+        """Delete every entity and device of an entry (it was removed); later applies are refused."""
+        # An action or webhook that passed its checks before the entry was unloaded can still be
+        # applying: without this it would write its entity back as an orphan of a deleted entry.
+        # Batches already queued on the database's one thread run before this delete; every
+        # batch written from now on leaves the entry out.
+        self._removed.add(entry_id)
 
         def delete(conn: Any) -> int:
             conn.execute("BEGIN IMMEDIATE")
@@ -143,11 +152,18 @@ class EntityService:
                 conn.execute("DELETE FROM devices WHERE entry_id = ?", (entry_id,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a full disk can end the transaction before we do
+                    conn.execute("ROLLBACK")
                 raise
             return len(ids)
 
-        return await self._db.run(delete)
+        try:
+            return await self._db.run(delete)
+        except DiskFaultError:
+            # Nothing was deleted: the entry's removal is called off (``ConfigEntries.remove``
+            # stops on this error) and the entry stays, so its applies are taken again.
+            self._removed.discard(entry_id)
+            raise
 
     async def _submit(self, request: ApplyRequest) -> ApplyOutcome:
         if self._writer is None or self._stopping:
@@ -171,11 +187,22 @@ class EntityService:
                 return
 
     async def _write(self, batch: list[tuple[ApplyRequest, asyncio.Future[ApplyOutcome]]]) -> None:
+        refused = [(r, f) for r, f in batch if r.entry_id in self._removed]
+        for request, future in refused:
+            if not future.done():
+                future.set_exception(EntryNotFoundError(f"entry {request.entry_id} was removed"))
+        if refused:
+            batch = [(r, f) for r, f in batch if r.entry_id not in self._removed]
+            if not batch:
+                return
         requests = [request for request, _ in batch]
         try:
             results = await self._db.run(partial(apply_batch, requests=requests, now=time.time()))
         except Exception as err:  # every waiting caller hears about it
-            _LOGGER.exception("Entity batch of %d apply(s) failed", len(batch))
+            if isinstance(err, DiskFaultError):  # the database logs the episode once
+                _LOGGER.debug("Entity batch of %d apply(s) refused: %s", len(batch), err)
+            else:
+                _LOGGER.exception("Entity batch of %d apply(s) failed", len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(err)

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from hub.config import SchedulerConfig
 from hub.core.bus import EventBus
+from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError, HubError
 from hub.core.redact import safe_text
 from hub.core.scheduler import Scheduler
@@ -64,6 +65,7 @@ class SyncManager:
         self._registry = registry
         self._bus = bus
         self._config = config
+        self._disk_faults: dict[str, DiskFaultError] = {}  # a sync's refused write, for sync_now
 
     def attach(self) -> None:
         """Hook into the entries' lifecycle; call once, before entries are set up."""
@@ -82,7 +84,7 @@ class SyncManager:
     async def set_interval(self, entry_id: str, seconds: int | None) -> int:
         """Override (or, with ``None``, reset) an entry's sync interval and reschedule it."""
         entry = self._entries.require(entry_id)
-        await self._entries.set_extra(entry_id, sync_interval=seconds)
+        await self._entries.set_setting(entry_id, "sync_interval", seconds)  # durable: answered
         loaded = self._registry.get(entry.domain)
         if loaded is None:
             raise EntryNotLoadedError(f"{entry.domain} is not loaded")
@@ -101,6 +103,9 @@ class SyncManager:
                 f"{entry.domain} does not pull entities; there is nothing to sync"
             )
         await self._scheduler.run_job_now(name)
+        fault = self._disk_faults.pop(entry_id, None)
+        if fault is not None:
+            raise fault  # the person asked for this sync: they hear why it could not be stored
         return dict(entry.extra.get("last_sync") or {})
 
     async def sync(self, entry_id: str) -> None:
@@ -110,6 +115,7 @@ class SyncManager:
         if entry is None or loaded is None or entry.state is not EntryState.LOADED:
             return
         integration = loaded.integration
+        self._disk_faults.pop(entry_id, None)  # only the latest run's fault is reported
         started, clock = time.time(), time.perf_counter()
         record: dict[str, Any] = {"at": _iso(started)}
         timeout = self._config.job_timeout_seconds
@@ -133,6 +139,9 @@ class SyncManager:
         except TimeoutError:
             record["error"] = f"timed out after {timeout:g} s"
             _LOGGER.warning("Sync of %s (%s) timed out after %g s", entry_id, entry.domain, timeout)
+        except DiskFaultError as err:  # the hub's disk, not the integration; logged by the database
+            record["error"] = err.message
+            self._disk_faults[entry_id] = err
         except Exception as err:  # recorded on the entry; the next sync tries again
             _LOGGER.exception("Sync of %s (%s) failed", entry_id, entry.domain)
             record["error"] = (
@@ -160,8 +169,16 @@ class SyncManager:
     async def _after_setup(self, entry: ConfigEntry, integration: Integration) -> None:
         if not entry.extra.get(SEEDED):
             records = await integration.async_initial_entities(self._entries.context(entry))
-            if records:
-                result = EntityStateSyncResult(records=tuple(records), full=False)
+            # The flag is saved lazily, so after a crash the seed can run again: it then creates
+            # only what is missing and never resets a state an acknowledged action has set since.
+            missing = [
+                record
+                for record in records or ()
+                if await self._service.find(entry.entry_id, record.entity_type, record.external_id)
+                is None
+            ]
+            if missing:
+                result = EntityStateSyncResult(records=tuple(missing), full=False)
                 await self._service.apply(entry.entry_id, entry.domain, result)
             await self._entries.set_extra(entry.entry_id, **{SEEDED: True})
         if pulls(integration):

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
+from hub.core.disk import DiskFaultError
 from hub.core.errors import StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.entry import (
@@ -121,9 +122,12 @@ class ConfigEntries(EntryLifecycle):
     def verify_webhook(self, entry_id: str, token: str) -> bool:
         """Whether ``token`` is the entry's webhook token, compared in constant time."""
         entry = self._entries.get(entry_id)
-        if entry is None or entry.disabled:
+        if entry is None:
             return False
-        return hmac.compare_digest(self.webhook_token(entry).encode(), token.encode())
+        # Decrypted even for a disabled entry: that registers the token for redaction, so the
+        # access log of a sender still posting to it after a restart shows ``token=***``.
+        matches = hmac.compare_digest(self.webhook_token(entry).encode(), token.encode())
+        return matches and not entry.disabled
 
     # Changing
 
@@ -210,13 +214,25 @@ class ConfigEntries(EntryLifecycle):
     async def remove(self, entry_id: str) -> None:
         """Unload and delete an entry, and destroy its data key (its ciphertexts become useless)."""
         entry = self.require(entry_id)
+        # Removal destroys what cannot come back (entities before the entry, so a crash never
+        # leaves orphans; then its data key). A full or read-only disk must refuse before any
+        # of that: this write of the unchanged file fails then, with nothing touched.
+        await self._commit()
         await self.unload(entry)
-        await self._run_hooks("removal", entry, [h(entry) for h in self.on_remove])
-        del self._entries[entry_id]
         try:
-            await self._commit()
+            hooks = [h(entry) for h in self.on_remove]
+            await self._run_hooks("removal", entry, hooks, stop_on=DiskFaultError)
+            position = list(self._entries).index(entry_id)
+            del self._entries[entry_id]
+            try:
+                await self._commit()
+            except StorageError:
+                kept = list(self._entries.items())
+                kept.insert(position, (entry_id, entry))  # entries keep their order
+                self._entries = dict(kept)
+                raise
         except StorageError:
-            self._entries[entry_id] = entry
+            await self.setup(entry)  # the disk refused: the entry runs again as it did
             raise
         self._webhook_tokens.pop(entry_id, None)
         self._locks.pop(entry_id, None)
@@ -229,11 +245,17 @@ class ConfigEntries(EntryLifecycle):
         entry = self.require(entry_id)
         if entry.disabled == disabled:
             return entry
-        if disabled:
-            await self.unload(entry)
+        previous = entry.updated_at
         entry.disabled = disabled
         entry.updated_at = _now()
-        await self._commit()
+        try:
+            # On disk first: if the disk refuses, the entry keeps running (or stays off) as it was.
+            await self._commit()
+        except StorageError:
+            entry.disabled, entry.updated_at = not disabled, previous
+            raise
+        if disabled:
+            await self.unload(entry)
         self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
         if not disabled:
             await self.setup(entry)
@@ -250,12 +272,21 @@ class ConfigEntries(EntryLifecycle):
     async def set_setting(self, entry_id: str, key: str, value: Any) -> ConfigEntry:
         """Record an admin's setting on the entry (``None`` removes it), on disk before returning."""
         entry = self.require(entry_id)
+        before, updated_at = entry.extra.get(key), entry.updated_at
         if value is None:
             entry.extra.pop(key, None)
         else:
             entry.extra[key] = value
         entry.updated_at = _now()
-        await self._commit()
+        try:
+            await self._commit()
+        except StorageError:  # the disk refused: the setting stays what it was (and is enforced)
+            if before is None:
+                entry.extra.pop(key, None)
+            else:
+                entry.extra[key] = before
+            entry.updated_at = updated_at
+            raise
         self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
         return entry
 

@@ -43,6 +43,10 @@ EVENT_ENTRY_REMOVED: Final = EventType[ConfigEntryEventData]("config_entry.remov
 EVENT_ENTRY_STATE: Final = EventType[ConfigEntryEventData]("config_entry.state_changed")
 
 
+PRIVATE_EXTRAS: Final = frozenset({"webhook_signing"})
+"""Hub-owned entry state that never goes to a client (ciphertext, even if unreadable)."""
+
+
 @dataclass(slots=True, eq=False)
 class ConfigEntry:
     """One configured instance; ``secrets`` and ``webhook_token`` hold ciphertext only."""
@@ -89,7 +93,8 @@ class ConfigEntry:
             "disabled": self.disabled,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            **self.extra,
+            **{k: v for k, v in self.extra.items() if k not in PRIVATE_EXTRAS},
+            "webhook_signed": bool(self.extra.get("webhook_signing")),
         }
 
     def event_data(self) -> ConfigEntryEventData:

@@ -217,6 +217,8 @@ async def test_signed_webhooks_need_a_fresh_valid_signature(start_hub: StartHub)
         headers={"X-Hub-Timestamp": stamp, "X-Hub-Signature": sign(secret, stamp, body)},
     )
     assert tampered.status == 401
+    _, shown = await hub.get(f"/api/config-entries/{entry_id}")
+    assert "webhook_signing" not in shown, "not even its ciphertext goes to a client"
     stored = hub.config_dir / ".storage" / "core.config_entries"
     await hub.client.close()
     assert secret not in stored.read_text(), "the signing secret is stored encrypted"

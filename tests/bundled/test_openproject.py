@@ -354,6 +354,19 @@ async def test_a_refused_key_asks_the_person_for_a_new_one(
     assert entry["state"] == "reauth_required"
     assert API_KEY not in str(entry)
 
+
+async def test_a_webhook_that_meets_a_refused_key_asks_for_reauth(
+    hub: BundledHub, fake: FakeOpenProject, op_url: str
+) -> None:
+    entry_id = await add_entry(hub, op_url)
+    await sync(hub, entry_id)  # the first sync is done: only the webhook meets the new key
+    fake.key = "rotated"
+    status, answer = await hub.post(hub.webhook_path(entry_id), {"action": "work_package:updated"})
+    assert (status, answer["error"]["code"]) == (503, "entry_not_loaded")
+    _, entry = await hub.get(f"/api/config-entries/{entry_id}")
+    assert entry["state"] == "reauth_required"
+    assert entry["reason"] == "credentials refused: OpenProject refused the API key"
+
     entries = hub.app[CONFIG_ENTRIES]
     loaded = hub.app[REGISTRY].get("openproject")
     assert loaded is not None
