@@ -73,6 +73,7 @@ class Conversation:
         """What a client sees."""
         data = asdict(self)
         del data["person_id"]
+        data["title"] = self.title or None  # untitled: the UI names it in the person's language
         data["integrations"] = None if self.integrations is None else list(self.integrations)
         return data
 
@@ -103,7 +104,7 @@ class Conversations:
         conversation = Conversation(
             id=secrets.token_hex(8),
             person_id=person_id,
-            title=_title(title) or "New chat",
+            title=_title(title) or "",
             model=model,
             integrations=None if integrations is None else tuple(dict.fromkeys(integrations)),
             surface=surface,
@@ -198,7 +199,7 @@ class Conversations:
                 )
                 conn.execute(
                     "UPDATE conversations SET updated_at = ?, "
-                    "title = CASE WHEN ? IS NOT NULL AND title = 'New chat' THEN ? ELSE title END "
+                    "title = CASE WHEN ? IS NOT NULL AND title = '' THEN ? ELSE title END "
                     "WHERE id = ?",
                     (now, title, _title(title), conversation_id),
                 )

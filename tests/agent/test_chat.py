@@ -191,6 +191,8 @@ async def test_conversation_settings_are_checked_and_changed(hub: AgentHub) -> N
     status, answer = await hub.post("/api/conversations", {"colour": "red"})
     assert status == 400
     conversation = await hub.conversation()
+    _, fresh = await hub.get(f"/api/conversations/{conversation}")
+    assert fresh["title"] is None, "untitled: the UI names it in the person's language"
     resp = await hub.client.patch(
         f"/api/conversations/{conversation}",
         json={"title": "Groceries", "model": "hosted", "integrations": ["notes"]},
