@@ -7,15 +7,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.agent.assembler import ToolsetAssembler
-from hub.agent.chat import ChatService
-from hub.agent.conversations import AGENT_MIGRATIONS, Conversations
-from hub.agent.hub_tools import HubServices
-from hub.agent.models import ModelRegistry
-from hub.agent.preferences import Preferences
+from hub.agent.lazy import LazyChat
+from hub.agent.schema import AGENT_MIGRATIONS
 from hub.api import agent as agent_api
 from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
@@ -79,6 +76,9 @@ from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
 
+if TYPE_CHECKING:
+    from hub.agent.chat import ChatService
+
 _LOGGER = logging.getLogger(__name__)
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -136,27 +136,7 @@ def create_app(
     app[AGENTS] = Agents(app[STORAGE])
     entries.after_setup.append(app[AGENTS].project)
     entries.on_remove.append(lambda entry: app[AGENTS].withdraw(entry, entries.entries()))
-    assembler = ToolsetAssembler(
-        entries,
-        app[REGISTRY],
-        app[CATALOG],
-        app[AGENTS],
-        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY]),
-    )
-    app[CHAT] = ChatService(
-        Conversations(app[DATABASE]),
-        ModelRegistry(
-            app[STORAGE],
-            app[KEYRING],
-            config.models,
-            env,
-            request_timeout=config.agent.request_timeout_seconds,
-        ),
-        assembler,
-        Preferences(app[STORAGE]),
-        app[SURFACES],
-        config.agent,
-    )
+    app[CHAT] = LazyChat(lambda: _build_chat(app, env))
 
     app.cleanup_ctx.extend(
         [
@@ -290,12 +270,48 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _agent(app: web.Application) -> AsyncIterator[None]:
-    chat = app[CHAT]
-    await chat.models.load()
-    await chat.preferences.load()
     yield
-    await chat.stop()
-    await chat.models.close()
+    chat = app[CHAT].built
+    if chat is not None:
+        await chat.stop()
+        await chat.models.close()
+
+
+async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatService:
+    """The agent, wired on a person's first chat, models or picker call rather than at start-up."""
+    from hub.agent.assembler import ToolsetAssembler
+    from hub.agent.chat import ChatService
+    from hub.agent.conversations import Conversations
+    from hub.agent.hub_tools import HubServices
+    from hub.agent.models import ModelRegistry
+    from hub.agent.preferences import Preferences
+
+    config, entries = app[CONFIG], app[CONFIG_ENTRIES]
+    assembler = ToolsetAssembler(
+        entries,
+        app[REGISTRY],
+        app[CATALOG],
+        app[AGENTS],
+        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY]),
+    )
+    models = ModelRegistry(
+        app[STORAGE],
+        app[KEYRING],
+        config.models,
+        env,
+        request_timeout=config.agent.request_timeout_seconds,
+    )
+    chat = ChatService(
+        Conversations(app[DATABASE]),
+        models,
+        assembler,
+        Preferences(app[STORAGE]),
+        app[SURFACES],
+        config.agent,
+    )
+    await models.load()
+    await chat.preferences.load()
+    return chat
 
 
 async def _announce_shutdown(app: web.Application) -> None:

@@ -19,33 +19,6 @@ from typing import Any, Final
 from hub.core.database import Database
 from hub.core.errors import CONVERSATION_NOT_FOUND, BadRequestError, NotFoundError
 
-AGENT_MIGRATIONS: Final[tuple[str, ...]] = (
-    """
-    CREATE TABLE conversations (
-        id TEXT PRIMARY KEY,
-        person_id TEXT NOT NULL,
-        title TEXT NOT NULL,
-        model TEXT,
-        integrations TEXT,
-        surface TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    ) STRICT;
-    CREATE INDEX conversations_by_person ON conversations (person_id, updated_at);
-    CREATE TABLE conversation_turns (
-        id INTEGER PRIMARY KEY,
-        conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-        run_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        items TEXT NOT NULL,
-        messages TEXT,
-        created_at REAL NOT NULL
-    ) STRICT;
-    CREATE INDEX turns_by_conversation ON conversation_turns (conversation_id, id);
-    """,
-)
-"""Appended after the entity migrations; never edit a released one."""
-
 MAX_TITLE: Final = 120
 _COLUMNS: Final = "id, person_id, title, model, integrations, surface, created_at, updated_at"
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.agent.assembler import tool_names
-from hub.agent.chat import ChatService
-from hub.agent.conversations import Conversation
 from hub.agent.governance import OVERRIDE_KEY
-from hub.agent.models import NoModelError
 from hub.api.access import entry_for, principal_of, require_admin
 from hub.api.request import read_json
 from hub.api.state import AGENTS, CHAT, CONFIG_ENTRIES, SURFACES
 from hub.integrations.manifest import tier_name
 from hub.integrations.toolsets import resolve_toolset
+
+if TYPE_CHECKING:
+    from hub.agent.chat import ChatService
+    from hub.agent.conversations import Conversation
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class TierOverride(BaseModel):
 async def list_conversations(request: web.Request) -> web.Response:
     """The caller's conversations, most recent first; ``?surface=`` for one surface's."""
     person = principal_of(request).person_id
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     found = await chat.conversations.of_person(person, surface=request.query.get("surface") or None)
     return web.json_response({"conversations": [_view(chat, c) for c in found]})
 
@@ -85,7 +85,7 @@ async def create_conversation(request: web.Request) -> web.Response:
     """A new conversation for the caller."""
     person = principal_of(request).person_id
     body = await read_json(request, NewConversation)
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     if body.model is not None:
         chat.models.get(body.model)
     if body.surface is not None:
@@ -103,7 +103,7 @@ async def create_conversation(request: web.Request) -> web.Response:
 async def get_conversation(request: web.Request) -> web.Response:
     """One conversation with everything said in it."""
     person = principal_of(request).person_id
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     conversation = await chat.conversations.get(request.match_info["conversation_id"], person)
     items = await chat.conversations.items(conversation.id)
     return web.json_response({**_view(chat, conversation), "items": items})
@@ -114,7 +114,7 @@ async def change_conversation(request: web.Request) -> web.Response:
     person = principal_of(request).person_id
     body = await read_json(request, ConversationChanges)
     changes = body.model_dump(exclude_unset=True)
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     if changes.get("model") is not None:
         chat.models.get(changes["model"])
     conversation = await chat.conversations.update(
@@ -126,7 +126,7 @@ async def change_conversation(request: web.Request) -> web.Response:
 async def delete_conversation(request: web.Request) -> web.Response:
     """Delete a conversation (a run still going is stopped first)."""
     person = principal_of(request).person_id
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     conversation_id = request.match_info["conversation_id"]
     await chat.conversations.get(conversation_id, person)
     await chat.cancel_and_wait(conversation_id, person)
@@ -143,8 +143,10 @@ async def picker(request: web.Request) -> web.Response:
     Listing tool names builds deferred toolsets, which imports pydantic-ai: the chat page asks
     for this, so the cost lands when a person opens it, not at start-up.
     """
+    from hub.agent.models import NoModelError
+
     person = principal_of(request).person_id
-    chat = request.app[CHAT]
+    chat = await request.app[CHAT].get()
     try:
         endpoint = chat.models.resolve(request.query.get("model") or None)
     except NoModelError:
@@ -184,6 +186,8 @@ async def picker(request: web.Request) -> web.Response:
 
 
 async def _tools(chat: ChatService, entry_id: str) -> list[dict[str, Any]]:
+    from hub.agent.assembler import tool_names
+
     found: list[dict[str, Any]] = []
     for returned in chat.assembler.entry_toolsets(entry_id):
         try:
@@ -221,14 +225,14 @@ async def change_agent(request: web.Request) -> web.Response:
 async def get_preferences(request: web.Request) -> web.Response:
     """The caller's agent preferences."""
     person = principal_of(request).person_id
-    return web.json_response(request.app[CHAT].preferences.of(person).public())
+    return web.json_response((await request.app[CHAT].get()).preferences.of(person).public())
 
 
 async def change_preferences(request: web.Request) -> web.Response:
     """Change the caller's agent preferences."""
     person = principal_of(request).person_id
     body = await read_json(request, PreferenceChanges)
-    changed = await request.app[CHAT].preferences.update(
+    changed = await (await request.app[CHAT].get()).preferences.update(
         person, allow_local_fetch=body.allow_local_fetch
     )
     return web.json_response(changed.public())

@@ -44,14 +44,14 @@ class ModelChanges(BaseModel):
 async def list_models(request: web.Request) -> web.Response:
     """Every model and the default; whether each has a key, never the key."""
     principal_of(request)
-    return web.json_response(request.app[CHAT].models.views())
+    return web.json_response((await request.app[CHAT].get()).models.views())
 
 
 async def add_model(request: web.Request) -> web.Response:
     """Add a model endpoint (admins)."""
     require_admin(principal_of(request))
     body = await read_json(request, NewModel)
-    models = request.app[CHAT].models
+    models = (await request.app[CHAT].get()).models
     added = await models.add(**body.model_dump())
     return web.json_response(models.view(added.name), status=201)
 
@@ -60,7 +60,7 @@ async def change_model(request: web.Request) -> web.Response:
     """Change a model endpoint, or which one is the default (admins)."""
     require_admin(principal_of(request))
     body = await read_json(request, ModelChanges)
-    models = request.app[CHAT].models
+    models = (await request.app[CHAT].get()).models
     name = request.match_info["name"]
     changes = body.model_dump(exclude_unset=True)
     if changes.get("api_key_env") == "":
@@ -72,7 +72,7 @@ async def change_model(request: web.Request) -> web.Response:
 async def remove_model(request: web.Request) -> web.Response:
     """Remove a model endpoint added in the UI (admins); its key becomes unreadable."""
     require_admin(principal_of(request))
-    await request.app[CHAT].models.remove(request.match_info["name"])
+    await (await request.app[CHAT].get()).models.remove(request.match_info["name"])
     return web.Response(status=204)
 
 

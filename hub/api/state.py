@@ -8,7 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
-from hub.agent.chat import ChatService
+from hub.agent.lazy import LazyChat
 from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EventBus
@@ -47,4 +47,4 @@ SYNC: Final = web.AppKey("sync", SyncManager)
 AUTH: Final = web.AppKey("auth", AuthService)
 SURFACES: Final = web.AppKey("surfaces", Surfaces)
 AGENTS: Final = web.AppKey("agents", Agents)
-CHAT: Final = web.AppKey("chat", ChatService)
+CHAT: Final = web.AppKey("chat", LazyChat)

@@ -37,14 +37,14 @@ async def send(conn: Connection, msg: SendMessage) -> None:
         if not conn.ws.closed:
             conn.send(encode({"id": msg_id, "type": "event", "event": event}))
 
-    run_id = await conn.app[CHAT].start(
-        conn.principal.person_id, msg.conversation_id, msg.text, emit
-    )
+    chat = await conn.app[CHAT].get()
+    run_id = await chat.start(conn.principal.person_id, msg.conversation_id, msg.text, emit)
     conn.send_result(msg_id, {"run_id": run_id})
 
 
 @command("chat/cancel", CancelRun)
 def cancel(conn: Connection, msg: CancelRun) -> None:
     """Stop a run; its turn is stored as cancelled."""
-    cancelled = conn.app[CHAT].cancel(msg.conversation_id, conn.principal.person_id)
+    chat = conn.app[CHAT].built  # none built: nothing can be running
+    cancelled = chat is not None and chat.cancel(msg.conversation_id, conn.principal.person_id)
     conn.send_result(msg.id, {"cancelled": cancelled})

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pytest_aiohttp import AiohttpClient
 
+from hub.api.state import CHAT
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig, ModelConfig
 from tests.agent.support import AgentHub, write_integrations
@@ -45,7 +46,7 @@ def start_agent_hub(tmp_path: Path, aiohttp_client: AiohttpClient) -> StartAgent
         app = create_app(tmp_path / "config", hub_config, env=env or {})
         client = await aiohttp_client(app)
         token = await sign_in(client, OWNER, OWNER_PASSWORD)
-        return AgentHub(client, token, tmp_path / "config")
+        return AgentHub(client, token, tmp_path / "config", await app[CHAT].get())
 
     return start
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import ClientWebSocketResponse, web
 from aiohttp.test_utils import TestClient
 
+from hub.agent.chat import ChatService
 from tests.hub_client import HubClient
 from tests.integrations.helpers import make_integration
 
@@ -327,12 +328,18 @@ class AgentHub(HubClient):
     """A started hub with the agent's routes and a websocket."""
 
     def __init__(
-        self, client: TestClient[web.Request, web.Application], token: str, config_dir: Path
+        self,
+        client: TestClient[web.Request, web.Application],
+        token: str,
+        config_dir: Path,
+        chat: ChatService,
     ) -> None:
         assert client.app is not None
         super().__init__(client, client.app)
         self.token = token
         self.config_dir = config_dir
+        self.service = chat
+        """The app's chat service (built on first use by the hub; here, at once)."""
         self._ws: ClientWebSocketResponse | None = None
         self._next_id = 0
 

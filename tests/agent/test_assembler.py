@@ -12,7 +12,6 @@ from pytest_aiohttp import AiohttpServer
 from hub.agent.assembler import Assembly, RunScope
 from hub.agent.fetch import FetchRefused
 from hub.agent.policy import HIGH_PRIVILEGE_TOOLS
-from hub.api.state import CHAT
 from hub.integrations.manifest import Tier
 from tests.agent.support import AgentHub, say, scripted_model
 
@@ -27,12 +26,12 @@ async def person(hub: AgentHub) -> str:
 
 
 async def assemble(hub: AgentHub, tier: Tier = Tier.INTERNAL, **scope: Any) -> Assembly:
-    return hub.app[CHAT].assembler.assemble(RunScope(await person(hub), tier, **scope))
+    return hub.service.assembler.assemble(RunScope(await person(hub), tier, **scope))
 
 
 async def assemble_for_chat(hub: AgentHub) -> Assembly:
     """What a chat run of the signed-in person assembles (their preferences included)."""
-    chat = hub.app[CHAT]
+    chat = hub.service
     me = await person(hub)
     conversation = await chat.conversations.get(await hub.conversation(), me)
     return chat.assembler.assemble(chat.scope(me, chat.models.resolve(None), conversation))
@@ -46,7 +45,7 @@ async def offered_to_model(hub: AgentHub, conversation: dict[str, Any] | None = 
         seen.append({tool.name for tool in info.function_tools})
         return say("done")
 
-    hub.app[CHAT].model_factory = lambda endpoint: scripted_model(brain)
+    hub.service.model_factory = lambda endpoint: scripted_model(brain)
     conversation_id = await hub.conversation(**(conversation or {}))
     events = await hub.chat(conversation_id, "what can you do?")
     assert events[-1] == {"kind": "done", "status": "completed", "run_id": events[-1]["run_id"]}
@@ -93,7 +92,7 @@ async def test_the_manifest_tier_holds_without_an_override_and_fails_closed(hub:
     assert "vault_read" not in (await assemble(hub, Tier.REGULATED)).attribution
     assert "vault_read" in (await assemble(hub, Tier.INTERNAL)).attribution
     # A damaged override on disk never un-gates: it counts as the highest tier.
-    hub.app[CHAT].assembler._entries.require(vault).extra["required_tier"] = "secret-ish"
+    hub.service.assembler._entries.require(vault).extra["required_tier"] = "secret-ish"
     assert "vault_read" not in (await assemble(hub, Tier.REGULATED)).attribution
     status, answer = await hub.post(
         f"/api/config-entries/{vault}/required-tier", {"required_tier": "public"}
@@ -194,7 +193,7 @@ async def test_disabled_integrations_and_entries_contribute_nothing(hub: AgentHu
 async def test_another_persons_entries_are_not_applicable(hub: AgentHub) -> None:
     await hub.add("notes", scope="user")
     await hub.add("vault")
-    assembler = hub.app[CHAT].assembler
+    assembler = hub.service.assembler
     assert [c.entry.domain for c in assembler.candidates(await person(hub), Tier.INTERNAL)] == [
         "notes",
         "vault",
@@ -268,7 +267,7 @@ async def test_every_tool_of_a_run_can_be_called_by_the_test_model(hub: AgentHub
 
     await hub.add("notes")
     model = TestModel(call_tools=["note_add", "note_list", "note_fail"])
-    hub.app[CHAT].model_factory = lambda endpoint: model
+    hub.service.model_factory = lambda endpoint: model
     events = await hub.chat(await hub.conversation(), "try everything")
     results = {e["tool"]: e["error"] for e in events if e["kind"] == "tool_result"}
     assert results == {"note_add": False, "note_list": False, "note_fail": True}

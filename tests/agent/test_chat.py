@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.api.state import CHAT
 from tests.agent.conftest import StartAgentHub
 from tests.agent.support import AgentHub, call, say, scripted_model, tool_returns
 
 
 def use(hub: AgentHub, brain: Any) -> None:
-    hub.app[CHAT].model_factory = lambda endpoint: scripted_model(brain)
+    hub.service.model_factory = lambda endpoint: scripted_model(brain)
 
 
 def kinds(events: list[dict[str, Any]]) -> list[str]:
@@ -149,7 +148,7 @@ async def test_a_run_can_be_cancelled_and_its_turn_is_kept(hub: AgentHub) -> Non
         await asyncio.sleep(60)
         yield " never"
 
-    hub.app[CHAT].model_factory = lambda endpoint: FunctionModel(slow, stream_function=stream)
+    hub.service.model_factory = lambda endpoint: FunctionModel(slow, stream_function=stream)
     conversation = await hub.conversation()
     msg_id, result = await hub.send("chat/send", conversation_id=conversation, text="go")
     assert result["success"]

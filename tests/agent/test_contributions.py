@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.api.state import CHAT
 from tests.agent.conftest import StartAgentHub
 from tests.agent.support import AgentHub, call, say, scripted_model, tool_returns
 
@@ -89,7 +88,7 @@ async def test_delegate_to_runs_the_sub_agent_with_its_instructions_and_overlay(
             return call("delegate_to", agent="analyst-analyst", task="Summarise my notes")
         return say(f"The analyst says: {returns[-1].content}")
 
-    hub.app[CHAT].model_factory = lambda endpoint: scripted_model(brain)
+    hub.service.model_factory = lambda endpoint: scripted_model(brain)
     events = await hub.chat(await hub.conversation(), "ask the analyst")
     result = next(e for e in events if e["kind"] == "tool_result")
     assert result["tool"] == "delegate_to"
@@ -123,7 +122,7 @@ async def test_agents_are_offered_only_where_their_requirements_hold(hub: AgentH
         descriptions.append(tool.description or "")
         return say("ok")
 
-    hub.app[CHAT].model_factory = lambda endpoint: scripted_model(brain)
+    hub.service.model_factory = lambda endpoint: scripted_model(brain)
     await hub.chat(await hub.conversation(), "who is there?")
     await hub.chat(await hub.conversation(surface="analyst-desk"), "and here?")
     outside, inside = descriptions

@@ -87,7 +87,7 @@ async def assembly_times(runs: int) -> list[float]:
                 resp = await client.post("/api/config-flows", json=body)
                 assert (await resp.json())["type"] == "create_entry"
             person = (await (await client.get("/api/auth/current_user")).json())["id"]
-            assembler = client.app[CHAT].assembler
+            assembler = (await client.app[CHAT].get()).assembler
             run_scope = RunScope(person, Tier.INTERNAL)
             first = assembler.assemble(run_scope)  # builds the deferred toolsets once
             assert len(first.attribution) >= 60, len(first.attribution)
@@ -221,7 +221,13 @@ async def memory(idle: float) -> dict[str, float]:
                 await session.post(f"{url}/api/models", json=model)
         finally:
             _stop(proc)
-        proc, start_s = _start(config_dir, port)
+        starts = []
+        for _ in range(4):  # start-up is noisy on a shared box: the median of five starts
+            proc, took = _start(config_dir, port)
+            starts.append(took)
+            _stop(proc)
+        proc, took = _start(config_dir, port)
+        start_s = statistics.median([*starts, took])
         try:
             await asyncio.sleep(idle)
             before = rss_mb(proc.pid)
