@@ -15,7 +15,7 @@ from typing import Any, Final
 from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import AgentDescriptor
-from hub.integrations.entry import ConfigEntry, contribution_owner, last_of_its_scope
+from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
 from hub.integrations.surfaces import contributed_slug
 
@@ -136,17 +136,7 @@ class Agents:
 
     async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
         """Remove an entry's agents unless another entry of its domain and scope holds them."""
-        if not last_of_its_scope(entry, remaining):
-            return
-        owner = contribution_owner(entry)
-        doomed = [
-            slug
-            for slug, a in self._agents.items()
-            if a.source_domain == entry.domain and a.owner == owner
-        ]
-        for slug in doomed:
-            del self._agents[slug]
-        if doomed:
+        if drop_contributions(self._agents, entry, remaining):
             await self._commit()
 
     async def _commit(self) -> None:

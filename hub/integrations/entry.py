@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, TypedDict
 
@@ -123,3 +123,24 @@ def last_of_its_scope(entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> b
         and contribution_owner(other) == owner
         for other in remaining
     )
+
+
+def drop_contributions(
+    items: MutableMapping[str, Any], entry: ConfigEntry, remaining: Iterable[ConfigEntry]
+) -> bool:
+    """Remove what ``entry``'s domain contributed in its scope, if no other entry holds it.
+
+    ``items`` maps slugs to surfaces or agents (anything with ``source_domain`` and ``owner``);
+    whether anything was removed.
+    """
+    if not last_of_its_scope(entry, remaining):
+        return False
+    owner = contribution_owner(entry)
+    doomed = [
+        slug
+        for slug, item in items.items()
+        if item.source_domain == entry.domain and item.owner == owner
+    ]
+    for slug in doomed:
+        del items[slug]
+    return bool(doomed)

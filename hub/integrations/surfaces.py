@@ -17,7 +17,7 @@ from typing import Any, Final
 from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import SurfaceDescriptor
-from hub.integrations.entry import ConfigEntry, contribution_owner, last_of_its_scope
+from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,17 +131,7 @@ class Surfaces:
 
     async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
         """Remove an entry's contributed surfaces unless another entry of its domain and scope holds them."""
-        if not last_of_its_scope(entry, remaining):
-            return
-        owner = contribution_owner(entry)
-        doomed = [
-            slug
-            for slug, s in self._surfaces.items()
-            if s.source_domain == entry.domain and s.owner == owner
-        ]
-        for slug in doomed:
-            del self._surfaces[slug]
-        if doomed:
+        if drop_contributions(self._surfaces, entry, remaining):
             await self._commit()
 
     def _editable(self, slug: str, person_id: str, *, admin: bool) -> Surface:
