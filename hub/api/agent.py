@@ -173,7 +173,8 @@ async def picker(request: web.Request) -> web.Response:
             {"entry_id": entry.entry_id, "title": entry.title, "scope": entry.scope}
         )
         if candidate.refused is not None:
-            group["available"], group["reason"] = False, candidate.refused
+            # reason_code lets the UI say it in the person's language; reason is the English.
+            group.update(available=False, reason=candidate.refused, reason_code="tier_too_low")
             continue
         group["tools"].extend(await _tools(chat, entry.entry_id))
     return web.json_response(

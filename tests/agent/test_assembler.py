@@ -226,6 +226,7 @@ async def test_the_picker_lists_integrations_with_their_tools_or_why_not(hub: Ag
     vault = by_domain["vault"]
     assert (vault["available"], vault["required_tier"], vault["tools"]) == (False, "internal", [])
     assert "internal" in vault["reason"]
+    assert vault["reason_code"] == "tier_too_low"
     tools = {tool["name"]: tool for tool in by_domain["notes"]["tools"]}
     assert set(tools) == NOTES_TOOLS
     assert tools["note_add"] == {

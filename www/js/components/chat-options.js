@@ -66,7 +66,7 @@ export function integrationPicker(ctx, selected, onChange) {
         h("label", { class: "chat-options__check" }, box, item.name || item.domain,
           item.available ? h("span", { class: "muted" }, ` · ${t("chat.tools_n", { n: tools })}`) : null,
           item.entries && !item.entries.length ? h("span", { class: "muted" }, ` · ${t("chat.not_set_up")}`) : null),
-        item.available ? null : h("p", { id: reasonId, class: "chat-options__reason muted" }, item.reason || t("chat.unavailable")));
+        item.available ? null : h("p", { id: reasonId, class: "chat-options__reason muted" }, reasonOf(item, t)));
     }));
     body.append(h("fieldset", { class: "chat-options__fieldset" },
       h("legend", {}, t("chat.integrations_legend")),
@@ -90,4 +90,12 @@ export function integrationPicker(ctx, selected, onChange) {
 
   describe();
   return { element, load, get value() { return chosen; }, destroy: () => document.removeEventListener("click", outside) };
+}
+
+/** Why an integration is not offered, in the person's language when the hub gave a reason code. */
+function reasonOf(item, t) {
+  if (item.reason_code === "tier_too_low") {
+    return t("chat.needs_tier", { tier: t(`settings.tier_${item.required_tier}`) });
+  }
+  return item.reason || t("chat.unavailable");
 }
