@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import StorageError
-from hub.core.storage import StorageManager
+from hub.core.storage import StorageManager, commit_item
 
 PREFERENCES_KEY: Final = "core.agent_preferences"
 
@@ -42,17 +41,12 @@ class Preferences:
 
     async def update(self, person_id: str, *, allow_local_fetch: bool) -> AgentPreferences:
         """Change a person's preferences."""
-        before = self._people.get(person_id)
         changed = replace(self.of(person_id), allow_local_fetch=allow_local_fetch)
-        self._people[person_id] = changed
-        try:
-            await self._store.commit(
-                lambda: {"people": {pid: p.public() for pid, p in self._people.items()}}
-            )
-        except StorageError:  # the disk refused: the person's choice stays what it was
-            if before is None:
-                self._people.pop(person_id, None)
-            else:
-                self._people[person_id] = before
-            raise
+        await commit_item(
+            self._store,
+            self._people,
+            person_id,
+            changed,
+            lambda: {"people": {pid: p.public() for pid, p in self._people.items()}},
+        )
         return changed

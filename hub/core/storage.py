@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -409,3 +409,29 @@ class Store:
                 pass
             except OSError as err:
                 raise self._manager.write_error(self.path, err) from err
+
+
+_ABSENT: Any = object()
+
+
+async def commit_item(
+    store: Store,
+    items: MutableMapping[str, Any],
+    key: str,
+    value: Any,
+    data_func: Callable[[], Any],
+) -> None:
+    """Set ``items[key]`` (``None`` removes it) and commit; if the disk refuses, it is as before."""
+    before = items.get(key, _ABSENT)
+    if value is None:
+        items.pop(key, None)
+    else:
+        items[key] = value
+    try:
+        await store.commit(data_func)
+    except StorageError:
+        if before is _ABSENT:
+            items.pop(key, None)
+        else:
+            items[key] = before
+        raise

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError, StorageError
-from hub.core.storage import StorageManager
+from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError
+from hub.core.storage import StorageManager, commit_item
 from hub.integrations.capabilities import AgentDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
@@ -89,14 +89,8 @@ class Agents:
         agent = self.get(slug, person_id)
         if agent.owner is None and not admin:
             raise ForbiddenError("only an admin may switch a global sub-agent")
-        before = agent
         agent = replace(agent, enabled=enabled, updated_at=time.time())
-        self._agents[slug] = agent
-        try:
-            await self._commit()
-        except StorageError:
-            self._agents[slug] = before  # the disk refused: the switch stays where it was
-            raise
+        await commit_item(self._store, self._agents, slug, agent, self._snapshot)
         return agent
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
@@ -140,4 +134,7 @@ class Agents:
             await self._commit()
 
     async def _commit(self) -> None:
-        await self._store.commit(lambda: {"agents": [a.public() for a in self._agents.values()]})
+        await self._store.commit(self._snapshot)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"agents": [a.public() for a in self._agents.values()]}

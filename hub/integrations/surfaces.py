@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError, StorageError
-from hub.core.storage import StorageManager
+from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError
+from hub.core.storage import StorageManager, commit_item
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
@@ -86,8 +86,7 @@ class Surfaces:
             n += 1
             slug = f"{base}-{n}"
         surface = _surface(slug, descriptor, owner=owner, source_domain=None, read_only=False)
-        self._surfaces[slug] = surface
-        await self._commit_or_undo(slug, None)
+        await commit_item(self._store, self._surfaces, slug, surface, self._snapshot)
         return surface
 
     async def replace(
@@ -98,15 +97,13 @@ class Surfaces:
         surface = _surface(
             slug, descriptor, owner=current.owner, source_domain=None, read_only=False
         )
-        self._surfaces[slug] = surface
-        await self._commit_or_undo(slug, current)
+        await commit_item(self._store, self._surfaces, slug, surface, self._snapshot)
         return surface
 
     async def delete(self, slug: str, person_id: str, *, admin: bool) -> None:
         """Remove a dashboard."""
-        current = self._editable(slug, person_id, admin=admin)
-        del self._surfaces[slug]
-        await self._commit_or_undo(slug, current)
+        self._editable(slug, person_id, admin=admin)
+        await commit_item(self._store, self._surfaces, slug, None, self._snapshot)
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the surfaces an entry's integration contributes (after its setup)."""
@@ -145,20 +142,10 @@ class Surfaces:
         return surface
 
     async def _commit(self) -> None:
-        await self._store.commit(
-            lambda: {"surfaces": [s.public() for s in self._surfaces.values()]}
-        )
+        await self._store.commit(self._snapshot)
 
-    async def _commit_or_undo(self, slug: str, before: Surface | None) -> None:
-        """Save a person's change to ``slug``; if the disk refuses, ``slug`` is as it was."""
-        try:
-            await self._commit()
-        except StorageError:
-            if before is None:
-                self._surfaces.pop(slug, None)
-            else:
-                self._surfaces[slug] = before
-            raise
+    def _snapshot(self) -> dict[str, Any]:
+        return {"surfaces": [s.public() for s in self._surfaces.values()]}
 
 
 def contributed_slug(domain: str, key: str, owner: str | None) -> str:

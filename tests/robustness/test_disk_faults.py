@@ -497,6 +497,27 @@ async def test_a_dashboard_and_a_model_are_not_half_created(hub: DiskHub, kind: 
     assert [m["name"] for m in hub.stored("core.models")["models"]] == ["local"]
 
 
+@KINDS
+async def test_a_refused_preference_or_dashboard_deletion_changes_nothing(
+    hub: DiskHub, kind: str
+) -> None:
+    dashboard = {"name": "Hall", "config": {"views": [{"cards": []}]}}
+    status, created = await hub.post("/api/surfaces", dashboard)
+    assert status == 200, created
+    before = hub.files()
+    hub.disk.fail_files(kind)
+    resp = await hub.client.patch("/api/agent/preferences", json={"allow_local_fetch": True})
+    assert_refused(resp.status, await resp.json(), kind, hub.config_dir)
+    resp = await hub.client.delete(f"/api/surfaces/{created['slug']}")
+    assert_refused(resp.status, await resp.json(), kind, hub.config_dir)
+    assert (await hub.get("/api/agent/preferences"))[1] == {"allow_local_fetch": False}
+    assert (await hub.get(f"/api/surfaces/{created['slug']}"))[0] == 200
+    assert hub.files() == before
+    await hub.disk.fix()
+    resp = await hub.client.patch("/api/agent/preferences", json={"allow_local_fetch": True})
+    assert (await resp.json()) == {"allow_local_fetch": True}
+
+
 async def test_only_the_model_refused_leaves_no_data_key(hub: DiskHub) -> None:
     """The keyring's write lands, the models file's does not: its new data key goes again."""
     owners = before_owners(hub.files())
