@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from pytest_aiohttp import AiohttpClient
 
 from hub.api.state import CONFIG_ENTRIES
 from hub.app import create_app
-from hub.config import HubConfig
+from hub.config import SOURCE_ROOT, HubConfig
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.hub_client import HubClient
 
@@ -78,3 +79,23 @@ def start_hub(tmp_path: Path, aiohttp_client: AiohttpClient) -> StartHub:
 async def hub(start_hub: StartHub) -> BundledHub:
     """A started hub with the bundled integrations from the repository."""
     return await start_hub()
+
+
+BUNDLED = SOURCE_ROOT / "integrations"
+
+
+def flat_keys(node: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every dotted key of a translation file."""
+    keys: set[str] = set()
+    for key, value in node.items():
+        if isinstance(value, dict):
+            keys |= flat_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def translations(domain: str, language: str) -> dict[str, Any]:
+    """A bundled integration's translation file."""
+    path: Path = BUNDLED / domain / "translations" / f"{language}.json"
+    return dict(json.loads(path.read_text("utf-8")))

@@ -25,7 +25,6 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pytest_aiohttp import AiohttpServer
 
 from hub.api.state import BUS, CONFIG_ENTRIES, REGISTRY
-from hub.config import SOURCE_ROOT
 from hub.integrations.entities import EventTypeDescriptor
 from hub.integrations.integration import ConfigEntryAuthFailed
 from hub.integrations.manifest import FieldDescriptor
@@ -132,20 +131,6 @@ async def test_the_card_template_and_the_tier_are_declared(hub: BundledHub) -> N
     types = loaded.integration.entity_types()
     assert (types["project"].world_kind, types["project"].rag) == ("project", False)
     assert (types["work_package"].world_kind, types["work_package"].rag) == ("task", True)
-
-
-def test_german_translations_cover_every_english_key() -> None:
-    folder = SOURCE_ROOT / "integrations" / "openproject" / "translations"
-    english = json.loads((folder / "en.json").read_text("utf-8"))
-    german = json.loads((folder / "de.json").read_text("utf-8"))
-
-    def keys(node: dict[str, Any], prefix: str = "") -> set[str]:
-        found: set[str] = set()
-        for key, value in node.items():
-            found |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
-        return found
-
-    assert keys(german) == keys(english)
 
 
 def package(wp_id: int, due: date | None, status_id: int = 1) -> WorkPackage:

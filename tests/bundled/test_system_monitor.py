@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
 import pytest
 
-from hub.config import SOURCE_ROOT
 from hub.integrations.integration import HealthResult, SetupContext
 from integrations.system_monitor import SystemMonitorIntegration
 from integrations.system_monitor.entities import ENTITY_TYPES
@@ -25,7 +23,7 @@ from integrations.system_monitor.readers import (
     parse_uptime,
     pick_cpu_temperature,
 )
-from tests.bundled.conftest import BundledHub
+from tests.bundled.conftest import BundledHub, translations
 
 # Taken from a Raspberry Pi 4 Model B (4 GB) running Raspberry Pi OS.
 PI_STAT = """\
@@ -235,11 +233,9 @@ async def test_health_is_an_error_without_proc(tmp_path: Path) -> None:
     assert "needs Linux" in broken.detail
 
 
-def test_german_translations_cover_every_english_key() -> None:
-    folder = SOURCE_ROOT / "integrations" / "system_monitor" / "translations"
-    english = json.loads((folder / "en.json").read_text("utf-8"))
-    german = json.loads((folder / "de.json").read_text("utf-8"))
-    assert german.keys() == english.keys()
+def test_every_entity_type_has_its_wording() -> None:
+    english = translations("system_monitor", "en")
+    german = translations("system_monitor", "de")
     assert german["entity"].keys() == english["entity"].keys() == ENTITY_TYPES.keys()
     for key, descriptor in ENTITY_TYPES.items():
         assert english["entity"][key]["name"] == descriptor.name
