@@ -33,7 +33,7 @@ from hub.config import HubConfig, IntegrationsConfig
 from hub.integrations.manifest import Tier
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.bench.report import Figures, report
-from tests.bench.startup import free_port, health_ok, rss_mb
+from tests.bench.startup import free_port, rss_mb, start_hub
 from tests.fakes.openai_server import FakeOpenAI
 
 GENERATED = '''
@@ -104,30 +104,7 @@ async def assembly_times(runs: int) -> list[float]:
 def _start(config_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
     env["HUB__LOGGER__DEFAULT"] = "error"
-    env["HUB__HTTP__HOST"] = "127.0.0.1"
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "run",
-            "--config",
-            str(config_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while not health_ok(port):
-        if proc.poll() is not None or time.perf_counter() - started > 30:
-            raise RuntimeError("the hub did not start")
-        time.sleep(0.002)
-    return proc, time.perf_counter() - started
+    return start_hub(config_dir, port, env)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.bench.startup import free_port, health_ok
+from tests.bench.startup import free_port, start_hub
 
 
 @contextmanager
@@ -34,19 +32,8 @@ def hub_process(domain: str, init: str, env: Mapping[str, str] | None = None) ->
                 **(env or {}),
             }
         )
-        command = [sys.executable, "-m", "hub", "run", "--config", str(root / "config")]
-        hub = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        hub, _ = start_hub(root / "config", port, environment)
         try:
-            deadline = time.monotonic() + 30
-            while not health_ok(port):
-                if hub.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the hub did not start")
-                time.sleep(0.05)
             yield f"http://127.0.0.1:{port}"
         finally:
             hub.send_signal(signal.SIGTERM)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,37 +62,52 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def start_hub(
+    config_dir: str | Path, port: int, env: Mapping[str, str], timeout: float = 30.0
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Spawn ``hub run`` on 127.0.0.1 and wait for ``/api/health``: the process, seconds to health.
+
+    A hub that exits or does not answer in time is killed and a ``RuntimeError`` says which.
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "run",
+            "--config",
+            str(config_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not health_ok(port):
+            if proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {proc.returncode} before answering")
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError("hub did not answer /api/health in time")
+            time.sleep(0.002)
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    return proc, time.perf_counter() - started
+
+
 def one_run(idle: float, timeout: float = 30.0) -> Run:
     """Start a hub on a fresh config directory, wait for health, idle, stop it with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub",
-                "run",
-                "--config",
-                tmp,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc, start_s = start_hub(tmp, free_port(), env, timeout)
         try:
-            while not health_ok(port):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"hub exited with {proc.returncode} before answering")
-                if time.perf_counter() - started > timeout:
-                    raise RuntimeError("hub did not answer /api/health in time")
-                time.sleep(0.002)
-            start_s = time.perf_counter() - started
             time.sleep(idle)
             rss = rss_mb(proc.pid)
             stopping = time.perf_counter()
