@@ -559,9 +559,19 @@ def _items(path: Path) -> list[str]:
     return list(json.loads(path.read_bytes())["data"]["items"])
 
 
-async def test_a_delayed_save_never_overwrites_a_newer_commit(
-    tmp_path: Path, slow_disk: None
-) -> None:
+@dataclass
+class Overlap:
+    """A commit being written, a second one waiting for the lock, and a delayed save due now."""
+
+    store: Any
+    items: list[str]
+    snapshot: Callable[[], dict[str, Any]]
+    first: asyncio.Task[None]
+    second: asyncio.Task[None]
+
+
+async def overlap(tmp_path: Path) -> Overlap:
+    """Commit ``z``; while it is written, commit ``a`` and schedule a lazy save (entry health)."""
     manager = StorageManager(tmp_path)
     manager.prepare()
     store = manager.store("core.test", 1)
@@ -575,33 +585,27 @@ async def test_a_delayed_save_never_overwrites_a_newer_commit(
     items.append("a")
     second = asyncio.create_task(store.commit(snapshot))  # waits for the lock
     await asyncio.sleep(0)
-    store.schedule_save(snapshot, delay=0)  # a lazy save (entry health, last sync) meanwhile
-    await asyncio.sleep(0.005)
-    items.append("b")
-    await store.commit(snapshot)
-    assert _items(store.path) == ["z", "a", "b"], "acknowledged means on disk"
-    await asyncio.gather(first, second)
-    await store.flush()
-    assert _items(store.path) == ["z", "a", "b"], "no older snapshot landed afterwards"
+    store.schedule_save(snapshot, delay=0)
+    return Overlap(store, items, snapshot, first, second)
+
+
+async def test_a_delayed_save_never_overwrites_a_newer_commit(
+    tmp_path: Path, slow_disk: None
+) -> None:
+    race = await overlap(tmp_path)
+    await asyncio.sleep(0.005)  # the delayed save is under way
+    race.items.append("b")
+    await race.store.commit(race.snapshot)
+    assert _items(race.store.path) == ["z", "a", "b"], "acknowledged means on disk"
+    await asyncio.gather(race.first, race.second)
+    await race.store.flush()
+    assert _items(race.store.path) == ["z", "a", "b"], "no older snapshot landed afterwards"
 
 
 async def test_a_commit_returns_only_once_its_change_is_on_disk(
     tmp_path: Path, slow_disk: None
 ) -> None:
-    manager = StorageManager(tmp_path)
-    manager.prepare()
-    store = manager.store("core.test", 1)
-    items = ["z"]
-
-    def snapshot() -> dict[str, Any]:
-        return {"items": list(items)}
-
-    first = asyncio.create_task(store.commit(snapshot))
-    await asyncio.sleep(0.01)
-    items.append("a")
-    second = asyncio.create_task(store.commit(snapshot))
-    await asyncio.sleep(0)
-    store.schedule_save(snapshot, delay=0)  # takes the pending change before the batch runs
-    await second
-    assert _items(store.path) == ["z", "a"]
-    await first
+    race = await overlap(tmp_path)  # the delayed save takes the pending change first
+    await race.second
+    assert _items(race.store.path) == ["z", "a"]
+    await race.first
