@@ -167,20 +167,14 @@ async def test_a_run_can_be_cancelled_and_its_turn_is_kept(hub: AgentHub) -> Non
 
 async def test_conversations_belong_to_their_person(hub: AgentHub) -> None:
     conversation = await hub.conversation(title="Private plans")
-    status, _ = await hub.post(
-        "/api/people", {"username": "guest", "password": "guest-password-1", "is_admin": False}
-    )
-    assert status in (200, 201)
-    resp = await hub.client.post(
-        "/api/auth/login", json={"username": "guest", "password": "guest-password-1"}
-    )
-    guest = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+    guest = await hub.another_person("guest", "guest-password-1")
     resp = await hub.client.get(f"/api/conversations/{conversation}", headers=guest)
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "conversation_not_found"
     resp = await hub.client.get("/api/conversations", headers=guest)
     assert (await resp.json())["conversations"] == []
     status, mine = await hub.get("/api/conversations")
+    assert status == 200
     assert [c["title"] for c in mine["conversations"]] == ["Private plans"]
 
 

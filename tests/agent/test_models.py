@@ -211,14 +211,7 @@ async def test_a_failing_endpoint_is_a_clear_error_and_the_conversation_is_kept(
 
 
 async def test_only_an_admin_changes_models(hub: AgentHub) -> None:
-    status, _ = await hub.post(
-        "/api/people", {"username": "kid", "password": "kid-password-12", "is_admin": False}
-    )
-    assert status in (200, 201)
-    resp = await hub.client.post(
-        "/api/auth/login", json={"username": "kid", "password": "kid-password-12"}
-    )
-    kid = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+    kid = await hub.another_person("kid", "kid-password-12")
     body = {"name": "x", "base_url": "http://a.example", "model": "m"}
     resp = await hub.client.post("/api/models", json=body, headers=kid)
     assert resp.status == 403
