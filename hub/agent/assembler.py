@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,14 +141,19 @@ class ToolsetAssembler:
         """Every gate applied; nothing here talks to the network or blocks."""
         candidates = self.candidates(scope.person_id, scope.tier)
         cleared = [c for c in candidates if c.refused is None]
-        skipped = [Skipped(c.entry.domain, c.entry.entry_id, c.refused or "") for c in candidates]
-        skipped = [s for s in skipped if s.reason]
+        skipped = [
+            Skipped(c.entry.domain, c.entry.entry_id, c.refused)
+            for c in candidates
+            if c.refused is not None
+        ]
         gated: list[GatedToolset] = []
-        sources: list[tuple[Any, ToolSource]] = []
-        domains_of: list[str | None] = []
+        sources: list[ToolSource] = []  # beside ``gated``: where each toolset came from
         taken: set[str] = set()
         selected_domains = {c.entry.domain for c in cleared}
-        for candidate in self._selected(cleared, scope.selection):
+        selected = (
+            c for c in cleared if scope.selection is None or c.entry.domain in scope.selection
+        )
+        for candidate in selected:
             entry = candidate.entry
             if entry.state is not EntryState.LOADED:
                 reason = f"not loaded ({entry.state}{': ' + entry.reason if entry.reason else ''})"
@@ -172,8 +176,7 @@ class ToolsetAssembler:
                     names = tool_names(toolset)
                 taken.update(names)
                 gated.append(GatedToolset(toolset, trusted))
-                sources.append((toolset, source))
-                domains_of.append(entry.domain)
+                sources.append(source)
 
         # The person's own first, then global; within each, by integration name (stable sort).
         by_precedence = sorted(cleared, key=lambda c: (c.entry.scope != "user", c.entry.domain))
@@ -195,21 +198,20 @@ class ToolsetAssembler:
         )
         for toolset in builtin:
             gated.append(GatedToolset(toolset, True))
-            sources.append((toolset, hub_source))
-            domains_of.append(None)
+            sources.append(hub_source)
 
         trust = {c.entry.domain: c.manifest.trust_tier for c in cleared}
         untrusted_provider = any(trust.get(d) == "untrusted" for d in providers.sources.values())
         untrusted = untrusted_provider or not all(item.trusted for item in gated)
         final = apply_untrusted_gate(gated, untrusted_provider=untrusted_provider)
         attribution: dict[str, ToolSource] = {}
-        for (_original, source), kept in zip(sources, final, strict=True):
+        for source, kept in zip(sources, final, strict=True):
             for name in tool_names(kept):
                 attribution.setdefault(name, source)
         if agents and not untrusted:  # delegate_to is high-privilege: the gate keeps it out
             attribution["delegate_to"] = hub_source
         return Assembly(
-            toolsets=[RunToolset(t, d) for t, d in zip(final, domains_of, strict=True)],
+            toolsets=[RunToolset(t, s.domain) for t, s in zip(final, sources, strict=True)],
             attribution=attribution,
             providers=providers,
             agents=agents,
@@ -225,12 +227,6 @@ class ToolsetAssembler:
             toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
             self._toolsets[name] = toolset
         return toolset
-
-    @staticmethod
-    def _selected(
-        cleared: Iterable[Candidate], selection: frozenset[str] | None
-    ) -> list[Candidate]:
-        return [c for c in cleared if selection is None or c.entry.domain in selection]
 
 
 def tool_names(toolset: Any) -> list[str]:
