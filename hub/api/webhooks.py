@@ -20,9 +20,10 @@ from hub.api.request import parse_json, read_json
 from hub.api.state import CONFIG, CONFIG_ENTRIES, ENTITIES, KEYRING, REGISTRY
 from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError
-from hub.core.redact import SECRETS, safe_text
+from hub.core.redact import SECRETS
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.entry_lifecycle import refused_reason
 from hub.integrations.integration import ConfigEntryAuthFailed, WebhookPayloadError
 
 _LOGGER = logging.getLogger(__name__)
@@ -128,8 +129,7 @@ async def receive(request: web.Request) -> web.Response:
     except ConfigEntryAuthFailed as err:
         # The service refused the stored credentials: the person is asked for new ones, as a
         # sync would; the sender learns the entry cannot take webhooks until then.
-        reason = f"credentials refused: {safe_text(err)}"
-        await entries.request_reauth(entry.entry_id, reason)
+        await entries.request_reauth(entry.entry_id, refused_reason(err))
         return error_response(503, "entry_not_loaded", f"{entry.domain} needs new credentials")
     except Exception:  # an integration bug answers 502 with an id, never a 500
         correlation_id = secrets.token_hex(4)

@@ -20,6 +20,7 @@ from hub.entities.writer import EntryEvents, EntryWriter
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.entry_lifecycle import refused_reason
 from hub.integrations.integration import ConfigEntryAuthFailed, HealthResult, Integration
 from hub.integrations.registry import IntegrationRegistry
 
@@ -119,6 +120,7 @@ class SyncManager:
         started, clock = time.time(), time.perf_counter()
         record: dict[str, Any] = {"at": _iso(started)}
         timeout = self._config.job_timeout_seconds
+        refused = False
         try:
             async with asyncio.timeout(timeout):
                 ctx = self._entries.context(entry)
@@ -135,7 +137,8 @@ class SyncManager:
                         outcome = await self._service.apply(entry_id, entry.domain, result)
                         record.update(outcome.counts())
         except ConfigEntryAuthFailed as err:
-            record["error"] = f"credentials refused: {safe_text(err)}"
+            refused = True
+            record["error"] = refused_reason(err)
         except TimeoutError:
             record["error"] = f"timed out after {timeout:g} s"
             _LOGGER.warning("Sync of %s (%s) timed out after %g s", entry_id, entry.domain, timeout)
@@ -149,7 +152,7 @@ class SyncManager:
             )
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
         await self._entries.set_extra(entry_id, last_sync=record)
-        if str(record.get("error", "")).startswith("credentials refused"):
+        if refused:
             # After recording: asking for reauth unloads the entry and ends its sync job.
             await self._entries.request_reauth(entry_id, record["error"])
         _LOGGER.debug("Sync of %s (%s): %s", entry_id, entry.domain, record)

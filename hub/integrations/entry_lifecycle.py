@@ -286,5 +286,10 @@ class EntryLifecycle(ABC):
         return self._locks.setdefault(entry_id, asyncio.Lock())
 
 
+def refused_reason(err: ConfigEntryAuthFailed) -> str:
+    """What an entry records when its service refused the stored credentials (secrets masked)."""
+    return f"credentials refused: {safe_text(err)}"
+
+
 def _check_json(data: Mapping[str, Any]) -> None:
     json.dumps(data)  # raises TypeError for what storage could not hold
