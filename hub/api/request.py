@@ -1,16 +1,22 @@
-"""Reading requests: JSON bodies checked against a model, the caller's language, the caller."""
+"""Reading requests: whole bodies up to a limit, JSON checked against a model, the language."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Final, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
 from hub.api.access import PRINCIPAL_KEY
 from hub.auth.principal import Principal
-from hub.core.errors import BadRequestError
+from hub.core.errors import (
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    BadRequestError,
+    HubError,
+)
+from hub.core.jsonwalk import first_flaw
 from hub.core.yamlfile import dotted
 from hub.integrations.translations import Translations, negotiate
 
@@ -20,37 +26,77 @@ MAX_BODY = 256 * 1024
 """Bytes a JSON body may have: a config-flow answer is a few hundred; this bounds a mistake."""
 MAX_DEPTH: Final = 64
 """How deep a JSON body may nest: deeper would exhaust the recursion of the code that walks it."""
+JSON_TYPE: Final = "application/json"
+
+
+class PayloadTooLargeError(HubError):
+    """The body is larger than the route takes."""
+
+    code = PAYLOAD_TOO_LARGE
+    http_status = 413
+
+
+class UnsupportedMediaTypeError(HubError):
+    """A JSON route was sent a body that does not say it is JSON."""
+
+    code = UNSUPPORTED_MEDIA_TYPE
+    http_status = 415
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however it arrives (in pieces, chunked); ``PayloadTooLargeError`` past ``limit``."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+    body = bytearray()
+    try:
+        # ``content.read(n)`` answers with what is buffered, not ``n`` bytes: a body split over
+        # TCP segments must be read to its end, or its first piece is taken for the whole.
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+    except (web.RequestPayloadError, ConnectionResetError) as err:
+        # A malformed chunk, or a sender that broke off: nobody may be left to answer, but it
+        # is the sender's fault, not a bug to log with a traceback.
+        raise BadRequestError(f"the body could not be read ({err})") from None
+    return bytes(body)
 
 
 def parse_json(raw: bytes | str, what: str = "the body") -> Any:
-    """``raw`` decoded; a ``BadRequestError`` when it is not JSON or nests deeper than ``MAX_DEPTH``."""
+    """``raw`` decoded; a ``BadRequestError`` when it is not JSON, nests too deep or is not text.
+
+    A lone surrogate (``"\\ud800"``) is valid JSON but no string UTF-8 can write: refused here,
+    at the edge, it cannot reach a storage file, the database or another person's screen.
+    """
     try:
         data = json.loads(raw)
     except RecursionError:  # the decoder recurses: a thousand brackets reach Python's limit
         raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as err:  # not JSON, not UTF-8, or an integer of more than 4300 digits
         raise BadRequestError(f"{what} is not valid JSON ({err})") from None
-    level = [data]
-    for _ in range(MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-    if any(isinstance(item, dict | list) for item in level):
+    flaw = first_flaw(data, MAX_DEPTH)
+    if flaw is None:
+        return data
+    if flaw.surrogate is None:
         raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep")
-    return data
+    raise BadRequestError(f"{dotted(flaw.path) or what}: {flaw.describe()}")
 
 
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
     """The body parsed as ``model``; a ``BadRequestError`` names what is wrong with it."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise BadRequestError(f"the body is larger than {MAX_BODY} bytes")
-    data = parse_json(raw) if raw.strip() else {}
+    raw = await read_body(request, MAX_BODY)
+    if raw.strip():
+        # A cross-site form can post text/plain without asking; only a script allowed by the
+        # same-origin rules can send application/json.
+        if request.content_type != JSON_TYPE:
+            sent = request.headers.get(hdrs.CONTENT_TYPE)
+            raise UnsupportedMediaTypeError(
+                f"send the body as JSON with Content-Type: {JSON_TYPE}"
+                + (f" (this one was {sent[:100]!r})" if sent else " (none was given)")
+            )
+        data = parse_json(raw)
+    else:
+        data = {}
     try:
         return model.model_validate(data)
     except ValidationError as err:

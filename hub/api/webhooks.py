@@ -6,9 +6,9 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
-from collections import OrderedDict
 from typing import Any, Final, cast
 
 from aiohttp import web
@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from hub.api.access import entry_for, principal_of
 from hub.api.errors import error_response
-from hub.api.request import parse_json, read_json
-from hub.api.state import CONFIG, CONFIG_ENTRIES, ENTITIES, KEYRING, REGISTRY
+from hub.api.request import parse_json, read_body, read_json
+from hub.api.state import CONFIG, CONFIG_ENTRIES, DATABASE, ENTITIES, KEYRING, REGISTRY
 from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError
 from hub.core.redact import SECRETS
+from hub.entities.webhook_replays import REPLAY_WINDOW, ReplayGuard
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryState
 from hub.integrations.entry_lifecycle import refused_reason
@@ -32,8 +33,6 @@ WEBHOOK_TIMEOUT: Final = 30.0
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 TIMESTAMP_HEADER: Final = "X-Hub-Timestamp"
 SIGNING_FIELD: Final = "webhook_signing_secret"
-REPLAY_WINDOW: Final = 300.0
-"""Seconds a signed request's timestamp may differ from the hub's clock; also how long it is remembered."""
 
 _NOT_FOUND: Final = ("not_found", "Not found")
 
@@ -56,26 +55,6 @@ class TokenBuckets:
             return (1 - tokens) / self.rate
         self._buckets[key] = (tokens - 1, now)
         return 0.0
-
-
-class ReplayGuard:
-    """Signatures seen within the replay window; a second use of one is refused."""
-
-    def __init__(self, window: float = REPLAY_WINDOW, size: int = 50_000) -> None:
-        self._window = window
-        self._size = size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_use(self, signature: str, now: float) -> bool:
-        """Record ``signature``; ``False`` if it was already used within the window."""
-        while self._seen and (
-            next(iter(self._seen.values())) < now - self._window or len(self._seen) > self._size
-        ):
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return False
-        self._seen[signature] = now
-        return True
 
 
 LIMITS: Final = web.AppKey("webhook_limits", TokenBuckets)
@@ -103,13 +82,8 @@ async def receive(request: web.Request) -> web.Response:
         response = error_response(429, "rate_limited", "Too many requests for this webhook")
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
-    limit = http.webhook_max_body_kib * 1024
-    if request.content_length is not None and request.content_length > limit:
-        return error_response(413, "payload_too_large", f"The body is larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return error_response(413, "payload_too_large", f"The body is larger than {limit} bytes")
-    problem = _check_signature(request, entry, body)
+    body = await read_body(request, http.webhook_max_body_kib * 1024)
+    problem = await _check_signature(request, entry, body)
     if problem:
         return error_response(401, "signature_invalid", problem)
     try:
@@ -153,7 +127,7 @@ async def receive(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, **outcome.counts()})
 
 
-def _check_signature(request: web.Request, entry: ConfigEntry, body: bytes) -> str | None:
+async def _check_signature(request: web.Request, entry: ConfigEntry, body: bytes) -> str | None:
     sealed = entry.extra.get("webhook_signing")
     if not sealed:
         return None
@@ -164,6 +138,8 @@ def _check_signature(request: web.Request, entry: ConfigEntry, body: bytes) -> s
     try:
         moment = float(stamp)
     except ValueError:
+        moment = math.nan
+    if not math.isfinite(moment):  # ``nan`` compares as within any window; ``inf`` never expires
         return f"{TIMESTAMP_HEADER} must be unix seconds"
     now = time.time()
     if abs(now - moment) > REPLAY_WINDOW:
@@ -171,7 +147,7 @@ def _check_signature(request: web.Request, entry: ConfigEntry, body: bytes) -> s
     secret = request.app[KEYRING].decrypt(entry.entry_id, SIGNING_FIELD, str(sealed))
     if not hmac.compare_digest(sign(secret, stamp, body).encode(), given.encode()):
         return "the signature does not match the body"
-    if not request.app[REPLAYS].first_use(f"{entry.entry_id}:{given}", now):
+    if not await request.app[REPLAYS].first_use(f"{entry.entry_id}:{given}", moment, now):
         return "this signed request was already received"
     return None
 
@@ -222,7 +198,7 @@ def register(app: web.Application) -> None:
     """Add the webhook routes and their per-entry state."""
     http = app[CONFIG].http
     app[LIMITS] = TokenBuckets(http.webhook_rate_per_second, http.webhook_burst)
-    app[REPLAYS] = ReplayGuard()
+    app[REPLAYS] = ReplayGuard(app[DATABASE])
     app.router.add_post("/webhooks/integration/{entry_id}", receive)
     app.router.add_get("/api/config-entries/{entry_id}/webhook", webhook_info)
     app.router.add_post("/api/config-entries/{entry_id}/webhook/signing", set_signing)

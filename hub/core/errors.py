@@ -47,6 +47,19 @@ FETCH_REFUSED: Final = "fetch_refused"
 FETCH_FAILED: Final = "fetch_failed"
 STORAGE_FULL: Final = "storage_full"
 STORAGE_READ_ONLY: Final = "storage_read_only"
+SYNC_COOLDOWN: Final = "sync_cooldown"
+TOO_MANY_ENTRIES: Final = "too_many_entries"
+LOCAL_FETCH_ADMIN_ONLY: Final = "local_fetch_admin_only"
+TOO_MANY_ATTEMPTS: Final = "too_many_attempts"
+TOO_MANY_TOKENS: Final = "too_many_tokens"
+CURRENT_PASSWORD_WRONG: Final = "current_password_wrong"  # noqa: S105
+PERSON_HAS_ENTRIES: Final = "person_has_entries"
+ORIGIN_NOT_ALLOWED: Final = "origin_not_allowed"
+TOO_MANY_COMMANDS: Final = "too_many_commands"
+STORAGE_UNENCODABLE: Final = "storage_unencodable"
+PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
+BODY_TIMEOUT: Final = "body_timeout"
 
 
 class HubError(Exception):

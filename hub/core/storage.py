@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hub.core.disk import DiskFaultError, WriteHealth, fault_error, os_fault
-from hub.core.errors import STORAGE_WRITE_FAILED, StorageError
+from hub.core.errors import STORAGE_UNENCODABLE, STORAGE_WRITE_FAILED, StorageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +70,22 @@ def _describe_os_error(err: OSError) -> str:
     if err.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     return err.strerror or type(err).__name__
+
+
+class StorageEncodingError(StorageError):
+    """A change holds something JSON cannot write (a set, an object, a cycle): refused."""
+
+    code = STORAGE_UNENCODABLE
+    http_status = 422
+
+    def __init__(self, key: str, err: Exception, *, snapshot: bool = False) -> None:
+        # json's own words name a type or a cycle, never a value, so they are safe to show.
+        reason = (
+            f"its snapshot failed ({type(err).__name__})"
+            if snapshot
+            else f"{type(err).__name__}: {str(err)[:200]}"
+        )
+        super().__init__(f"The change cannot be saved in {key}: {reason}.")
 
 
 class StorageManager:
@@ -253,7 +269,27 @@ class Store:
             "key": self.key,
             "data": data,
         }
-        return json.dumps(envelope, indent=2, ensure_ascii=False).encode()
+        try:
+            text = json.dumps(envelope, indent=2, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError) as err:
+            # As a StorageError, every caller rolls its change back as it does for a refusing
+            # disk, instead of keeping in memory what was never saved.
+            raise StorageEncodingError(self.key, err) from None
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (from an integration's error text, say) is not UTF-8. Escaped as
+            # JSON's \uXXXX it reads back as the same string: nothing refused, nothing lost, and
+            # no later change of anyone's is held up behind it.
+            return json.dumps(envelope, indent=2, ensure_ascii=True).encode()
+
+    def _take(self, data_func: Callable[[], Any]) -> bytes:
+        """The snapshot ``data_func`` makes, encoded; any failure of either is a refused write."""
+        try:
+            data = data_func()
+        except Exception as err:  # noqa: BLE001  # a snapshot that cannot be taken is not saved
+            raise StorageEncodingError(self.key, err, snapshot=True) from None
+        return self._encode(data)
 
     async def save(self, data: Any) -> None:
         """Write ``data`` now, replacing a pending delayed save; raises ``StorageError`` on failure."""
@@ -293,7 +329,7 @@ class Store:
             data_func, self._pending = self._pending, None
             try:
                 if data_func is not None:  # None: a flush already wrote every joined change
-                    await self._write_unlocked(self._encode(data_func()))
+                    await self._write_unlocked(self._take(data_func))
             except Exception as err:  # noqa: BLE001  # handed to every waiting caller
                 if self._pending is None:
                     # Callers roll their own change back; whatever else changed is still owed.
@@ -344,7 +380,7 @@ class Store:
             if data_func is None:
                 return
             try:
-                await self._write_unlocked(self._encode(data_func()))
+                await self._write_unlocked(self._take(data_func))
             except StorageError as err:
                 if self._pending is None:
                     self._pending = data_func

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
@@ -15,6 +15,7 @@ from typing import Any, Final
 from hub.core.bus import MATCH_ALL, Event, EventBus, Subscription, SubscriptionClosed
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
+from hub.core.jsonwalk import is_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ TRIM_MAX: Final = 5000
 """Rows one write may trim: shrinking ``event_log_size`` a lot is caught up over several writes."""
 
 Events = Sequence[Event[Mapping[str, Any]]]
+Audience = Callable[[Event[Mapping[str, Any]]], str | None]
+"""Whose an event is (``hub.api.access.EventAudience``): stored with it, so reads filter in SQL."""
 
 
 class EventLog:
@@ -41,6 +44,7 @@ class EventLog:
         *,
         size: int = DEFAULT_SIZE,
         delay: float = WRITE_DELAY,
+        audience: Audience | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
@@ -48,6 +52,7 @@ class EventLog:
         self._bus = bus
         self.size = size
         self.delay = delay
+        self._audience = audience
         self._hurry = asyncio.Event()
         self._sub: Subscription | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -98,11 +103,18 @@ class EventLog:
         sub = self._sub
         return self._writer is None or sub is None or not (sub.pending() or self._busy)
 
-    async def recent(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
-        """The newest events first; ``event_type`` is a type or a ``prefix.*`` pattern."""
+    async def recent(
+        self,
+        limit: int = 100,
+        event_type: str | None = None,
+        audiences: frozenset[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest events first; ``event_type`` is a type or a ``prefix.*`` pattern; with
+        ``audiences``, only events of those audiences (filtered before the limit)."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        return await self._db.run(partial(_select, limit=limit, event_type=event_type))
+        select = partial(_select, limit=limit, event_type=event_type, audiences=audiences)
+        return await self._db.run(select)
 
     async def _write_loop(self, sub: Subscription) -> None:
         while True:
@@ -128,8 +140,11 @@ class EventLog:
                     self._written.notify_all()
 
     async def _write(self, batch: Events) -> None:
+        batch = self._storable(batch)
+        audience = self._audience
+        audiences = None if audience is None else [audience(event) for event in batch]
         try:
-            await self._db.run(partial(_insert, events=batch, size=self.size))
+            await self._db.run(partial(_insert, events=batch, size=self.size, audiences=audiences))
         except DiskFaultError as err:  # the database logs the episode once, not every batch
             self.failed += len(batch)
             _LOGGER.debug("%d event(s) not logged: %s", len(batch), err)
@@ -141,6 +156,17 @@ class EventLog:
         self.batches += 1
         self.written += len(batch)
 
+    def _storable(self, batch: Events) -> Events:
+        """``batch`` without events whose type or origin SQLite cannot take (not UTF-8)."""
+        kept = [event for event in batch if is_text(event.type) and is_text(event.origin)]
+        if len(kept) < len(batch):
+            self.failed += len(batch) - len(kept)
+            _LOGGER.warning(
+                "%d event(s) with a lone surrogate in their type or origin were not logged",
+                len(batch) - len(kept),
+            )
+        return kept
+
 
 def encode_data(data: Mapping[str, Any]) -> str:
     """An event's data as JSON of at most ``MAX_DATA_BYTES``; larger data keeps a marked prefix."""
@@ -148,6 +174,11 @@ def encode_data(data: Mapping[str, Any]) -> str:
         text = json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"), default=str)
     except (TypeError, ValueError) as err:  # a cycle, or a key json cannot write
         return json.dumps({"_unserializable": str(err)[:200]})
+    if not is_text(text):
+        # A lone surrogate from outside: SQLite cannot take it, and the whole batch (everyone's
+        # events) would be lost with it. JSON's own escape keeps the event, and the surrogate.
+        _LOGGER.warning("Event data with a lone surrogate was logged with it escaped")
+        text = json.dumps(dict(data), separators=(",", ":"), default=str)
     size = len(text.encode())
     if size <= MAX_DATA_BYTES:
         return text
@@ -164,17 +195,24 @@ def encode_data(data: Mapping[str, Any]) -> str:
         keep //= 2
 
 
-def _insert(conn: sqlite3.Connection, events: Events, size: int) -> None:
+def _insert(
+    conn: sqlite3.Connection, events: Events, size: int, audiences: list[str | None] | None
+) -> None:
     rows = [
         (event.type, event.origin, encode_data(event.data), event.time_fired.timestamp())
         for event in events
     ]
+    sql = "INSERT INTO event_log (event_type, origin, data, time_fired) VALUES (?, ?, ?, ?)"
+    params: list[tuple[Any, ...]] = list(rows)
+    if audiences is not None:
+        sql = (
+            "INSERT INTO event_log (event_type, origin, data, time_fired, audience) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        params = [(*row, key) for row, key in zip(rows, audiences, strict=True)]
     conn.execute("BEGIN IMMEDIATE")
     try:
-        cursor = conn.executemany(
-            "INSERT INTO event_log (event_type, origin, data, time_fired) VALUES (?, ?, ?, ?)",
-            rows,
-        )
+        cursor = conn.executemany(sql, params)
         cursor.close()
         newest, oldest = conn.execute("SELECT max(id), min(id) FROM event_log").fetchone()
         # Ids only grow and rows leave oldest first, so the newest ``size`` are the last ``size`` ids.
@@ -188,17 +226,29 @@ def _insert(conn: sqlite3.Connection, events: Events, size: int) -> None:
         raise
 
 
-def _select(conn: sqlite3.Connection, limit: int, event_type: str | None) -> list[dict[str, Any]]:
+def _select(
+    conn: sqlite3.Connection,
+    limit: int,
+    event_type: str | None,
+    audiences: frozenset[str] | None,
+) -> list[dict[str, Any]]:
     sql = "SELECT id, event_type, origin, data, time_fired FROM event_log"
+    where: list[str] = []
     params: list[Any] = []
     if event_type is not None and event_type != MATCH_ALL:
         if event_type.endswith(".*"):
             prefix = event_type[:-1]
-            sql += " WHERE substr(event_type, 1, ?) = ?"
+            where.append("substr(event_type, 1, ?) = ?")
             params += [len(prefix), prefix]
         else:
-            sql += " WHERE event_type = ?"
+            where.append("event_type = ?")
             params.append(event_type)
+    if audiences is not None:
+        # In the WHERE, so a page holds ``limit`` events the caller may see whenever there are.
+        where.append(f"audience IN ({', '.join('?' * len(audiences))})")
+        params += sorted(audiences)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     params.append(limit)
     # Decoded here, on the database thread, so large pages do not hold up the event loop.
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,6 +15,8 @@ from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import NotFoundError
+from hub.core.jsonwalk import Flaw, first_flaw, is_text
+from hub.core.yamlfile import dotted
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.entities.store import (
     ApplyOutcome,
@@ -98,15 +101,19 @@ class EntityService:
         result: EntityStateSyncResult,
     ) -> ApplyOutcome:
         """Diff ``result`` against the store and write what changed, in one transaction."""
+        records, refused = _text_only(entry_id, result.records)
         request = ApplyRequest(
             entry_id=entry_id,
             domain=domain,
-            records=result.records,
+            records=records,
             full=result.full,
             covered_types=result.covered_types if result.full else (),
             types=self._type_infos(domain),
+            kept=frozenset(key for key, _ in refused),
         )
-        return await self._submit(request)
+        outcome = await self._submit(request)
+        outcome.rejected[:0] = [(_shown(key[1]), reason) for key, reason in refused]
+        return outcome
 
     async def upsert(self, entry_id: str, domain: str, record: EntityStateRecord) -> ApplyOutcome:
         """Create or update one entity (the push path)."""
@@ -304,19 +311,22 @@ class EntityService:
         if not match:
             return []
         columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
+        where, params = "entity_search MATCH ?", [match]
+        if entry_ids is not None:
+            # Filtered inside the query, before its limit: other people's matches can neither
+            # crowd out the caller's own nor be counted through the gap they leave.
+            allowed = sorted(set(entry_ids))
+            if not allowed:
+                return []
+            where += " AND e.entry_id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(allowed))
         sql = (
             f"SELECT {columns}, bm25(entity_search, 2.0, 1.0) AS rank "
             "FROM entity_search JOIN entities e ON e.id = entity_search.rowid "
-            "WHERE entity_search MATCH ? ORDER BY rank LIMIT ?"
+            f"WHERE {where} ORDER BY rank LIMIT ?"
         )
-        rows = await self._db.conn.execute_fetchall(sql, (match, limit * 4))
-        allowed = None if entry_ids is None else set(entry_ids)
-        found = []
-        for row in rows:
-            entity = EntityRow.from_sql(tuple(row)[:-1])
-            if allowed is None or entity.entry_id in allowed:
-                found.append((entity, float(tuple(row)[-1])))
-        return found[:limit]
+        rows = await self._db.conn.execute_fetchall(sql, (*params, limit))
+        return [(EntityRow.from_sql(tuple(row)[:-1]), float(tuple(row)[-1])) for row in rows]
 
     async def _select(self, sql: str, params: Sequence[Any]) -> list[EntityRow]:
         rows = await self._db.conn.execute_fetchall(sql, params)
@@ -378,6 +388,60 @@ class EntityService:
             }
             self._infos[domain] = infos
         return infos
+
+
+def _text_only(
+    entry_id: str, records: Sequence[EntityStateRecord]
+) -> tuple[Sequence[EntityStateRecord], list[tuple[tuple[str, str], str]]]:
+    """``records`` without those holding a string UTF-8 cannot write; the refused, and why.
+
+    An integration can pass on a lone surrogate from upstream JSON (``"\\ud800"``): stored, it
+    would fail the hashing of the whole batch, or later every reader of the entity.
+    """
+    refused: list[tuple[tuple[str, str], str]] = []
+    kept: list[EntityStateRecord] = []
+    for record in records:
+        flaw = _flaw(record)
+        if flaw is None:
+            kept.append(record)
+            continue
+        reason = f"{dotted(flaw.path)}: {flaw.describe()}"
+        # %r: the id itself may hold the surrogate, which a UTF-8 log file cannot take.
+        _LOGGER.warning("Entry %s: rejected record %r: %s", entry_id, record.external_id, reason)
+        refused.append(((record.entity_type, record.external_id), reason))
+    return (records if not refused else kept), refused
+
+
+def _flaw(record: EntityStateRecord) -> Flaw | None:
+    device = record.device
+    strings = (
+        record.entity_type,
+        record.external_id,
+        record.name,
+        record.state,
+        record.parent_type,
+        record.parent_external_id,
+        *(vars(device).values() if device is not None else ()),
+    )
+    if all(not isinstance(value, str) or is_text(value) for value in strings):
+        # Only the attributes are left: the common case walks nothing else.
+        flaw = first_flaw(record.attributes)
+        return None if flaw is None else Flaw(("attributes", *flaw.path), flaw.surrogate)
+    return first_flaw(
+        {
+            "entity_type": record.entity_type,
+            "external_id": record.external_id,
+            "name": record.name,
+            "state": record.state,
+            "parent_type": record.parent_type,
+            "parent_external_id": record.parent_external_id,
+            "device": None if device is None else dict(vars(device)),
+        }
+    )
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _iso(timestamp: float) -> str:

@@ -36,6 +36,8 @@ class ApplyRequest:
     types: Mapping[str, TypeInfo]
     removals: tuple[tuple[str, str], ...] = ()
     """``(entity_type, external_id)`` pairs to delete (the push writer's remove)."""
+    kept: frozenset[tuple[str, str]] = frozenset()
+    """Pairs a full result leaves as they are: their records were refused, not dropped upstream."""
 
 
 @dataclass(slots=True)
@@ -156,7 +158,11 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     doomed = {key for key in request.removals if key in existing}
     if request.full:
         covered = set(request.covered_types) or {key[0] for key in incoming}
-        doomed |= {key for key in existing if key[0] in covered and key not in incoming}
+        doomed |= {
+            key
+            for key in existing
+            if key[0] in covered and key not in incoming and key not in request.kept
+        }
     doomed_ids = [existing[key][0] for key in doomed]
     doomed_rows = {i: known_rows[i] for i in doomed_ids} if known_rows else _rows(conn, doomed_ids)
     for row in doomed_rows.values():

@@ -227,7 +227,9 @@ async def test_an_expired_flow_answers_flow_not_found(start_hub: StartHub) -> No
 
 async def test_bad_requests_get_typed_errors(start_hub: StartHub) -> None:
     hub = await start_hub()
-    resp = await hub.client.post("/api/config-flows", data=b"{not json")
+    resp = await hub.client.post(
+        "/api/config-flows", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "bad_request"
     status, body = await hub.post("/api/config-flows", {"domain": "openproject", "scope": "org"})

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from hub.core.errors import STORAGE_UNREADABLE, StorageError
-from hub.core.storage import StorageManager
+from hub.core.storage import StorageEncodingError, StorageManager, commit_item
 from tests.core import storage_writer
 
 WRITER = Path(storage_writer.__file__)
@@ -609,3 +609,65 @@ async def test_a_commit_returns_only_once_its_change_is_on_disk(
     await race.second
     assert _items(race.store.path) == ["z", "a"]
     await race.first
+
+
+async def test_an_unencodable_change_is_a_refused_write_and_memory_stays_as_it_was(
+    tmp_path: Path,
+) -> None:
+    manager = prepared(tmp_path)
+    store = manager.store("core.items", 1)
+    items: dict[str, Any] = {"a": {"name": "first"}}
+    bad = {"tags": {"a", "b"}}  # a set: JSON has no such thing
+
+    def snapshot() -> dict[str, Any]:
+        return dict(items)
+
+    await commit_item(store, items, "a", {"name": "kept"}, snapshot)
+    before = store.path.read_bytes()
+    with pytest.raises(StorageEncodingError) as refused:
+        await commit_item(store, items, "b", bad, snapshot)
+    assert (refused.value.code, refused.value.http_status) == ("storage_unencodable", 422)
+    assert "TypeError: Object of type set is not JSON serializable" in refused.value.message
+    assert items == {"a": {"name": "kept"}}, "the refused change is rolled back"
+    assert store.path.read_bytes() == before
+    with pytest.raises(StorageEncodingError):  # replacing an existing item restores it
+        await commit_item(store, items, "a", bad, snapshot)
+    assert items == {"a": {"name": "kept"}}
+
+    await commit_item(store, items, "c", {"name": "later"}, snapshot)  # later writes go on
+    assert items == {"a": {"name": "kept"}, "c": {"name": "later"}}
+    assert read_envelope(store.path)["data"] == items
+    await manager.flush()
+    assert read_envelope(store.path)["data"] == items, "the shutdown flush writes memory"
+
+
+@pytest.mark.parametrize("bad", [{"name": "x\ud800"}, {"\udc80": 1}])
+async def test_a_lone_surrogate_is_stored_escaped_and_holds_up_no_later_change(
+    tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    # Integration text (a health message, an error) may carry one; a delayed save of it must
+    # neither fail nor keep every later change of anyone's from being saved.
+    manager = prepared(tmp_path)
+    store = manager.store("core.items", 1)
+    items: dict[str, Any] = {}
+
+    def snapshot() -> dict[str, Any]:
+        return dict(items)
+
+    items["b"] = bad
+    store.schedule_save(snapshot, 60)
+    await commit_item(store, items, "c", {"name": "later"}, snapshot)
+    assert read_envelope(store.path)["data"] == {"b": bad, "c": {"name": "later"}}
+    assert store.path.read_bytes().isascii(), "escaped, so the file stays valid UTF-8"
+    reopened = prepared(tmp_path).store("core.items", 1)
+    assert await reopened.load() == {"b": bad, "c": {"name": "later"}}
+
+
+async def test_save_of_unencodable_data_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    manager = prepared(tmp_path)
+    store = manager.store("core.saved", 1)
+    await store.save({"n": 1})
+    with pytest.raises(StorageEncodingError):
+        await store.save({"n": object()})
+    assert read_envelope(store.path)["data"] == {"n": 1}
+    assert not store.has_pending_save

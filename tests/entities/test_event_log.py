@@ -180,3 +180,21 @@ async def test_a_failed_write_is_counted_and_the_log_goes_on(env: Env) -> None:
 
 
 # HTTP
+
+
+async def test_a_lone_surrogate_in_event_data_loses_no_event_of_its_batch(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.bus.fire(EVENT_TICK, CountData(n=1), origin="integration.a")
+    env.bus.fire(EVENT_BLOB, BlobData(blob={"text": "from outside \ud800"}))
+    env.bus.fire(EVENT_TICK, CountData(n=2), origin="integration.\udfff")
+    env.bus.fire(EVENT_TICK, CountData(n=3), origin="integration.b")
+    await env.log.flush()
+    rows = await env.rows()
+    assert rows == [
+        ("test.tick", "integration.a", {"n": 1}),
+        ("test.blob", "hub", {"blob": {"text": "from outside \ud800"}}),
+        ("test.tick", "integration.b", {"n": 3}),
+    ], "the data is kept escaped; only the event whose origin SQLite cannot take is dropped"
+    assert (env.log.written, env.log.failed) == (3, 1)
+    assert "lone surrogate" in caplog.text
