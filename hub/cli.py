@@ -207,37 +207,38 @@ def _with_overrides(config: HubConfig, host: str | None, port: int | None) -> Hu
 
 
 async def _serve(app: web.Application, config: HubConfig, timeline: Timeline) -> None:
-    from aiohttp import web
-
+    from hub.api.connections import app_runner, quiet_accept_errors, start_site
     from hub.api.state import BUS
     from hub.core.bus import EVENT_HUB_STARTED
+    from hub.core.file_limit import check_capacity, raise_file_limit
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(app, handle_signals=False)
-    try:
-        await runner.setup()
-        http = config.http
-        with timeline.phase("http"):
-            site = web.TCPSite(runner, http.host, http.port, ssl_context=_ssl_context(config))
-            try:
-                await site.start()
-            except OSError as err:
-                raise _bind_error(err, http.host, http.port) from None
-        ready = timeline.elapsed()
-        _LOGGER.info("Hub %s ready in %.0f ms", __version__, ready * 1000)
-        app[BUS].fire(EVENT_HUB_STARTED)
-        for url in _urls(config):
-            print(f"Hub is running: open {url}", flush=True)
-        await stop.wait()
-        _LOGGER.info("Stopping")
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        await runner.cleanup()
-        _LOGGER.info("Stopped")
+    http = config.http
+    check_capacity(raise_file_limit(), http.max_connections)
+    runner = app_runner(app, http)
+    with quiet_accept_errors(loop):  # from the first accept() to the last
+        try:
+            await runner.setup()
+            with timeline.phase("http"):
+                try:
+                    await start_site(runner, http, _ssl_context(config))
+                except OSError as err:
+                    raise _bind_error(err, http.host, http.port) from None
+            ready = timeline.elapsed()
+            _LOGGER.info("Hub %s ready in %.0f ms", __version__, ready * 1000)
+            app[BUS].fire(EVENT_HUB_STARTED)
+            for url in _urls(config):
+                print(f"Hub is running: open {url}", flush=True)
+            await stop.wait()
+            _LOGGER.info("Stopping")
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await runner.cleanup()
+            _LOGGER.info("Stopped")
 
 
 def _ssl_context(config: HubConfig) -> ssl.SSLContext | None:

@@ -48,6 +48,21 @@ class HttpConfig(_Section):
     """Requests a second each entry's webhook accepts on average; more are answered 429."""
     webhook_burst: int = Field(default=60, ge=1)
     webhook_max_body_kib: int = Field(default=256, ge=1, le=65536)
+    allowed_origins: tuple[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")], ...] = ()
+    """Web origins (``https://hub.example``) besides the hub's own that may onboard and open the
+    websocket, e.g. a reverse proxy's public address when it does not pass the scheme through."""
+    websocket_queue_kib: int = Field(default=1024, ge=64, le=65536)
+    """Bytes a websocket client may leave unread before it is disconnected as too slow."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a connection has to send a whole request head, from connecting or from its last
+    answer: a slow (slowloris) or idle keep-alive connection is closed after it."""
+    body_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    """Seconds a request body may stall (no byte arriving) before it is refused with 408; a slow
+    upload that keeps going is never cut off."""
+    max_connections: int = Field(default=512, ge=1, le=65536)
+    """Open connections in all (websockets included); one more is closed as soon as it opens."""
+    max_connections_per_address: int = Field(default=64, ge=1, le=65536)
+    """Open connections from one client address (an IPv6 /64); trusted proxies are not counted."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:
@@ -64,6 +79,10 @@ class IntegrationsConfig(_Section):
     external_dirs: tuple[Path, ...] = ()
     allow_external: bool = False
     flow_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    max_flows_per_person: int = Field(default=20, ge=1, le=10_000)
+    """Unfinished config flows one person may have at once; starting another drops their oldest."""
+    max_entries_per_person: int = Field(default=200, ge=1, le=100_000)
+    """Config entries one person may own; global entries (only admins add them) are not counted."""
 
     @field_validator("external_dirs")
     @classmethod
@@ -131,6 +150,8 @@ class SchedulerConfig(_Section):
     job_timeout_seconds: Seconds = 60.0
     jitter_seconds: float = Field(default=5.0, ge=0)
     sync_intervals: SyncIntervals = SyncIntervals()
+    sync_cooldown_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """Seconds after an on-demand sync of an entry before a member may ask for the next (0: none)."""
 
 
 class ModelConfig(_Section):

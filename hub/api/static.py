@@ -19,11 +19,14 @@ SECURITY_HEADERS: Final = {
     # The UI is all same-origin modules; iframe cards may show any https page, images may be QR data URLs.
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: https:; frame-src https: http:; "
-        "connect-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
+        "connect-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+FRAME_ANCESTORS: Final = "frame-ancestors 'none'"
+"""No page of another origin (another port included) may frame the hub's, signed-in pages above all."""
 _SKIP: Final = {".md"}
 
 
@@ -102,7 +105,20 @@ async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=asset.body, headers={**headers, "Content-Type": asset.content_type})
 
 
+async def frame_guard(request: web.Request, response: web.StreamResponse) -> None:
+    """Forbid framing and content sniffing on every answer: pages, API, errors and webhooks."""
+    headers = response.headers
+    policy = headers.get("Content-Security-Policy")
+    if policy is None:
+        headers["Content-Security-Policy"] = FRAME_ANCESTORS
+    elif "frame-ancestors" not in policy:
+        headers["Content-Security-Policy"] = f"{policy}; {FRAME_ANCESTORS}"
+    headers.setdefault("X-Frame-Options", "DENY")  # for browsers older than frame-ancestors
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
 def register(app: web.Application) -> None:
-    """Serve the UI; registered last, so every API route wins."""
+    """Serve the UI; registered last, so every API route wins. Every answer gets the frame guard."""
     app[ASSETS] = Assets()
+    app.on_response_prepare.append(frame_guard)
     app.router.add_get("/{path:.*}", serve)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +22,9 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DATABASE_FILE: Final = "hub.db"
+PRIVATE_MODE: Final = 0o600
+"""The database holds history and conversations: only the hub's user may read it."""
+_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
 
 CORE_MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -50,6 +55,7 @@ class Database:
 
     async def open(self) -> None:
         """Open (creating if needed), set WAL, and migrate; a bad file raises ``StorageError``."""
+        await asyncio.to_thread(_make_private, self.path)
         try:
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
             conn = self._conn
@@ -152,3 +158,24 @@ class Database:
         except sqlite3.Error as err:
             _LOGGER.debug("PRAGMA optimize failed on close: %s", err)
         await conn.close()
+
+
+def _make_private(path: Path) -> None:
+    """Create ``path`` as 0600 if missing; take group and others' access from it and its WAL files."""
+    # SQLite creates -wal and -shm with the database file's mode, so the main file decides.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_MODE))
+    except FileExistsError:
+        pass
+    except OSError as err:  # a read-only or full disk: SQLite's own open says what is wrong
+        _LOGGER.debug("Cannot create %s: %s", path, err)
+        return
+    for file in (path, *(path.with_name(path.name + side) for side in _SIDE_FILES)):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as err:  # another owner, or a read-only disk: it still opens, but say so
+            _LOGGER.warning("Cannot make %s private to its owner: %s", file, err)

@@ -76,3 +76,29 @@ async def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path
     assert str(path) in info.value.message
     assert "Restore it from a backup" in info.value.message
     assert path.read_bytes() == garbage
+
+
+async def test_the_database_and_its_wal_files_are_private_to_the_hub(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    db = Database(path, [*CORE_MIGRATIONS, "CREATE TABLE notes (body TEXT NOT NULL);"])
+    await db.open()
+    try:
+        for number in range(20):
+            await db.conn.execute("INSERT INTO notes (body) VALUES (?)", (f"note {number}",))
+        files = [path, tmp_path / "hub.db-wal", tmp_path / "hub.db-shm"]
+        assert {file.name: oct(file.stat().st_mode & 0o777) for file in files} == {
+            file.name: oct(0o600) for file in files
+        }
+    finally:
+        await db.close()
+
+
+async def test_an_existing_readable_database_is_made_private_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE made_before (id INTEGER)")
+    path.chmod(0o644)
+    db = Database(path)
+    await db.open()
+    await db.close()
+    assert path.stat().st_mode & 0o777 == 0o600

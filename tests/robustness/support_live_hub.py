@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +86,13 @@ async def hub_process(
     *,
     configuration: str | None = None,
     log_name: str = "hub.log",
+    file_limit: tuple[int, int] | None = None,
 ) -> AsyncIterator[HubProcess]:
     """``python -m hub run`` on ``tmp_path/config`` and a free loopback port; always stopped."""
     # The environment is the test's without any HUB* variable, plus ``env``. ``configuration``
     # becomes configuration.yaml before the first start; a second start on the same tmp_path
-    # reuses the config directory (another ``log_name`` keeps the first log).
+    # reuses the config directory (another ``log_name`` keeps the first log). ``file_limit`` is the
+    # process's (soft, hard) RLIMIT_NOFILE.
     config_dir = tmp_path / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     if configuration is not None:
@@ -106,6 +110,7 @@ async def hub_process(
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=None if file_limit is None else partial(_limit_files, file_limit),
         )
     hub = HubProcess(f"http://127.0.0.1:{port}", proc, config_dir, log_path)
     try:
@@ -113,6 +118,10 @@ async def hub_process(
         yield hub
     finally:
         await stop(hub)
+
+
+def _limit_files(limit: tuple[int, int]) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, limit)
 
 
 async def _wait_until_healthy(hub: HubProcess) -> None:
