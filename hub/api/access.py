@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
 from hub.api.state import CONFIG_ENTRIES, ENTITIES
 from hub.auth.principal import Principal
+from hub.core.bus import Event
 from hub.core.errors import ForbiddenError, UnauthorizedError
 from hub.entities.schema import EntityRow
 from hub.entities.service import EntityNotFoundError
+from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entry import ConfigEntry, EntryNotFoundError, visible_entries
 
 PRINCIPAL_KEY: Final = web.RequestKey("principal", Principal)
@@ -66,3 +69,56 @@ async def entity_for(
     if manage and entry.scope == "global":
         require_admin(principal)
     return row
+
+
+# Events
+
+EVERYONE: Final = "*"
+"""The audience of a global entry's events."""
+ADMINS: Final = "@admins"
+"""The audience of the hub's own events (start, stop), which concern no entry and no person."""
+
+
+def audience_keys(principal: Principal) -> frozenset[str]:
+    """The audiences whose events the caller may see: everyone's, their own, and admins' if one."""
+    keys = {EVERYONE, principal.person_id}
+    if principal.is_admin:
+        keys.add(ADMINS)
+    return frozenset(keys)
+
+
+class EventAudience:
+    """Whose an event is: the one rule the event log and every websocket event ask.
+
+    A user entry's events and a person's own events are that person's alone, admins included; a
+    global entry's events are everyone's; the hub's own events are the admins'. An entry that is
+    gone is remembered from its removal, so its last events still reach only whom they did.
+    """
+
+    def __init__(self, entries: ConfigEntries) -> None:
+        self._entries = entries
+        self._removed: dict[str, str | None] = {}
+
+    def __call__(self, event: Event[Mapping[str, Any]]) -> str | None:
+        """The event's audience key (see ``audience_keys``), or ``None`` when it is no one's."""
+        data = event.data
+        entry_id, person = data.get("entry_id"), data.get("person_id")
+        person = person if isinstance(person, str) and person else None
+        if not isinstance(entry_id, str):
+            return ADMINS if person is None else person
+        entry = self._entries.get(entry_id)
+        audience = self._removed.get(entry_id) if entry is None else _entry_audience(entry)
+        if audience == EVERYONE and person is not None:
+            return person  # a person's own event about a household entry is still theirs
+        return audience
+
+    async def remember(self, entry: ConfigEntry) -> None:
+        """Keep a removed entry's audience for the events its removal still fires."""
+        self._removed[entry.entry_id] = _entry_audience(entry)
+
+
+def _entry_audience(entry: ConfigEntry) -> str | None:
+    return EVERYONE if entry.scope == "global" else entry.owner
+
+
+EVENT_AUDIENCE: Final = web.AppKey("event_audience", EventAudience)

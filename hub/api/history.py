@@ -13,7 +13,7 @@ from typing import Annotated, Final
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from hub.api.access import entity_for, principal_of, require_admin
+from hub.api.access import audience_keys, entity_for, principal_of, require_admin
 from hub.api.request import read_json
 from hub.core.errors import BadRequestError
 from hub.entities.event_log import EventLog
@@ -95,13 +95,13 @@ async def get_database(request: web.Request) -> web.Response:
 
 
 async def list_events(request: web.Request) -> web.Response:
-    """The newest events first, optionally of one ``event_type`` (or ``prefix.*``); admins only."""
-    require_admin(principal_of(request))
+    """The newest events the caller may see, optionally of one ``event_type`` (or ``prefix.*``)."""
+    principal = principal_of(request)
     limit = _limit(request.query, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT)
     event_type = request.query.get("event_type") or None
     if event_type is not None and not _is_event_pattern(event_type):
         raise BadRequestError(f"event_type {event_type!r} is not a type, '*' or 'prefix.*'")
-    events = await request.app[EVENT_LOG].recent(limit, event_type)
+    events = await request.app[EVENT_LOG].recent(limit, event_type, audience_keys(principal))
     return web.json_response({"events": events})
 
 

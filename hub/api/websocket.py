@@ -1,8 +1,10 @@
 """``/api/websocket``: sign in, then numbered commands and event subscriptions over one socket.
 
-One bus subscription feeds every socket: each event is encoded once and offered to each client
-that may see it. A client has a bounded queue and one writer task; a client that lets its queue
-fill up is disconnected, so a slow phone never slows the hub or the other clients.
+One bus subscription feeds every socket: each event is encoded once, and that one copy is queued
+for each client that may see it (``hub.api.access.EventAudience`` decides). A client's queue is
+bounded in bytes and has one writer task; a client that lets it fill up is disconnected, so a slow
+phone never slows the hub or the other clients, and the memory it held is given back. A client
+may have a few commands running at once; more are refused, each with an error result.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, cast
@@ -21,9 +22,10 @@ from pydantic import ValidationError
 
 from hub import __version__
 from hub.api import websocket_chat  # noqa: F401  # registers the chat commands
-from hub.api.access import PRINCIPAL_KEY
+from hub.api.access import EVENT_AUDIENCE, PRINCIPAL_KEY, audience_keys
+from hub.api.origin import check_origin
 from hub.api.request import parse_json
-from hub.api.state import AUTH, BUS, CONFIG_ENTRIES
+from hub.api.state import AUTH, BUS, CONFIG
 from hub.api.websocket_commands import (
     COMMANDS,
     Command,
@@ -34,23 +36,32 @@ from hub.api.websocket_commands import (
     send_message,
 )
 from hub.api.websocket_entities import EntityStream, change_of
+from hub.api.websocket_outbox import Outbox
 from hub.auth.principal import Principal
 from hub.core.bus import Event, Subscription
 from hub.core.errors import (
     ID_REUSE,
     INTERNAL_ERROR,
     INVALID_FORMAT,
+    TOO_MANY_COMMANDS,
     UNKNOWN_COMMAND,
     BadRequestError,
     HubError,
 )
+from hub.core.malloc import HeapTrimmer
 from hub.core.yamlfile import dotted
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES: Final = 128 * 1024
 """Room for a chat message of 20,000 characters in any script (4 bytes each), and JSON framing."""
-QUEUE_SIZE: Final = 1024
+MAX_COMMANDS: Final = 8
+"""Commands one socket may have running at once: enough for a page that loads several lists,
+few enough that one socket cannot hold thousands of large answers in the making."""
+YIELD_BYTES: Final = 32 * 1024
+"""Event bytes the fan-out queues in a burst before it lets the sockets' writers run."""
+LARGE_RELEASE: Final = 256 * 1024
+"""A socket that held this much at its peak gives its memory back to the system when it closes."""
 CLOSE_TIMEOUT: Final = 2.0
 HEARTBEAT: Final = 55.0
 BUS_QUEUE_SIZE: Final = 65_536
@@ -62,19 +73,18 @@ class Fanout:
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
-        self.queue_size = QUEUE_SIZE
+        self.queue_bytes = app[CONFIG].http.websocket_queue_kib * 1024
+        self.max_commands = MAX_COMMANDS
         self.max_message_bytes = MAX_MESSAGE_BYTES
         self.close_timeout = CLOSE_TIMEOUT
         self.connections: dict[Connection, None] = {}
-        self._owners: dict[str, tuple[bool, str | None]] = {}
+        self.trimmer = HeapTrimmer()
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._forget_revoke: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Subscribe to the bus and to revocations."""
-        for entry in self.app[CONFIG_ENTRIES].entries():
-            self._owners[entry.entry_id] = (entry.scope == "global", entry.owner)
         self._sub = self.app[BUS].subscribe(
             "*", queue_size=BUS_QUEUE_SIZE, name="websocket fan-out"
         )
@@ -89,6 +99,7 @@ class Fanout:
             self._sub.close()
         if self._task is not None:
             await self._task
+        self.trimmer.cancel()
 
     async def close_all(self, code: int, reason: str) -> None:
         """Close every socket and wait until each is closed (or given up on)."""
@@ -98,49 +109,33 @@ class Fanout:
         if closing:
             await asyncio.wait(closing)
 
-    def dispatch(self, event: Event[Mapping[str, Any]]) -> None:
-        """Offer one event to every socket subscribed to it whose person may see it."""
+    def dispatch(self, event: Event[Mapping[str, Any]]) -> int:
+        """Offer one event to every socket subscribed to it whose person may see it; the size of
+        its encoding, if any socket takes it."""
+        audience = self.app[EVENT_AUDIENCE](event)
+        if audience is None:
+            return 0
         event_type = event.type
         is_entity = event_type.startswith("entity.")
-        everyone, person, admins = self._audience(event, is_entity)
         encoded: bytes | None = None
         change = None
         changed = False
         for conn in self.connections:
-            principal = conn.principal
-            if not (everyone or principal.person_id == person or (admins and principal.is_admin)):
+            if audience not in conn.audiences or conn.closer is not None:
                 continue
             for subscription, pattern in conn.events.items():
                 if matches(pattern, event_type):
                     if encoded is None:
                         encoded = encode(event.as_dict())
-                    conn.send(b'{"id":%d,"type":"event","event":%b}' % (subscription, encoded))
+                    conn.send_event(subscription, encoded)
             if is_entity and conn.entities:
                 if not changed:
                     change, changed = change_of(event), True
                 if change is not None:
                     for stream in conn.entities.values():
                         stream.offer(change)
-
-    def _audience(
-        self, event: Event[Mapping[str, Any]], is_entity: bool
-    ) -> tuple[bool, str | None, bool]:
-        """Who may see an event: (everyone, this person, admins)."""
-        data = event.data
-        if not (is_entity or event.type.startswith("config_entry.")):
-            person = data.get("person_id")
-            return False, person if isinstance(person, str) else None, True
-        entry_id = data.get("entry_id")
-        if not isinstance(entry_id, str):
-            return False, None, True
-        entry = self.app[CONFIG_ENTRIES].get(entry_id)
-        if entry is not None:
-            owner = self._owners[entry_id] = (entry.scope == "global", entry.owner)
-        else:  # removed: who could see it is remembered from before
-            owner = self._owners.get(entry_id, (False, None))
-            if event.type == "config_entry.removed":
-                self._owners.pop(entry_id, None)
-        return owner[0], owner[1], False
+        size = 0 if encoded is None else len(encoded)
+        return size if change is None else size + len(change.body())
 
     def _revoked(self, token_id: str) -> None:
         for conn in self.connections:
@@ -148,12 +143,19 @@ class Fanout:
                 conn.close_soon(WSCloseCode.POLICY_VIOLATION, "token revoked")
 
     async def _run(self) -> None:
-        assert self._sub is not None
-        async for event in self._sub:
+        sub = self._sub
+        assert sub is not None
+        burst = 0
+        async for event in sub:
             try:
-                self.dispatch(event)
+                burst += self.dispatch(event)
             except Exception:  # one bad event must not end every subscription
                 _LOGGER.exception("Websocket fan-out of %s failed", event.type)
+            if burst >= YIELD_BYTES and sub.pending():
+                # Let the writers take their turn within a burst, so a queue bounded in bytes
+                # holds what a client has not read, not what the fan-out has not let it write.
+                burst = 0
+                await asyncio.sleep(0)
 
 
 WEBSOCKETS: Final = web.AppKey("websockets", Fanout)
@@ -169,12 +171,12 @@ class Connection:
         self.request = request
         self.ws = ws
         self.principal = principal
+        self.audiences = audience_keys(principal)
         self.events: dict[int, str] = {}
         self.entities: dict[int, EntityStream] = {}
         self.closer: asyncio.Task[None] | None = None
         self._fanout = fanout
-        self._queue: deque[bytes | EntityStream] = deque()
-        self._wakeup = asyncio.Event()
+        self._outbox = Outbox(ws, fanout.queue_bytes)
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_id = 0
 
@@ -182,18 +184,30 @@ class Connection:
 
     def send(self, item: bytes | EntityStream) -> None:
         """Queue a message; a full queue means the client is too slow, and it is disconnected."""
-        if self.closer is not None:
-            return
-        if len(self._queue) >= self._fanout.queue_size:
-            _LOGGER.warning(
-                "Disconnecting websocket of %s: %d messages waiting",
-                self.principal.username,
-                len(self._queue),
-            )
-            self.close_soon(WSCloseCode.TRY_AGAIN_LATER, "too slow: the outgoing queue is full")
-            return
-        self._queue.append(item)
-        self._wakeup.set()
+        if self.closer is None and not self._outbox.put(item):
+            self._too_slow()
+
+    def send_event(self, subscription: int, body: bytes) -> None:
+        """Queue an event body shared with every other socket; its frame is built when written."""
+        if self.closer is None and not self._outbox.put((subscription, body)):
+            self._too_slow()
+
+    def hold(self, size: int) -> None:
+        """Count bytes waiting for the client outside the queue (an entity stream's changes)."""
+        if self.closer is None and not self._outbox.hold(size):
+            self._too_slow()
+
+    def release(self, size: int) -> None:
+        """Those bytes went out, or were dropped."""
+        self._outbox.release(size)
+
+    def _too_slow(self) -> None:
+        _LOGGER.warning(
+            "Disconnecting websocket of %s: %d KiB waiting to be sent",
+            self.principal.username,
+            self._outbox.held // 1024,
+        )
+        self.close_soon(WSCloseCode.TRY_AGAIN_LATER, "too slow: the outgoing queue is full")
 
     def send_result(self, msg_id: int, result: Any) -> None:
         """Answer a command."""
@@ -207,7 +221,9 @@ class Connection:
     def close_soon(self, code: int, reason: str) -> None:
         """Close the socket with a reason, from anywhere on the loop; safe to call more than once."""
         if self.closer is None:
-            self._queue.clear()
+            self._outbox.clear()
+            for stream in self.entities.values():
+                stream.stop()  # what waited is dropped now, not after the close's grace
             grace = self._fanout.close_timeout
             closing = close_socket(self.ws, self.request, code, reason, grace)
             self.closer = asyncio.get_running_loop().create_task(closing, name="websocket close")
@@ -216,7 +232,8 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the socket until it closes; then stop everything it started."""
-        writer = asyncio.get_running_loop().create_task(self._write(), name="websocket writer")
+        outbox = self._outbox
+        writer = asyncio.get_running_loop().create_task(outbox.write(), name="websocket writer")
         expiry = None
         if self.principal.expires_at is not None:
             delay = max(0.0, self.principal.expires_at - time.time())
@@ -244,6 +261,9 @@ class Connection:
             await asyncio.gather(*self._tasks, writer, return_exceptions=True)
             if self.closer is not None:
                 await self.closer
+            outbox.clear()
+            if outbox.peak >= LARGE_RELEASE:
+                self._fanout.trimmer.release()
 
     def _receive(self, text: str) -> None:
         try:
@@ -275,6 +295,13 @@ class Connection:
             self.send_error(msg_id, INVALID_FORMAT, f"{name}: {'; '.join(problems)}")
             return
         if command.is_async:
+            if len(self._tasks) >= self._fanout.max_commands:
+                message = (
+                    f"{name}: {len(self._tasks)} commands are still running on this socket; "
+                    "wait for an answer before sending more"
+                )
+                self.send_error(msg_id, TOO_MANY_COMMANDS, message)
+                return
             task = asyncio.get_running_loop().create_task(self._call(command, msg_id, msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -303,21 +330,6 @@ class Connection:
             message = f"Internal error; the hub's log has the details under {correlation_id}."
             self.send_error(msg_id, INTERNAL_ERROR, message)
 
-    async def _write(self) -> None:
-        queue, wakeup, ws = self._queue, self._wakeup, self.ws
-        try:
-            while True:
-                if not queue:
-                    wakeup.clear()
-                    await wakeup.wait()
-                    continue
-                item = queue.popleft()
-                data = item if isinstance(item, bytes) else item.take()
-                if data is not None:
-                    await ws.send_frame(data, WSMsgType.TEXT)
-        except ConnectionError:
-            return  # the reader sees the socket go and ends the connection
-
 
 class _Socket(web.WebSocketResponse):
     """aiohttp closes an oversized message's socket with 1009 and no words; this adds them."""
@@ -332,6 +344,7 @@ class _Socket(web.WebSocketResponse):
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """``GET /api/websocket``: ``auth_required``, the client's ``auth``, then commands."""
+    check_origin(request)  # a page on another site must not act with the browser's signed-in hub
     fanout = request.app[WEBSOCKETS]
     ws = _Socket(
         max_msg_size=fanout.max_message_bytes,

@@ -2,7 +2,8 @@
 
 Each ``entity.*`` event becomes one compact change, encoded once however many clients get it; each
 subscription coalesces what waits for its client, so a client that falls behind gets each entity's
-newest state. Importing this module registers the ``subscribe_entities`` command.
+newest state. What waits counts against the client's outgoing bytes, so a client that stops reading
+is disconnected like any other. Importing this module registers the ``subscribe_entities`` command.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ COMPACT_KEYS: Final = (
 )
 # fmt: on
 """An entity view's fields as ``subscribe_entities`` names them; a changed field is sent whole."""
+CHANGE_BYTES: Final = 160
+"""What a waiting change costs beyond its encoding (its object, its dict, its slot)."""
 
 
 @dataclass(slots=True)
@@ -97,6 +100,7 @@ class EntityStream:
         self._connection = connection
         self._prefix = b'{"id":%d,"type":"event","event":' % subscription
         self._pending: dict[int, Change] = {}
+        self._held = 0
         self._queued = False
         self._live = False
 
@@ -104,6 +108,10 @@ class EntityStream:
         """Add a change; merge it into one already waiting for the same entity."""
         earlier = self._pending.get(change.entity_id)
         self._pending[change.entity_id] = change if earlier is None else earlier.then(change)
+        # What the change adds, at most: its own encoding, shared by every stream it reaches.
+        size = len(change.body()) + CHANGE_BYTES
+        self._held += size
+        self._connection.hold(size)
         self._queue()
 
     def start(self) -> None:
@@ -115,17 +123,23 @@ class EntityStream:
         """Send nothing more."""
         self._live = False
         self._pending.clear()
+        self._release()
 
     def take(self) -> bytes | None:
         """The message for everything waiting (the writer calls this when its turn comes)."""
         self._queued = False
         pending, self._pending = self._pending, {}
+        self._release()
         if not pending:
             return None
         if len(pending) == 1:
             [change] = pending.values()
             return self._prefix + change.body() + b"}"
         return self._prefix + encode_changes(pending.values()) + b"}"
+
+    def _release(self) -> None:
+        self._connection.release(self._held)
+        self._held = 0
 
     def _queue(self) -> None:
         if self._live and not self._queued and self._pending:

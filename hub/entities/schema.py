@@ -60,6 +60,15 @@ ENTITY_MIGRATIONS: Final[tuple[str, ...]] = (
 )
 """Appended to the core migrations; migration N of this tuple is never edited once released."""
 
+EVENT_LOG_MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    ALTER TABLE event_log ADD COLUMN audience TEXT;
+    """,
+)
+"""Who may see each logged event, decided as it is written (``hub.api.access.EventAudience``);
+rows from before have none and are shown to no one. Numbered after the agent's migrations, which
+released databases already carry, so it is a tuple of its own."""
+
 ENTITY_COLUMNS: Final = (
     "id, entry_id, domain, entity_type, external_id, name, state, attributes, parent_id, "
     "device_id, visible, retention_days, created_at, updated_at, last_changed"

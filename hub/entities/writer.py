@@ -28,10 +28,14 @@ class EntryWriter:
 
 
 class EntryEvents:
-    """Fires an integration's declared custom events, stamped with the integration as origin."""
+    """Fires an integration's declared custom events, stamped with the integration as origin and
+    with the entry they come from, which decides who may see them."""
 
-    def __init__(self, bus: EventBus, domain: str, declared: Callable[[], set[str]]) -> None:
+    def __init__(
+        self, bus: EventBus, entry_id: str, domain: str, declared: Callable[[], set[str]]
+    ) -> None:
         self._bus = bus
+        self._entry_id = entry_id
         self._domain = domain
         self._declared = declared
 
@@ -42,6 +46,7 @@ class EntryEvents:
                 f"{self._domain} did not declare the event type {event_type!r} in event_types()"
             )
         payload = check_json(dict(data or {}), f"{event_type} data")
+        payload["entry_id"] = self._entry_id  # who may see it follows its entry
         self._bus.fire(
             EventType[dict[str, Any]](event_type), payload, origin=f"integration.{self._domain}"
         )

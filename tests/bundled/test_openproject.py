@@ -292,14 +292,22 @@ async def test_overdue_fires_once_for_an_open_work_package_and_again_for_a_new_d
         first = await asyncio.wait_for(events.get(), 2)
         assert events.pending() == 0, "once per due date, and never for the closed one"
         assert first.type == "openproject.wp_overdue"
-        assert dict(first.data) == {"work_package_id": str(boiler.id), "due_date": YESTERDAY}
+        assert dict(first.data) == {
+            "work_package_id": str(boiler.id),
+            "due_date": YESTERDAY,
+            "entry_id": entry_id,  # stamped by the hub: who may see the event follows the entry
+        }
         assert first.origin == "integration.openproject"
 
         moved = (TODAY - timedelta(days=2)).isoformat()
         boiler.due_date = moved
         await sync(hub, entry_id)
         again = await asyncio.wait_for(events.get(), 2)
-        assert dict(again.data) == {"work_package_id": str(boiler.id), "due_date": moved}
+        assert dict(again.data) == {
+            "work_package_id": str(boiler.id),
+            "due_date": moved,
+            "entry_id": entry_id,
+        }
 
         boiler.status_id = CLOSED
         boiler.due_date = YESTERDAY
