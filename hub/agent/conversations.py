@@ -146,6 +146,10 @@ class Conversations:
         await self.get(conversation_id, person_id)
         await self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    async def delete_of_person(self, person_id: str) -> None:
+        """Remove every conversation of a removed person, with their turns."""
+        await self._write("DELETE FROM conversations WHERE person_id = ?", (person_id,))
+
     async def add_turn(
         self,
         conversation_id: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from aiohttp import web
@@ -9,9 +10,12 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import PRINCIPAL_KEY, principal_of, require_admin
+from hub.api.client_address import client_address
 from hub.api.errors import error_response
+from hub.api.origin import check_origin
 from hub.api.request import read_json
-from hub.api.state import AUTH
+from hub.api.state import AUTH, PEOPLE
+from hub.auth.throttle import LoginThrottledError
 from hub.core.errors import UNAUTHORIZED
 
 PUBLIC: Final = frozenset(
@@ -90,10 +94,12 @@ class PersonChanges(BaseModel):
     language: str | None = Field(default=None, max_length=20)
     is_admin: bool | None = None
     password: str | None = Field(default=None, max_length=1024)
+    current_password: str | None = Field(default=None, max_length=1024)
+    """Needed when a person changes their own password; an admin resetting another's needs none."""
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
 async def onboarding_status(request: web.Request) -> web.Response:
@@ -102,7 +108,8 @@ async def onboarding_status(request: web.Request) -> web.Response:
 
 
 async def onboard(request: web.Request) -> web.Response:
-    """Create the owner and sign them in; refused once anyone exists."""
+    """Create the owner and sign them in; refused once anyone exists, and to other sites' pages."""
+    check_origin(request)
     body = await read_json(request, Onboarding)
     pair = await request.app[AUTH].onboard(
         body.username, body.password, body.display_name, body.language
@@ -110,18 +117,34 @@ async def onboard(request: web.Request) -> web.Response:
     return web.json_response(pair.body())
 
 
+def _throttled(handler: Handler) -> Handler:
+    """A handler whose refusal by the login throttle answers 429 with ``Retry-After``."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except LoginThrottledError as err:
+            response = error_response(err.http_status, err.code, err.message)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
+
+    return guarded
+
+
+@_throttled
 async def login(request: web.Request) -> web.Response:
-    """Trade a username and password for tokens; failures are throttled."""
+    """Trade a username and password for tokens; attempts are throttled."""
     body = await read_json(request, Credentials)
     pair = await request.app[AUTH].login(body.username, body.password, _client(request))
     return web.json_response(pair.body())
 
 
 async def refresh(request: web.Request) -> web.Response:
-    """A new access token for a refresh token."""
+    """A new access token and a new refresh token; the one presented stops working."""
     body = await read_json(request, RefreshBody)
     pair = await request.app[AUTH].refresh(body.refresh_token)
-    return web.json_response({k: v for k, v in pair.body().items() if k != "refresh_token"})
+    return web.json_response(pair.body())
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -163,9 +186,14 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 
 async def list_people(request: web.Request) -> web.Response:
-    """Every account (admins only)."""
+    """Every account with how many config entries of their own it holds (admins only)."""
     require_admin(principal_of(request))
-    return web.json_response({"people": [p.public() for p in request.app[AUTH].people()]})
+    removal = request.app[PEOPLE]
+    people = [
+        {**p.public(), "entries": len(removal.entries_of(p.person_id))}
+        for p in request.app[AUTH].people()
+    ]
+    return web.json_response({"people": people})
 
 
 async def create_person(request: web.Request) -> web.Response:
@@ -182,8 +210,10 @@ async def create_person(request: web.Request) -> web.Response:
     return web.json_response(person.public())
 
 
+@_throttled
 async def update_person(request: web.Request) -> web.Response:
-    """Change an account: admins any, a person their own name, language and password."""
+    """Change an account: admins any, a person their own name, language and password (given the
+    current one)."""
     principal = principal_of(request)
     person_id = request.match_info["person_id"]
     body = await read_json(request, PersonChanges)
@@ -195,16 +225,23 @@ async def update_person(request: web.Request) -> web.Response:
         language=body.language,
         is_admin=body.is_admin,
         password=body.password,
+        current_password=body.current_password,
+        by=principal,
+        client=_client(request),
     )
     return web.json_response(person.public())
 
 
 async def delete_person(request: web.Request) -> web.Response:
-    """Remove an account and its tokens (admins only)."""
+    """Remove an account with its tokens, dashboards, chats and preferences (admins only); its
+    config entries go with ``?entries=delete`` or to an admin with ``?transfer_to=<id>``."""
     require_admin(principal_of(request))
-    person_id = request.match_info["person_id"]
-    await request.app[AUTH].delete_person(person_id)
-    return web.json_response({"id": person_id, "removed": True})
+    removed = await request.app[PEOPLE].remove(
+        request.match_info["person_id"],
+        entries=request.query.get("entries") or None,
+        transfer_to=request.query.get("transfer_to") or None,
+    )
+    return web.json_response(removed.body())
 
 
 def register(app: web.Application) -> None:

@@ -9,6 +9,8 @@ from typing import Final
 from aiohttp import web
 
 from hub.agent.lazy import LazyChat
+from hub.agent.preferences import Preferences
+from hub.auth.removal import PersonRemoval
 from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EventBus
@@ -48,3 +50,5 @@ AUTH: Final = web.AppKey("auth", AuthService)
 SURFACES: Final = web.AppKey("surfaces", Surfaces)
 AGENTS: Final = web.AppKey("agents", Agents)
 CHAT: Final = web.AppKey("chat", LazyChat)
+PEOPLE: Final = web.AppKey("people", PersonRemoval)
+PREFERENCES: Final = web.AppKey("preferences", Preferences)

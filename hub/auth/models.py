@@ -19,6 +19,8 @@ class Person:
     is_admin: bool
     password_hash: str
     created_at: float
+    removing: bool = False
+    """Being removed: signed out and unable to sign in while their entries and data go."""
 
     def public(self) -> dict[str, Any]:
         """What a client may see."""
@@ -41,6 +43,20 @@ class TokenRecord:
     name: str
     token_hash: str
     created_at: float
+    last_used: float = 0.0
+    """Unix time of the sign-in's last refresh (0: never refreshed since ``created_at``)."""
+    rotated: tuple[str, ...] = ()
+    """SHA-256 of this sign-in's earlier refresh tokens: presenting one again ends the sign-in."""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TokenRecord:
+        """Read what ``asdict`` stored (records from before rotation have neither new field)."""
+        return cls(**{**data, "rotated": tuple(data.get("rotated", ()))})
+
+    @property
+    def used_at(self) -> float:
+        """When the token was last issued or refreshed."""
+        return self.last_used or self.created_at
 
     def public(self) -> dict[str, Any]:
         """What a client may see (never the hash)."""
@@ -49,6 +65,7 @@ class TokenRecord:
             "kind": self.kind,
             "name": self.name,
             "created_at": self.created_at,
+            "last_used": self.used_at,
         }
 
 

@@ -1,4 +1,4 @@
-"""People and their tokens: onboarding, login with throttling, refresh, revocation, long-lived tokens."""
+"""People and their tokens: onboarding, throttled login, rotating refresh, revocation, long-lived tokens."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from hub.auth.principal import Principal
 from hub.auth.throttle import Throttle
 from hub.core.disk import DiskFaultError
 from hub.core.errors import (
+    CURRENT_PASSWORD_WRONG,
     INVALID_CREDENTIALS,
     ONBOARDING_CLOSED,
+    TOO_MANY_TOKENS,
     BadRequestError,
     HubError,
     NotFoundError,
@@ -40,6 +42,14 @@ REFRESH_PREFIX: Final = "hrt_"
 LONG_LIVED_PREFIX: Final = "hlt_"
 _USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD: Final = 8
+REFRESH_IDLE_SECONDS: Final = 30 * 86_400
+"""A sign-in not refreshed for 30 days ends: a forgotten browser's token stops being a key."""
+MAX_SIGN_INS: Final = 100
+"""Sign-ins kept per person; a new one drops the least recently used (a browser long gone)."""
+MAX_LONG_LIVED: Final = 50
+"""Named tokens per person; the 51st is refused, since dropping a script's token would break it."""
+KEEP_ROTATED: Final = 20
+"""Earlier refresh tokens remembered per sign-in, to recognise a stolen one being replayed."""
 
 
 class InvalidCredentialsError(HubError):
@@ -47,6 +57,20 @@ class InvalidCredentialsError(HubError):
 
     code = INVALID_CREDENTIALS
     http_status = 401
+
+
+class CurrentPasswordWrongError(HubError):
+    """Changing one's own password needs the current one, and this was not it."""
+
+    code = CURRENT_PASSWORD_WRONG
+    http_status = 403
+
+
+class TooManyTokensError(HubError):
+    """A person already holds ``MAX_LONG_LIVED`` named tokens."""
+
+    code = TOO_MANY_TOKENS
+    http_status = 409
 
 
 class OnboardingClosedError(HubError):
@@ -64,12 +88,18 @@ class AuthService:
         self._people: dict[str, Person] = {}
         self._tokens: dict[str, TokenRecord] = {}
         self._by_hash: dict[str, TokenRecord] = {}
+        self._by_rotated: dict[str, str] = {}
+        """An earlier refresh token's hash → its sign-in's id."""
         # Access tokens are short-lived; a key that dies with the process only means a refresh.
         self._signing_key = secrets.token_bytes(32)
         self._lock = asyncio.Lock()
         self._revoke_listeners: list[Callable[[str], None]] = []
         self._hashing = asyncio.Semaphore(2)
         self.throttle = Throttle()
+        self.password_checks = 0
+        """Passwords verified since start (sign-ins and current-password checks), for diagnostics."""
+        self.max_sign_ins = MAX_SIGN_INS
+        self.max_long_lived = MAX_LONG_LIVED
 
     # Storage
 
@@ -79,19 +109,23 @@ class AuthService:
         if data is None:
             return
         self._people = {p["person_id"]: Person(**p) for p in data["people"]}
-        self._tokens = {t["token_id"]: TokenRecord(**t) for t in data["tokens"]}
-        self._by_hash = {t.token_hash: t for t in self._tokens.values()}
+        now = time.time()
+        records = (TokenRecord.from_json(t) for t in data["tokens"])
+        # Expired sign-ins are dropped here and leave the file with the next change.
+        self._tokens = {t.token_id: t for t in records if not _expired(t, now)}
+        self._reindex()
 
     @contextlib.asynccontextmanager
     async def _change(self) -> AsyncIterator[None]:
         """Hold the lock for one change; if its save fails, memory goes back to what is on disk."""
         async with self._lock:
-            people, tokens, by_hash = dict(self._people), dict(self._tokens), dict(self._by_hash)
+            people, tokens = dict(self._people), dict(self._tokens)
             try:
                 yield
             except StorageError:
                 # Every change happens under this lock, so nothing else is undone with it.
-                self._people, self._tokens, self._by_hash = people, tokens, by_hash
+                self._people, self._tokens = people, tokens
+                self._reindex()
                 raise
 
     async def _commit(self) -> None:
@@ -135,7 +169,7 @@ class AuthService:
                 username, password, display_name, language, is_admin=True
             )
             self._people[person.person_id] = person
-            pair = self._issue_refresh(person, "onboarding")
+            pair, _ = self._issue_refresh(person, "onboarding")
             await self._commit()
         _LOGGER.info("Onboarding finished: %s is the owner", person.username)
         return pair
@@ -166,8 +200,18 @@ class AuthService:
         language: str | None = None,
         is_admin: bool | None = None,
         password: str | None = None,
+        current_password: str | None = None,
+        by: Principal | None = None,
+        client: str = "unknown",
     ) -> Person:
-        """Change an account; a new password signs the person out everywhere."""
+        """Change an account; a new password signs the person out everywhere else.
+
+        A person changing their own password (``by`` is them) must give the current one, checked
+        under the login throttle; an admin resetting someone else's needs none.
+        """
+        own = by is not None and by.person_id == person_id
+        if password is not None and own:
+            await self._check_current(self.person(person_id), current_password, client)
         async with self._change():
             person = self.person(person_id)
             changes: dict[str, Any] = {}
@@ -184,62 +228,105 @@ class AuthService:
                 async with self._hashing:
                     changes["password_hash"] = await asyncio.to_thread(hash_password, password)
             self._people[person_id] = replace(person, **changes)
-            # A new password, or losing admin rights, ends every sign-in: open sockets included.
+            # A new password, or losing admin rights, ends every sign-in: open sockets included;
+            # only the one a person changed their own password from goes on.
             demoted = person.is_admin and is_admin is False
-            revoked = self._drop_tokens(person_id) if password is not None or demoted else []
+            keep = by.token_id if own and by is not None and not demoted else None
+            revoked = (
+                self._drop_tokens(person_id, keep=keep) if password is not None or demoted else []
+            )
             await self._commit()
         self._announce(revoked)
         return self._people[person_id]
 
-    async def delete_person(self, person_id: str) -> None:
-        """Remove an account and every token it holds."""
+    def check_removable(self, person_id: str) -> Person:
+        """The person, unless removing them would leave the hub without an admin."""
+        person = self.person(person_id)
+        if person.is_admin and not person.removing and self._admins() == 1:
+            raise BadRequestError("the last admin cannot be removed")
+        return person
+
+    async def begin_removal(self, person_id: str) -> None:
+        """Sign a person out everywhere and keep them out while what is theirs is removed."""
         async with self._change():
-            person = self.person(person_id)
-            if person.is_admin and self._admins() == 1:
-                raise BadRequestError("the last admin cannot be removed")
+            person = self.check_removable(person_id)
+            self._people[person_id] = replace(person, removing=True)
+            revoked = self._drop_tokens(person_id)
+            await self._commit()
+        self._announce(revoked)
+
+    async def finish_removal(self, person_id: str) -> None:
+        """Remove the account itself, once what was theirs is gone."""
+        async with self._change():
+            self.person(person_id)
             del self._people[person_id]
             revoked = self._drop_tokens(person_id)
             await self._commit()
         self._announce(revoked)
+
+    async def delete_person(self, person_id: str) -> None:
+        """Remove an account that holds nothing else, and every token it holds."""
+        await self.begin_removal(person_id)
+        await self.finish_removal(person_id)
 
     # Tokens
 
     async def login(self, username: str, password: str, client: str) -> TokenPair:
         """Check the password (throttled per client and per username) and issue tokens."""
         name = username.strip().lower()
-        await self.throttle.wait(client, name)
-        person = next((p for p in self._people.values() if p.username == name), None)
-        async with self._hashing:
-            # An unknown name costs the same hash as a known one, so timing does not tell them apart.
-            stored = person.password_hash if person else await asyncio.to_thread(_dummy_hash)
-            ok = await asyncio.to_thread(verify_password, password, stored)
-        if person is None or not ok:
-            delay = self.throttle.failed(client, name)
-            _LOGGER.warning(
-                "Failed login for %r from %s; next attempt waits %.1f s", name, client, delay
+        # The slot is reserved before the hash: a second attempt of this address or name is
+        # refused (429) while this one is checked, so concurrency buys an attacker nothing.
+        with self.throttle.attempt(client, name) as attempt:
+            person = next(
+                (p for p in self._people.values() if p.username == name and not p.removing), None
             )
-            await asyncio.sleep(delay)
+            # An unknown name costs the same hash as a known one, so timing does not tell them apart.
+            ok = await self._verify(password, person.password_hash if person else None)
+            if person is not None and ok:
+                attempt.succeeded()
+            else:
+                attempt.failed()
+        if person is None or not ok:
+            _LOGGER.warning(
+                "Failed login for %r from %s; next attempt waits %.1f s",
+                name,
+                client,
+                attempt.delay,
+            )
+            await asyncio.sleep(min(attempt.delay, self.throttle.settle))
             raise InvalidCredentialsError("wrong username or password")
-        self.throttle.succeeded(client, name)
         async with self._lock:
-            pair = self._issue_refresh(person, client)
-            try:
-                await self._commit()
-            except DiskFaultError as err:
-                # Signing in must work on a full or read-only disk, or nobody could see what the
-                # hub says about it: the sign-in lives in memory (a restart ends it) and is saved
-                # by the store's retry once the disk takes writes again.
-                _LOGGER.warning("The sign-in of %s is kept in memory only: %s", name, err.message)
+            pair, dropped = self._issue_refresh(person, client)
+            await self._commit_sign_in(name)
+        self._announce(dropped)
         return pair
 
     async def refresh(self, refresh_token: str) -> TokenPair:
-        """A new access token for a valid refresh token."""
-        record = self._by_hash.get(_digest(refresh_token))
-        if record is None or record.kind != "refresh":
-            raise InvalidCredentialsError("the refresh token is not valid (signed out?)")
-        return TokenPair(
-            self._access_token(record), refresh_token, ACCESS_TOKEN_SECONDS, record.token_id
-        )
+        """A new access token and a new refresh token; the one presented stops working.
+
+        Presenting a refresh token that was already traded in means two parties hold this sign-in
+        (a stolen copy, as OAuth 2.1 warns): the whole sign-in ends, for both.
+        """
+        digest = _digest(refresh_token)
+        async with self._lock:
+            record = self._by_hash.get(digest)
+            if record is None or record.kind != "refresh" or _expired(record, time.time()):
+                if record is not None and record.kind == "refresh":
+                    await self._end_sign_in(record.token_id, replayed=False)
+                elif record is None and (replayed := self._by_rotated.get(digest)):
+                    await self._end_sign_in(replayed, replayed=True)
+                raise InvalidCredentialsError("the refresh token is not valid (signed out?)")
+            token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+            rotated = replace(
+                record,
+                token_hash=_digest(token),
+                last_used=time.time(),
+                rotated=(*record.rotated, record.token_hash)[-KEEP_ROTATED:],
+            )
+            self._unindex(record)
+            self._add_token(rotated)
+            await self._commit_sign_in(record.person_id)
+        return TokenPair(self._access_token(rotated), token, ACCESS_TOKEN_SECONDS, record.token_id)
 
     async def logout(self, principal: Principal) -> None:
         """Revoke the token the caller's access descends from."""
@@ -249,6 +336,11 @@ class AuthService:
         """A named token for a script; the token is shown once, then only its name and id."""
         token = LONG_LIVED_PREFIX + secrets.token_urlsafe(32)
         async with self._change():
+            held = sum(t.kind == "long_lived" for t in self.tokens_of(principal.person_id))
+            if held >= self.max_long_lived:
+                raise TooManyTokensError(
+                    f"you already have {held} long-lived tokens; revoke one first"
+                )
             record = TokenRecord(
                 token_id=secrets.token_hex(8),
                 person_id=principal.person_id,
@@ -278,7 +370,7 @@ class AuthService:
             record = self._tokens.pop(token_id, None)
             if record is None:
                 raise NotFoundError(f"no token {token_id!r}")
-            self._by_hash.pop(record.token_hash, None)
+            self._unindex(record)
             await self._commit()
         self._announce([token_id])
 
@@ -316,7 +408,7 @@ class AuthService:
 
     def _principal(self, record: TokenRecord, expires_at: float | None) -> Principal | None:
         person = self._people.get(record.person_id)
-        if person is None:
+        if person is None or person.removing:
             return None
         return Principal(
             person_id=person.person_id,
@@ -355,22 +447,93 @@ class AuthService:
             created_at=time.time(),
         )
 
-    def _issue_refresh(self, person: Person, client: str) -> TokenPair:
+    def _issue_refresh(self, person: Person, client: str) -> tuple[TokenPair, list[str]]:
+        """A new sign-in, and the ids of the least recently used ones it pushed past the cap."""
         token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+        now = time.time()
         record = TokenRecord(
             token_id=secrets.token_hex(8),
             person_id=person.person_id,
             kind="refresh",
             name=f"sign-in from {client}"[:100],
             token_hash=_digest(token),
-            created_at=time.time(),
+            created_at=now,
+            last_used=now,
         )
         self._add_token(record)
-        return TokenPair(self._access_token(record), token, ACCESS_TOKEN_SECONDS, record.token_id)
+        sign_ins = [t for t in self.tokens_of(person.person_id) if t.kind == "refresh"]
+        stale = [t for t in sign_ins if _expired(t, now)]
+        fresh = sorted((t for t in sign_ins if not _expired(t, now)), key=lambda t: t.used_at)
+        dropped = stale + fresh[: max(0, len(fresh) - self.max_sign_ins)]
+        for old in dropped:
+            del self._tokens[old.token_id]
+            self._unindex(old)
+        pair = TokenPair(self._access_token(record), token, ACCESS_TOKEN_SECONDS, record.token_id)
+        return pair, [t.token_id for t in dropped]
+
+    async def _commit_sign_in(self, name: str) -> None:
+        """Save a sign-in or a refresh; on a refusing disk it lives in memory until the disk is back."""
+        try:
+            await self._commit()
+        except DiskFaultError as err:
+            # Signing in must work on a full or read-only disk, or nobody could see what the hub
+            # says about it: the sign-in lives in memory (a restart ends it) and is saved by the
+            # store's retry once the disk takes writes again.
+            _LOGGER.warning("The sign-in of %s is kept in memory only: %s", name, err.message)
+
+    async def _end_sign_in(self, token_id: str, *, replayed: bool) -> None:
+        """End a sign-in whose refresh token expired or was replayed (called under the lock)."""
+        record = self._tokens.pop(token_id, None)
+        if record is None:
+            return
+        self._unindex(record)
+        if replayed:
+            _LOGGER.warning(
+                "A used refresh token of %s was presented again: that sign-in is ended",
+                self._people[record.person_id].username
+                if record.person_id in self._people
+                else "?",
+            )
+        await self._commit_sign_in(record.person_id)
+        self._announce([token_id])
+
+    async def _check_current(self, person: Person, password: str | None, client: str) -> None:
+        """The current password, checked like a login (throttled), before a new one is set."""
+        if not password:
+            raise BadRequestError("current_password: needed to change your own password")
+        with self.throttle.attempt(client, person.username) as attempt:
+            ok = await self._verify(password, person.password_hash)
+            if ok:
+                attempt.succeeded()
+            else:
+                attempt.failed()
+        if not ok:
+            _LOGGER.warning("Wrong current password for %r from %s", person.username, client)
+            await asyncio.sleep(min(attempt.delay, self.throttle.settle))
+            raise CurrentPasswordWrongError("current_password: that is not your current password")
+
+    async def _verify(self, password: str, stored: str | None) -> bool:
+        """Check a password (``None``: against a dummy hash, costing the same), two at a time."""
+        async with self._hashing:  # each check holds 19 MiB: a ceiling on memory too
+            self.password_checks += 1
+            against = stored if stored is not None else await asyncio.to_thread(_dummy_hash)
+            return await asyncio.to_thread(verify_password, password, against)
 
     def _add_token(self, record: TokenRecord) -> None:
         self._tokens[record.token_id] = record
         self._by_hash[record.token_hash] = record
+        for old in record.rotated:
+            self._by_rotated[old] = record.token_id
+
+    def _unindex(self, record: TokenRecord) -> None:
+        self._by_hash.pop(record.token_hash, None)
+        for old in record.rotated:
+            self._by_rotated.pop(old, None)
+
+    def _reindex(self) -> None:
+        self._by_hash, self._by_rotated = {}, {}
+        for record in self._tokens.values():
+            self._add_token(record)
 
     def _access_token(self, record: TokenRecord) -> str:
         expires = str(int(time.time()) + ACCESS_TOKEN_SECONDS)
@@ -380,11 +543,13 @@ class AuthService:
         digest = hmac.new(self._signing_key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def _drop_tokens(self, person_id: str) -> list[str]:
-        doomed = [t for t in self._tokens.values() if t.person_id == person_id]
+    def _drop_tokens(self, person_id: str, *, keep: str | None = None) -> list[str]:
+        doomed = [
+            t for t in self._tokens.values() if t.person_id == person_id and t.token_id != keep
+        ]
         for record in doomed:
             del self._tokens[record.token_id]
-            self._by_hash.pop(record.token_hash, None)
+            self._unindex(record)
         return [record.token_id for record in doomed]
 
     def _announce(self, token_ids: list[str]) -> None:
@@ -396,7 +561,7 @@ class AuthService:
                     _LOGGER.exception("A revocation listener failed")
 
     def _admins(self) -> int:
-        return sum(p.is_admin for p in self._people.values())
+        return sum(p.is_admin and not p.removing for p in self._people.values())
 
 
 def _check_password(password: str) -> None:
@@ -404,6 +569,10 @@ def _check_password(password: str) -> None:
         raise BadRequestError(f"password: at least {MIN_PASSWORD} characters")
     if len(password) > 1024:
         raise BadRequestError("password: at most 1024 characters")
+
+
+def _expired(record: TokenRecord, now: float) -> bool:
+    return record.kind == "refresh" and now - record.used_at > REFRESH_IDLE_SECONDS
 
 
 def _digest(token: str) -> str:

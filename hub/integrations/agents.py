@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError
+from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager, commit_item
 from hub.integrations.capabilities import AgentDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
@@ -92,6 +92,17 @@ class Agents:
         agent = replace(agent, enabled=enabled, updated_at=time.time())
         await commit_item(self._store, self._agents, slug, agent, self._snapshot)
         return agent
+
+    async def forget_person(self, person_id: str) -> None:
+        """Remove every agent contributed to a removed person."""
+        kept = {slug: a for slug, a in self._agents.items() if a.owner != person_id}
+        if len(kept) != len(self._agents):
+            before, self._agents = self._agents, kept
+            try:
+                await self._store.commit(self._snapshot)
+            except StorageError:
+                self._agents = before
+                raise
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the agents an entry's integration contributes (after its setup)."""

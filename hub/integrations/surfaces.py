@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError
+from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError, StorageError
 from hub.core.storage import StorageManager, commit_item
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
@@ -104,6 +104,17 @@ class Surfaces:
         """Remove a dashboard."""
         self._editable(slug, person_id, admin=admin)
         await commit_item(self._store, self._surfaces, slug, None, self._snapshot)
+
+    async def forget_person(self, person_id: str) -> None:
+        """Remove every surface a removed person owned, their own dashboards and contributed ones."""
+        kept = {slug: s for slug, s in self._surfaces.items() if s.owner != person_id}
+        if len(kept) != len(self._surfaces):
+            before, self._surfaces = self._surfaces, kept
+            try:
+                await self._commit()
+            except StorageError:
+                self._surfaces = before
+                raise
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the surfaces an entry's integration contributes (after its setup)."""

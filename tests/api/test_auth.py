@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -93,37 +92,6 @@ async def test_nothing_but_health_onboarding_and_login_answers_without_a_token(
     assert status == 401
 
 
-async def test_wrong_credentials_are_401_after_a_growing_delay_without_a_lockout(
-    fresh: Client, caplog: pytest.LogCaptureFixture
-) -> None:
-    await call(
-        fresh, "POST", "/api/onboarding", None, {"username": "ann", "password": "ann-password-1"}
-    )
-    assert fresh.app is not None
-    throttle = fresh.app[AUTH].throttle
-    throttle.base = 0.02
-    waits = []
-    for attempt in range(4):
-        started = time.monotonic()
-        status, body = await call(
-            fresh,
-            "POST",
-            "/api/auth/login",
-            None,
-            {"username": "ann", "password": f"guess-{attempt}"},
-        )
-        waits.append(time.monotonic() - started)
-        assert (status, body["error"]["code"]) == (401, "invalid_credentials")
-    assert waits[3] >= 0.16, f"the fourth failure waits 8 times the base delay: {waits}"
-    assert "Failed login for 'ann'" in caplog.text
-    unknown = await call(
-        fresh, "POST", "/api/auth/login", None, {"username": "nobody", "password": "whatever-1"}
-    )
-    assert unknown[1]["error"]["message"] == "wrong username or password", "no hint which was wrong"
-    assert (await login(fresh, "ann", "ann-password-1"))["access_token"]
-    assert throttle.pending("127.0.0.1", "ann") == 0, "the right password clears the throttle"
-
-
 async def test_refresh_logout_and_long_lived_tokens(fresh: Client) -> None:
     _, owner = await call(
         fresh, "POST", "/api/onboarding", None, {"username": "ann", "password": "ann-password-1"}
@@ -132,7 +100,7 @@ async def test_refresh_logout_and_long_lived_tokens(fresh: Client) -> None:
         fresh, "POST", "/api/auth/refresh", None, {"refresh_token": owner["refresh_token"]}
     )
     assert status == 200
-    assert "refresh_token" not in renewed
+    assert renewed["refresh_token"] != owner["refresh_token"], "refresh tokens rotate"
     access = renewed["access_token"]
     assert (await call(fresh, "GET", "/api/entities", access))[0] == 200
 
@@ -150,7 +118,7 @@ async def test_refresh_logout_and_long_lived_tokens(fresh: Client) -> None:
     assert (await call(fresh, "POST", "/api/auth/logout", access))[0] == 200
     assert (await call(fresh, "GET", "/api/entities", access))[0] == 401, "logout ends the access"
     status, body = await call(
-        fresh, "POST", "/api/auth/refresh", None, {"refresh_token": owner["refresh_token"]}
+        fresh, "POST", "/api/auth/refresh", None, {"refresh_token": renewed["refresh_token"]}
     )
     assert (status, body["error"]["code"]) == (401, "invalid_credentials")
 
@@ -243,7 +211,6 @@ async def test_a_person_sees_only_global_entries_and_their_own(start_hub: StartH
     for method, path in (
         ("GET", "/api/jobs"),
         ("GET", "/api/database"),
-        ("GET", "/api/events"),
         ("PATCH", "/api/integrations/lamp"),
     ):
         status, _ = await call(hub.client, method, path, alice, {} if method == "PATCH" else None)

@@ -147,7 +147,7 @@ async def test_settings_tokens_people_theme_and_language(hub: RunningHub, page: 
 
     # People: an admin adds someone and removes them again.
     await page.get_by_label("Username").fill("guest")
-    await page.get_by_label("Password").fill("guest-password-1")
+    await page.get_by_label("Password", exact=True).fill("guest-password-1")
     await page.get_by_label("Display name").fill("Guest")
     await page.get_by_role("button", name="Add person").click()
     people = page.get_by_role("table", name="People")

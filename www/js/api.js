@@ -1,14 +1,17 @@
-// REST calls with the access token; a 401 refreshes it once with the refresh token.
+// REST calls with the access token; a 401 refreshes it once with the refresh token, which the hub
+// rotates: every refresh answers a new one, and presenting an old one again signs out everywhere.
 
 const STORE = "hub.session";
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const error = (body && body.error) || {};
     super(error.message || `HTTP ${status}`);
     this.status = status;
     this.code = error.code || "http_error";
     this.correlationId = error.correlation_id || null;
+    /** Seconds to wait before trying again (a throttled sign-in answers 429 with Retry-After). */
+    this.retryAfter = retryAfter === null ? null : Number(retryAfter) || null;
   }
 }
 
@@ -49,12 +52,16 @@ async function send(method, path, body, retry = true) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (resp.status === 401 && retry && tokens?.refresh_token && !path.startsWith("/api/auth/")) {
-    if (await refresh(tokens.refresh_token)) return send(method, path, body, false);
+    // Another tab may have refreshed meanwhile: its new token is in storage, and trading in the
+    // old one again would look like a stolen copy and end the sign-in.
+    const latest = session.load();
+    const renewed = latest?.refresh_token && latest.refresh_token !== tokens.refresh_token;
+    if (renewed || await refresh(tokens.refresh_token)) return send(method, path, body, false);
     session.clear();
     onSignedOut();
   }
   const data = resp.headers.get("Content-Type")?.includes("json") ? await resp.json() : null;
-  if (!resp.ok) throw new ApiError(resp.status, data);
+  if (!resp.ok) throw new ApiError(resp.status, data, resp.headers.get("Retry-After"));
   return data;
 }
 
@@ -67,7 +74,7 @@ async function refresh(refreshToken) {
     body: JSON.stringify({ refresh_token: refreshToken }),
   }).then(async (resp) => {
     if (!resp.ok) return false;
-    session.save(await resp.json());
+    session.save(await resp.json()); // the rotated refresh token replaces the one just used
     return true;
   }).catch(() => false).finally(() => { refreshing = null; });
   return refreshing;

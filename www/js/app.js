@@ -108,7 +108,10 @@ function authPage(onboarding) {
       session.save(tokens);
       await start();
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401 ? t("app.wrong_credentials") : err.message;
+      error.textContent = err instanceof ApiError && err.status === 401 ? t("app.wrong_credentials")
+        : err instanceof ApiError && err.code === "too_many_attempts"
+          ? t("app.too_many_attempts", { seconds: err.retryAfter || 1 })
+          : err.message;
       error.hidden = false;
     }
   } },
