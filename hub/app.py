@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub.agent.conversations import Conversations
 from hub.agent.lazy import LazyChat
+from hub.agent.preferences import Preferences
 from hub.agent.schema import AGENT_MIGRATIONS
 from hub.api import agent as agent_api
 from hub.api import auth as auth_api
@@ -26,7 +28,9 @@ from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
 from hub.api import webhooks as webhooks_api
 from hub.api import websocket as websocket_api
+from hub.api.access import EVENT_AUDIENCE, EventAudience
 from hub.api.auth import auth_middleware
+from hub.api.body_timeout import body_timeout
 from hub.api.errors import error_middleware
 from hub.api.health import health
 from hub.api.history import EVENT_LOG, HISTORY
@@ -43,6 +47,8 @@ from hub.api.state import (
     ENTITIES,
     FLOW_MANAGER,
     KEYRING,
+    PEOPLE,
+    PREFERENCES,
     REGISTRY,
     SCHEDULER,
     STARTED_AT,
@@ -53,19 +59,22 @@ from hub.api.state import (
     TIMELINE,
     TRANSLATIONS,
 )
+from hub.auth.removal import PersonRemoval
 from hub.auth.service import AuthService
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING, EventBus
 from hub.core.crypto import Keyring
 from hub.core.database import CORE_MIGRATIONS, DATABASE_FILE, Database
+from hub.core.errors import NotFoundError
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.entities.event_log import EventLog
 from hub.entities.history import History
-from hub.entities.schema import ENTITY_MIGRATIONS
+from hub.entities.schema import ENTITY_MIGRATIONS, EVENT_LOG_MIGRATIONS
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
+from hub.entities.webhook_replays import REPLAY_MIGRATIONS
 from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
@@ -92,7 +101,13 @@ def create_app(
     timeline: Timeline | None = None,
 ) -> web.Application:
     """Build the application; services open on start-up and close on cleanup, in reverse order."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware])
+    app = web.Application(
+        middlewares=[
+            body_timeout(config.http.body_timeout_seconds),
+            error_middleware,
+            auth_middleware,
+        ]
+    )
     app[CONFIG_DIR] = config_dir
     app[CONFIG] = config
     app[TIMELINE] = timeline or Timeline()
@@ -102,7 +117,14 @@ def create_app(
     app[KEYRING] = Keyring(app[STORAGE], env)
     app[AUTH] = AuthService(app[STORAGE])
     app[DATABASE] = Database(
-        config_dir / DATABASE_FILE, [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS, *AGENT_MIGRATIONS]
+        config_dir / DATABASE_FILE,
+        [
+            *CORE_MIGRATIONS,
+            *ENTITY_MIGRATIONS,
+            *AGENT_MIGRATIONS,
+            *EVENT_LOG_MIGRATIONS,
+            *REPLAY_MIGRATIONS,
+        ],
     )
     app[BUS] = EventBus()
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
@@ -112,13 +134,29 @@ def create_app(
     app[ENTITIES] = EntityService(app[DATABASE], app[BUS], app[REGISTRY])
     app[HISTORY] = History(app[DATABASE], config.history)
     app[HISTORY].schedule(app[SCHEDULER])
-    app[EVENT_LOG] = EventLog(app[DATABASE], app[BUS], size=config.history.event_log_size)
-    app[CONFIG_ENTRIES] = ConfigEntries(app[STORAGE], app[KEYRING], app[REGISTRY], app[BUS])
+    app[CONFIG_ENTRIES] = ConfigEntries(
+        app[STORAGE],
+        app[KEYRING],
+        app[REGISTRY],
+        app[BUS],
+        max_per_person=config.integrations.max_entries_per_person,
+    )
+    app[EVENT_AUDIENCE] = EventAudience(app[CONFIG_ENTRIES])
+    app[CONFIG_ENTRIES].on_remove.append(app[EVENT_AUDIENCE].remember)
+    app[EVENT_LOG] = EventLog(
+        app[DATABASE],
+        app[BUS],
+        size=config.history.event_log_size,
+        audience=app[EVENT_AUDIENCE],
+    )
     app[FLOW_MANAGER] = FlowManager(
         app[REGISTRY],
         app[CATALOG],
         app[CONFIG_ENTRIES],
-        FlowStore(config.integrations.flow_ttl_seconds),
+        FlowStore(
+            config.integrations.flow_ttl_seconds,
+            max_per_person=config.integrations.max_flows_per_person,
+        ),
     )
     app[SYNC] = SyncManager(
         app[CONFIG_ENTRIES],
@@ -137,6 +175,14 @@ def create_app(
     entries.after_setup.append(app[AGENTS].project)
     entries.on_remove.append(lambda entry: app[AGENTS].withdraw(entry, entries.entries()))
     app[CHAT] = LazyChat(lambda: _build_chat(app, env))
+    # Built now (no I/O) so removing a person can drop their preferences without the agent.
+    app[PREFERENCES] = Preferences(
+        app[STORAGE], is_admin=lambda person_id: _is_admin(app, person_id)
+    )
+    app[PEOPLE] = PersonRemoval(app[AUTH], entries)
+    app[PEOPLE].forget.extend(
+        [app[SURFACES].forget_person, app[AGENTS].forget_person, lambda pid: _forget(app, pid)]
+    )
 
     app.cleanup_ctx.extend(
         [
@@ -277,14 +323,20 @@ async def _agent(app: web.Application) -> AsyncIterator[None]:
         await chat.models.close()
 
 
+def _is_admin(app: web.Application, person_id: str) -> bool:
+    """Whether the person exists and is an admin now (a removed one is not)."""
+    try:
+        return app[AUTH].person(person_id).is_admin
+    except NotFoundError:
+        return False
+
+
 async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatService:
     """The agent, wired on a person's first chat, models or picker call rather than at start-up."""
     from hub.agent.assembler import ToolsetAssembler
     from hub.agent.chat import ChatService
-    from hub.agent.conversations import Conversations
     from hub.agent.hub_tools import HubServices
     from hub.agent.models import ModelRegistry
-    from hub.agent.preferences import Preferences
 
     config, entries = app[CONFIG], app[CONFIG_ENTRIES]
     assembler = ToolsetAssembler(
@@ -305,13 +357,21 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
         Conversations(app[DATABASE]),
         models,
         assembler,
-        Preferences(app[STORAGE]),
+        app[PREFERENCES],
         app[SURFACES],
         config.agent,
     )
     await models.load()
     await chat.preferences.load()
     return chat
+
+
+async def _forget(app: web.Application, person_id: str) -> None:
+    """Drop a removed person's conversations and agent preferences, without building the agent."""
+    await Conversations(app[DATABASE]).delete_of_person(person_id)
+    if app[CHAT].built is None:  # else the agent read them already
+        await app[PREFERENCES].load()
+    await app[PREFERENCES].forget(person_id)
 
 
 async def _announce_shutdown(app: web.Application) -> None:

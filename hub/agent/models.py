@@ -135,8 +135,10 @@ class ModelRegistry:
         data = await self._store.load()
         if data is None:
             return
+        # A UI model never reads an environment variable (see ``api_key``); one stored before
+        # that rule loses its variable here rather than keep a value nobody can see is ignored.
         self._ui = {
-            item["name"]: ModelEndpoint(**item, source="ui")
+            item["name"]: ModelEndpoint(**{**item, "api_key_env": None}, source="ui")
             for item in data.get("models", [])
             if item["name"] not in self._configured
         }
@@ -194,15 +196,18 @@ class ModelRegistry:
         model: str,
         tier: str,
         api_key: str | None = None,
-        api_key_env: str | None = None,
         is_default: bool = False,
     ) -> ModelEndpoint:
-        """Add a model; its API key is encrypted before anything is stored."""
-        _check(name=name, base_url=base_url, model=model, tier=tier, api_key_env=api_key_env)
+        """Add a model; its API key is encrypted before anything is stored.
+
+        There is no ``api_key_env`` here: only ``configuration.yaml`` may name an environment
+        variable, since the hub sends its value to the model's address.
+        """
+        _check(name=name, base_url=base_url, model=model, tier=tier, api_key_env=None)
         if self._find(name) is not None:
             raise ModelExistsError(f"a model named {name!r} exists already")
         sealed = await self._seal(name, api_key) if api_key else None
-        endpoint = ModelEndpoint(name, base_url, model, tier, api_key_env, "ui", sealed)
+        endpoint = ModelEndpoint(name, base_url, model, tier, None, "ui", sealed)
         default = self._default
         self._ui[name] = endpoint
         if is_default:
@@ -228,14 +233,15 @@ class ModelRegistry:
                 f"{name!r} comes from configuration.yaml; change it there",
                 code=MODEL_READ_ONLY,
             )
+        if "api_key_env" in fields:
+            raise BadRequestError("api_key_env: name an environment variable in configuration.yaml")
         if fields:
             merged = {
                 "base_url": fields.get("base_url", current.base_url),
                 "model": fields.get("model", current.model),
                 "tier": fields.get("tier", current.tier),
-                "api_key_env": fields.get("api_key_env", current.api_key_env),
             }
-            _check(name=name, **merged)
+            _check(name=name, api_key_env=None, **merged)
             api_key = current.api_key
             if "api_key" in fields:
                 new_key = fields["api_key"]
@@ -282,7 +288,7 @@ class ModelRegistry:
         """The plaintext key for a request: decrypted, or read from its environment variable."""
         if endpoint.api_key is not None:
             return self._keyring.decrypt(_owner(endpoint.name), API_KEY_FIELD, endpoint.api_key)
-        if endpoint.api_key_env:
+        if endpoint.api_key_env and endpoint.source == "configuration":
             key = self._env.get(endpoint.api_key_env) or None
             if key is not None:
                 SECRETS.add(key)  # masked in every log line, like the keyring's own secrets

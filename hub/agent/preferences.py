@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
+from hub.core.errors import LOCAL_FETCH_ADMIN_ONLY, ForbiddenError
 from hub.core.storage import StorageManager, commit_item
 
 PREFERENCES_KEY: Final = "core.agent_preferences"
@@ -22,12 +24,21 @@ class AgentPreferences:
         return asdict(self)
 
 
-class Preferences:
-    """Every person's agent preferences."""
+class LocalFetchAdminOnlyError(ForbiddenError):
+    """Only an admin may let web fetch reach the LAN: it reads services that trust loopback."""
 
-    def __init__(self, storage: StorageManager) -> None:
+    code = LOCAL_FETCH_ADMIN_ONLY
+
+
+class Preferences:
+    """Every person's agent preferences; ``is_admin`` decides who may allow local fetches."""
+
+    def __init__(
+        self, storage: StorageManager, *, is_admin: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self._store = storage.store(PREFERENCES_KEY, 1)
         self._people: dict[str, AgentPreferences] = {}
+        self._is_admin = is_admin
 
     async def load(self) -> None:
         """Read the stored preferences."""
@@ -36,11 +47,30 @@ class Preferences:
             self._people = {pid: AgentPreferences(**p) for pid, p in data["people"].items()}
 
     def of(self, person_id: str) -> AgentPreferences:
-        """A person's preferences (the defaults until they change one)."""
-        return self._people.get(person_id, AgentPreferences())
+        """A person's preferences (the defaults until they change one).
+
+        ``allow_local_fetch`` holds only while the person is an admin: a value a member saved
+        before the setting became admin-only, or an admin who was made a member, reads as off.
+        """
+        chosen = self._people.get(person_id, AgentPreferences())
+        if chosen.allow_local_fetch and not self._is_admin(person_id):
+            return replace(chosen, allow_local_fetch=False)
+        return chosen
+
+    async def forget(self, person_id: str) -> None:
+        """Drop a removed person's preferences."""
+        if person_id in self._people:
+            await commit_item(self._store, self._people, person_id, None, self._snapshot)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"people": {pid: p.public() for pid, p in self._people.items()}}
 
     async def update(self, person_id: str, *, allow_local_fetch: bool) -> AgentPreferences:
-        """Change a person's preferences."""
+        """Change a person's preferences; allowing local fetches is for admins only."""
+        if allow_local_fetch and not self._is_admin(person_id):
+            raise LocalFetchAdminOnlyError(
+                "allow_local_fetch: only an admin may let web fetch reach addresses on the LAN"
+            )
         changed = replace(self.of(person_id), allow_local_fetch=allow_local_fetch)
         await commit_item(
             self._store,

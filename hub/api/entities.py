@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,11 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
+from hub.api.errors import error_response
 from hub.api.request import read_json
 from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
+from hub.entities.sync import SyncCooldownError
 
 
 class ActionBody(BaseModel):
@@ -158,11 +161,19 @@ async def entity_action(request: web.Request) -> web.Response:
 
 
 async def sync_entry(request: web.Request) -> web.Response:
-    """Pull an entry's entities now."""
+    """Pull an entry's entities now; a member waits out the entry's cooldown (429, Retry-After)."""
+    principal = principal_of(request)
     entry_id = entry_for(
-        request.app, principal_of(request), request.match_info["entry_id"], manage=False
+        request.app, principal, request.match_info["entry_id"], manage=False
     ).entry_id
-    record = await request.app[SYNC].sync_now(entry_id)
+    try:
+        # Admins are trusted with the household's credentials (they set them up) and may need
+        # to sync again at once while fixing an entry; everyone else waits out the cooldown.
+        record = await request.app[SYNC].sync_now(entry_id, cooldown=not principal.is_admin)
+    except SyncCooldownError as err:
+        response = error_response(err.http_status, err.code, err.message)
+        response.headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
+        return response
     return web.json_response({"entry_id": entry_id, "sync": record})
 
 

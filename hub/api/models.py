@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.access import principal_of, require_admin
 from hub.api.request import read_json
 from hub.api.state import CHAT
+from hub.core.errors import BadRequestError
 
 TierName = Literal["unregulated", "regulated", "internal"]
 
@@ -24,7 +25,8 @@ class NewModel(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     tier: TierName = "unregulated"
     api_key: str | None = Field(default=None, max_length=4096)
-    api_key_env: str | None = Field(default=None, max_length=128)
+    api_key_env: object = None
+    """Declared only to be refused by name (see ``_refuse_key_env``)."""
     is_default: bool = False
 
 
@@ -37,8 +39,19 @@ class ModelChanges(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=200)
     tier: TierName | None = None
     api_key: str | None = Field(default=None, max_length=4096)
-    api_key_env: str | None = Field(default=None, max_length=128)
+    api_key_env: object = None
+    """Declared only to be refused by name (see ``_refuse_key_env``)."""
     is_default: bool | None = None
+
+
+def _refuse_key_env(body: BaseModel) -> None:
+    # The hub would send the variable's value to whatever base_url the model names, so naming one
+    # (HUB_MASTER_KEY, say) from the UI would hand the hub's own secrets to any address.
+    if "api_key_env" in body.model_fields_set:
+        raise BadRequestError(
+            "api_key_env: name an environment variable only in configuration.yaml (models:);"
+            " here, give the key itself as api_key"
+        )
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -51,8 +64,9 @@ async def add_model(request: web.Request) -> web.Response:
     """Add a model endpoint (admins)."""
     require_admin(principal_of(request))
     body = await read_json(request, NewModel)
+    _refuse_key_env(body)
     models = (await request.app[CHAT].get()).models
-    added = await models.add(**body.model_dump())
+    added = await models.add(**body.model_dump(exclude={"api_key_env"}))
     return web.json_response(models.view(added.name), status=201)
 
 
@@ -60,12 +74,10 @@ async def change_model(request: web.Request) -> web.Response:
     """Change a model endpoint, or which one is the default (admins)."""
     require_admin(principal_of(request))
     body = await read_json(request, ModelChanges)
+    _refuse_key_env(body)
     models = (await request.app[CHAT].get()).models
     name = request.match_info["name"]
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("api_key_env") == "":
-        changes["api_key_env"] = None
-    await models.update(name, changes)
+    await models.update(name, body.model_dump(exclude_unset=True))
     return web.json_response(models.view(name))
 
 

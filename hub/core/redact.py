@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
-import re
 import threading
+from base64 import b64encode
 from collections import Counter
+from dataclasses import dataclass
 from typing import Final
+from urllib.parse import quote
 
 MASK: Final = "***"
 MIN_SECRET_LENGTH: Final = 3
 """Shorter values are not masked: replacing every "ab" in every log line would hide more than it saves."""
+MIN_ENCODED_CORE: Final = 8
+"""A base64 core shorter than this (a secret under ~9 bytes) could turn up in unrelated base64 text."""
+_BASE64_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """One spelling of a secret in text; ``encoded`` marks a base64 core that masks its whole run."""
+
+    text: str
+    encoded: bool = False
 
 
 class SecretRegistry:
     """Secret values known to this process; ``redact`` replaces each with ``***``.
 
     Values are reference counted, so two entries that share a password keep it masked until both are
-    gone. The registry is thread-safe because logging happens on worker threads too.
+    gone. Each value is masked in the forms a client puts on the wire too: percent-encoded, and inside
+    any base64 text such as ``Authorization: Basic base64(user:secret)`` (``Bearer <secret>`` is the
+    value itself). Forms are indexed by their first ``MIN_SECRET_LENGTH`` characters, so adding one
+    costs O(1) and redacting costs a dictionary look-up per character of the text, however many
+    secrets there are. The registry is thread-safe because logging happens on worker threads too:
+    writers hold the lock and replace buckets whole, so a reader never sees one change under it.
     """
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
-        self._pattern: re.Pattern[str] | None = None
+        self._forms: Counter[_Form] = Counter()
+        self._index: dict[str, tuple[_Form, ...]] = {}
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
-        """Mask ``value`` from now on."""
+        """Mask ``value`` (and its wire forms) from now on."""
         if len(value) < MIN_SECRET_LENGTH:
             return
         with self._lock:
             self._counts[value] += 1
             if self._counts[value] == 1:
-                self._rebuild()
+                for form in wire_forms(value):
+                    self._forms[form] += 1
+                    if self._forms[form] == 1:
+                        self._insert(form)
 
     def discard(self, value: str) -> None:
         """Stop masking ``value`` once every registration of it is gone."""
@@ -39,30 +61,113 @@ class SecretRegistry:
             if value not in self._counts:
                 return
             self._counts[value] -= 1
-            if self._counts[value] <= 0:
-                del self._counts[value]
-                self._rebuild()
+            if self._counts[value] > 0:
+                return
+            del self._counts[value]
+            for form in wire_forms(value):
+                self._forms[form] -= 1
+                if self._forms[form] <= 0:
+                    del self._forms[form]
+                    self._remove(form)
 
     def clear(self) -> None:
         """Forget every value."""
         with self._lock:
             self._counts.clear()
-            self._pattern = None
-
-    def _rebuild(self) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        values = sorted(self._counts, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+            self._forms.clear()
+            self._index = {}
 
     def __contains__(self, value: object) -> bool:
         return value in self._counts
 
+    def __len__(self) -> int:
+        return len(self._counts)
+
     def redact(self, text: str) -> str:
-        """Return ``text`` with every registered value replaced by ``***``."""
-        pattern = self._pattern
-        if pattern is None:
+        """Return ``text`` with every registered value, in any of its forms, replaced by ``***``."""
+        index = self._index
+        if not index:
             return text
-        return pattern.sub(MASK, text)
+        lookup = index.get
+        parts: list[str] = []
+        start = 0  # where the text not yet copied to ``parts`` begins
+        i, last = 0, len(text) - MIN_SECRET_LENGTH
+        while i <= last:
+            bucket = lookup(text[i : i + MIN_SECRET_LENGTH])
+            form = _longest_at(bucket, text, i) if bucket else None
+            if form is None:
+                i += 1
+                continue
+            begin, end = i, i + len(form.text)
+            if form.encoded:
+                begin, end = _base64_run(text, begin, end, start)
+            parts += (text[start:begin], MASK)
+            i = start = end
+        if not parts:
+            return text
+        parts.append(text[start:])
+        return "".join(parts)
+
+    def _insert(self, form: _Form) -> None:
+        key = form.text[:MIN_SECRET_LENGTH]
+        bucket = (*self._index.get(key, ()), form)
+        # Longest first, so a secret that contains another is masked whole.
+        self._index[key] = tuple(sorted(bucket, key=lambda f: len(f.text), reverse=True))
+
+    def _remove(self, form: _Form) -> None:
+        key = form.text[:MIN_SECRET_LENGTH]
+        bucket = tuple(f for f in self._index.get(key, ()) if f != form)
+        if bucket:
+            self._index[key] = bucket
+        else:
+            self._index.pop(key, None)
+
+
+def wire_forms(value: str) -> list[_Form]:
+    """``value`` as text may carry it: itself, percent-encoded, and its base64 cores."""
+    forms = [_Form(value)]
+    try:
+        raw = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate has no wire form
+        return forms
+    quoted = quote(raw, safe="")
+    if quoted != value:
+        forms.append(_Form(quoted))
+    forms.extend(_Form(core, encoded=True) for core in base64_cores(raw))
+    return forms
+
+
+def base64_cores(raw: bytes) -> list[str]:
+    """The base64 characters that spell ``raw`` alone, for each of its three possible alignments.
+
+    Whatever precedes the secret (``apikey:`` in a Basic header) only changes the characters at the
+    edges, so these cores are found inside any base64 text that carries it.
+    """
+    cores = []
+    for offset in range(3):
+        encoded = b64encode(b"\0" * offset + raw).decode("ascii")
+        head = 4 if offset else 0
+        tail = 4 if (offset + len(raw)) % 3 else 0
+        core = encoded[head : len(encoded) - tail]
+        if len(core) >= MIN_ENCODED_CORE:
+            cores.append(core)
+    return cores
+
+
+def _longest_at(bucket: tuple[_Form, ...], text: str, i: int) -> _Form | None:
+    return next((form for form in bucket if text.startswith(form.text, i)), None)
+
+
+def _base64_run(text: str, begin: int, end: int, floor: int) -> tuple[int, int]:
+    # The edge characters mix the secret's first and last bytes with their neighbours: mask the whole
+    # run, so not even those bits of the secret are left.
+    while begin > floor and text[begin - 1] in _BASE64_CHARS:
+        begin -= 1
+    while end < len(text) and text[end] in _BASE64_CHARS:
+        end += 1
+    while end < len(text) and text[end] == "=":  # padding, only ever at the end
+        end += 1
+    return begin, end
 
 
 SECRETS: Final = SecretRegistry()

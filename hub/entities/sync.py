@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,8 +13,8 @@ from typing import Any, Final
 from hub.config import SchedulerConfig
 from hub.core.bus import EventBus
 from hub.core.disk import DiskFaultError
-from hub.core.errors import BadRequestError, HubError
-from hub.core.redact import safe_text
+from hub.core.errors import SYNC_COOLDOWN, BadRequestError, HubError
+from hub.core.redact import SECRETS, safe_text
 from hub.core.scheduler import Scheduler
 from hub.entities.service import EntityService
 from hub.entities.writer import EntryEvents, EntryWriter
@@ -35,6 +36,17 @@ class EntryNotLoadedError(HubError):
 
     code = "entry_not_loaded"
     http_status = 409
+
+
+class SyncCooldownError(HubError):
+    """An on-demand sync of this entry ran moments ago; ``retry_after`` says when the next may."""
+
+    code = SYNC_COOLDOWN
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def job_name(entry_id: str) -> str:
@@ -67,6 +79,7 @@ class SyncManager:
         self._bus = bus
         self._config = config
         self._disk_faults: dict[str, DiskFaultError] = {}  # a sync's refused write, for sync_now
+        self._on_demand: dict[str, float] = {}  # monotonic start of each entry's last sync_now
 
     def attach(self) -> None:
         """Hook into the entries' lifecycle; call once, before entries are set up."""
@@ -93,8 +106,13 @@ class SyncManager:
             self._schedule(entry, loaded.integration, run_now=False)
         return self.interval(entry, loaded.integration)
 
-    async def sync_now(self, entry_id: str) -> dict[str, Any]:
-        """Run an entry's sync at once (never overlapping a scheduled one) and return its record."""
+    async def sync_now(self, entry_id: str, *, cooldown: bool = True) -> dict[str, Any]:
+        """Run an entry's sync at once (never overlapping a scheduled one) and return its record.
+
+        With ``cooldown``, a second on-demand sync of the entry within ``sync_cooldown_seconds``
+        of the last one's start is refused (``SyncCooldownError``): each sync spends the entry's
+        credentials upstream, so nobody may turn a button into a flood. Scheduled syncs never wait.
+        """
         entry = self._entries.require(entry_id)
         name = job_name(entry_id)
         if entry.state is not EntryState.LOADED:
@@ -103,6 +121,14 @@ class SyncManager:
             raise BadRequestError(
                 f"{entry.domain} does not pull entities; there is nothing to sync"
             )
+        now = time.monotonic()
+        wait = self._on_demand.get(entry_id, -math.inf) + self._config.sync_cooldown_seconds - now
+        if cooldown and wait > 0:
+            raise SyncCooldownError(
+                f"entry {entry_id} synced moments ago; try again in {math.ceil(wait)} s",
+                retry_after=wait,
+            )
+        self._on_demand[entry_id] = now
         await self._scheduler.run_job_now(name)
         fault = self._disk_faults.pop(entry_id, None)
         if fault is not None:
@@ -166,7 +192,9 @@ class SyncManager:
         integration = loaded.integration
         return {
             "writer": EntryWriter(self._service, entry.entry_id, entry.domain),
-            "events": EntryEvents(self._bus, entry.domain, lambda: set(integration.event_types())),
+            "events": EntryEvents(
+                self._bus, entry.entry_id, entry.domain, lambda: set(integration.event_types())
+            ),
         }
 
     async def _after_setup(self, entry: ConfigEntry, integration: Integration) -> None:
@@ -191,6 +219,7 @@ class SyncManager:
         self._scheduler.remove_job(job_name(entry.entry_id))
 
     async def _on_remove(self, entry: ConfigEntry) -> None:
+        self._on_demand.pop(entry.entry_id, None)
         removed = await self._service.remove_entry(entry.entry_id)
         _LOGGER.info("Removed %d entities of %s (%s)", removed, entry.entry_id, entry.domain)
 
@@ -212,7 +241,9 @@ class SyncManager:
 
 
 def _health(health: HealthResult) -> dict[str, str]:
-    return {"status": health.status, "detail": health.detail, "checked_at": _iso(time.time())}
+    # The detail is the integration's text, often an upstream's answer, which may echo a credential.
+    detail = SECRETS.redact(health.detail)
+    return {"status": health.status, "detail": detail, "checked_at": _iso(time.time())}
 
 
 def _iso(timestamp: float) -> str:

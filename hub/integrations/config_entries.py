@@ -12,7 +12,7 @@ from typing import Any, Final
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
 from hub.core.disk import DiskFaultError
-from hub.core.errors import StorageError
+from hub.core.errors import TOO_MANY_ENTRIES, HubError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.entry import (
     EVENT_ENTRY_CREATED,
@@ -34,6 +34,13 @@ WEBHOOK_FIELD: Final = "webhook_token"
 """The keyring field of an entry's webhook token, kept apart from the integration's own fields."""
 
 
+class TooManyEntriesError(HubError):
+    """The person already owns as many entries as ``integrations.max_entries_per_person`` allows."""
+
+    code = TOO_MANY_ENTRIES
+    http_status = 403
+
+
 class ConfigEntries(EntryLifecycle):
     """Every config entry: stored, encrypted, set up, retried, reloaded and removed."""
 
@@ -48,8 +55,11 @@ class ConfigEntries(EntryLifecycle):
         bus: EventBus,
         *,
         setup_timeout: float = SETUP_TIMEOUT,
+        max_per_person: int | None = None,
     ) -> None:
         super().__init__(registry, setup_timeout=setup_timeout)
+        self.max_per_person = max_per_person
+        """How many entries one person may own; global entries (admins' only) are not counted."""
         self._store = storage.store(ENTRIES_KEY, ENTRIES_VERSION)
         self._keyring = keyring
         self._bus = bus
@@ -129,6 +139,17 @@ class ConfigEntries(EntryLifecycle):
         matches = hmac.compare_digest(self.webhook_token(entry).encode(), token.encode())
         return matches and not entry.disabled
 
+    def check_room(self, owner: str | None) -> None:
+        """Raise ``TooManyEntriesError`` if ``owner`` may not add another entry of their own."""
+        if owner is None or self.max_per_person is None:
+            return
+        owned = sum(1 for entry in self._entries.values() if entry.owner == owner)
+        if owned >= self.max_per_person:
+            raise TooManyEntriesError(
+                f"you have {owned} config entries, the most one person may have;"
+                " remove one you no longer use first"
+            )
+
     # Changing
 
     async def create(
@@ -143,6 +164,7 @@ class ConfigEntries(EntryLifecycle):
         version: int,
     ) -> ConfigEntry:
         """Store a new entry (secrets encrypted first) and set it up; returns once it is on disk."""
+        self.check_room(owner)
         entry_id = token_hex(8)
         now = _now()
         sealed = {
@@ -239,6 +261,24 @@ class ConfigEntries(EntryLifecycle):
         await self._keyring.forget_owner(entry_id)
         _LOGGER.info("Removed config entry %s (%s)", entry_id, entry.domain)
         self._bus.fire(EVENT_ENTRY_REMOVED, entry.event_data())
+
+    async def transfer(self, entry_id: str, owner: str) -> ConfigEntry:
+        """Hand a person's entry to another person: unloaded, saved as theirs, set up again."""
+        entry = self.require(entry_id)
+        previous, updated_at = entry.owner, entry.updated_at
+        # Unloaded first so nothing it contributed is projected for the old owner meanwhile.
+        await self.unload(entry)
+        entry.owner, entry.updated_at = owner, _now()
+        try:
+            await self._commit()
+        except StorageError:
+            entry.owner, entry.updated_at = previous, updated_at
+            await self.setup(entry)  # the disk refused: it runs again as it did
+            raise
+        _LOGGER.info("Handed config entry %s (%s) to %s", entry_id, entry.domain, owner)
+        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
+        await self.setup(entry)
+        return entry
 
     async def set_disabled(self, entry_id: str, disabled: bool) -> ConfigEntry:
         """Disable (unload, and keep unloaded across restarts) or enable (set up) an entry."""

@@ -115,6 +115,7 @@ class FlowManager:
             raise BadRequestError(f"unknown scope {scope!r}; use {', '.join(SCOPES)}")
         if scope != SCOPE_GLOBAL and owner is None:
             raise BadRequestError("a user-scoped entry needs a signed-in person")
+        self._entries.check_room(owner)  # before the person types credentials for nothing
         flow_id = self._store.new_id()
         if loaded.manifest.single_instance and any(
             e.scope == scope and e.owner == owner for e in self._entries.entries(domain)

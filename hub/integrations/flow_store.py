@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,28 @@ class FlowState:
 
 
 class FlowStore:
-    """Flows by id; each step refreshes a flow's TTL, and an expired flow is gone for good."""
+    """Flows by id; each step refreshes a flow's TTL, and an expired flow is gone for good.
 
-    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    A person keeps at most ``max_per_person`` unfinished flows: starting one more drops their
+    oldest (it answers ``flow_not_found`` from then on). Dropping rather than refusing, because a
+    wizard closed by shutting its tab leaves its flow behind, and nobody should be locked out of
+    adding an integration until their abandoned ones expire; only the person's own flows go.
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        max_per_person: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
+        self.max_per_person = max_per_person
         self._clock = clock
-        self._flows: dict[str, FlowState] = {}
+        # Ordered by expiry (every put moves a flow to the end with the same TTL), so purging
+        # looks only at the front instead of at every flow on every step.
+        self._flows: OrderedDict[str, FlowState] = OrderedDict()
+        self._by_person: dict[str, OrderedDict[str, None]] = {}
         self._cipher = EphemeralCipher()
 
     @staticmethod
@@ -52,10 +69,24 @@ class FlowStore:
         return secrets.token_urlsafe(16)
 
     def put(self, state: FlowState) -> None:
-        """Store (or refresh) a flow for another TTL."""
+        """Store (or refresh) a flow for another TTL; past the person's cap, drop their oldest."""
         self._purge()
         state.expires_at = self._clock() + self.ttl_seconds
         self._flows[state.flow_id] = state
+        self._flows.move_to_end(state.flow_id)
+        person = state.started_by
+        if person is None:
+            return
+        mine = self._by_person.setdefault(person, OrderedDict())
+        if state.flow_id not in mine:
+            mine[state.flow_id] = None  # in order of starting: a step does not make it younger
+        while self.max_per_person is not None and len(mine) > self.max_per_person:
+            self.discard(next(iter(mine)))
+
+    def count(self, person: str) -> int:
+        """How many unfinished flows ``person`` has."""
+        self._purge()
+        return len(self._by_person.get(person, ()))
 
     def get(self, flow_id: str) -> FlowState:
         """The live flow, or ``FlowNotFoundError``."""
@@ -70,12 +101,19 @@ class FlowStore:
     def pop(self, flow_id: str) -> FlowState:
         """Remove and return a flow, or ``FlowNotFoundError``."""
         state = self.get(flow_id)
-        del self._flows[flow_id]
+        self.discard(flow_id)
         return state
 
     def discard(self, flow_id: str) -> None:
         """Forget a flow if it is there."""
-        self._flows.pop(flow_id, None)
+        state = self._flows.pop(flow_id, None)
+        person = None if state is None else state.started_by
+        if person is not None:
+            mine = self._by_person.get(person)
+            if mine is not None:
+                mine.pop(flow_id, None)
+                if not mine:
+                    del self._by_person[person]
 
     def __len__(self) -> int:
         self._purge()
@@ -95,5 +133,8 @@ class FlowStore:
 
     def _purge(self) -> None:
         now = self._clock()
-        for flow_id in [f for f, s in self._flows.items() if s.expires_at <= now]:
-            del self._flows[flow_id]
+        while self._flows:
+            flow_id, state = next(iter(self._flows.items()))
+            if state.expires_at > now:
+                return
+            self.discard(flow_id)

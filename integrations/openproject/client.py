@@ -63,6 +63,7 @@ class OpenProjectClient:
     def __init__(self, base_url: str, api_key: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
+        self._authorization = aiohttp.encode_basic_auth("apikey", api_key)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -242,7 +243,7 @@ class OpenProjectClient:
                 timeout=self._timeout,
                 headers={
                     "Accept": f"{HAL_JSON}, application/json",
-                    "Authorization": aiohttp.encode_basic_auth("apikey", self._key),
+                    "Authorization": self._authorization,
                 },
             )
         return self._session
@@ -252,9 +253,13 @@ class OpenProjectClient:
         return urlsplit(self.base_url).netloc or self.base_url
 
     def _clean(self, text: str) -> str:
-        # The key never reaches an exception, even if a proxy or server echoes it back.
-        shown = text.replace(self._key, "***") if self._key else text
-        return shown[:_MESSAGE_LIMIT]
+        # The key never reaches an exception, even if a proxy or server echoes it back, in the
+        # header's wire form (``Basic base64(apikey:key)``) as much as in plain text. The hub's
+        # redaction masks both too; this keeps the client safe on its own.
+        if self._key:
+            encoded = self._authorization.partition(" ")[2]
+            text = text.replace(encoded, "***").replace(self._key, "***")
+        return text[:_MESSAGE_LIMIT]
 
     def _elements(self, data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         return self._parse(elements, data)

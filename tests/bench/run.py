@@ -23,10 +23,12 @@ Figures = dict[str, dict[str, Any]]
 BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     # name: (full arguments, quick arguments)
     "startup": ([], ["--runs", "2", "--idle", "2"]),
+    "startup_entries": ([], ["--entries", "500", "--runs", "1"]),
     "discovery": ([], ["--runs", "2"]),
     "flows": ([], ["--flows", "50", "--entries", "200"]),
     "entities": ([], ["--records", "2000"]),
     "webhooks": ([], ["--seconds", "3"]),
+    "ws_memory": ([], ["--sockets", "100", "--seconds", "3", "--after", "3"]),
     "purge": ([], ["--rows", "100000", "--entities", "200"]),
     "login": ([], ["--runs", "5"]),
     "fanout": ([], ["--clients", "5", "--changes", "300", "--pings", "1000"]),

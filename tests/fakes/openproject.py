@@ -68,6 +68,9 @@ class FakeOpenProject:
         self.work_packages: dict[int, FakeWorkPackage] = {}
         self.max_page_size = 100
         self.requests: list[str] = []
+        self.echo_status: int | None = None
+        """Answer every signed-in request with this status and an error that echoes its
+        ``Authorization`` header, as a misconfigured proxy or a debugging server does."""
         self.created: list[JsonDict] = []
         self._next_id = 100
 
@@ -108,6 +111,9 @@ class FakeOpenProject:
         self.requests.append(f"{request.method} {request.path_qs}")
         if request.headers.get("Authorization") != encode_basic_auth("apikey", self.key):
             return error(401, "Unauthenticated", "You did not provide the correct credentials.")
+        if self.echo_status is not None:
+            header = request.headers["Authorization"]
+            return error(self.echo_status, "Internal", f"Failed for Authorization: {header}")
         response: web.StreamResponse = await handler(request)
         return response
 

@@ -89,8 +89,6 @@ function modelDialog(ctx, model, done) {
     apiKey.disabled = clearKey.checked;
     if (clearKey.checked) apiKey.value = "";
   } });
-  const keyEnv = h("input", { id: "model-api-key-env", value: model?.api_key_env || "", placeholder: "OPENAI_API_KEY",
-    autocomplete: "off", pattern: "[A-Za-z_][A-Za-z0-9_]*", "aria-describedby": "model-api-key-env-hint" });
   const isDefault = h("input", { id: "model-default", type: "checkbox", checked: Boolean(model?.is_default) });
   const error = h("p", { class: "error", role: "alert", hidden: true });
 
@@ -99,8 +97,8 @@ function modelDialog(ctx, model, done) {
     if (!editing) out.name = name.value.trim();
     if (clearKey.checked) out.api_key = "";
     else if (apiKey.value) out.api_key = apiKey.value;
-    const env = keyEnv.value.trim();
-    if (editing ? env !== (model.api_key_env || "") : env) out.api_key_env = env || null;
+    // No environment variable here: the hub would send its value to this model's address, so only
+    // configuration.yaml may name one.
     return out;
   };
   const form = h("form", { class: "settings__form settings__model-form", onsubmit: async (event) => {
@@ -124,7 +122,6 @@ function modelDialog(ctx, model, done) {
   field("model-api-key", t("settings.model_api_key"), apiKey,
     model?.has_api_key ? t("settings.model_api_key_keep") : t("settings.model_api_key_hint")),
   model?.has_api_key ? h("label", { class: "settings__check" }, clearKey, t("settings.model_clear_key")) : null,
-  field("model-api-key-env", t("settings.model_api_key_env"), keyEnv, t("settings.model_api_key_env_hint")),
   h("label", { class: "settings__check" }, isDefault, t("settings.model_default")),
   error,
   h("div", { class: "actions" },
@@ -188,7 +185,10 @@ export async function fetchPreference(section, ctx) {
     clear(section).append(h("p", { class: "error", role: "alert" }, err.message));
     return;
   }
+  // Only admins may open the LAN to web fetch: a member sees the setting, switched off and disabled.
+  const admin = ctx.person.is_admin;
   const box = h("input", { type: "checkbox", id: "allow-local-fetch", checked: Boolean(prefs.allow_local_fetch),
+    disabled: !admin, "aria-describedby": "allow-local-fetch-hint",
     onchange: async () => {
       box.disabled = true;
       try {
@@ -204,5 +204,6 @@ export async function fetchPreference(section, ctx) {
   clear(section).append(
     h("h2", { id: "settings-agent-prefs" }, t("settings.agent_prefs")),
     h("label", { class: "settings__check", for: "allow-local-fetch" }, box, t("settings.allow_local_fetch")),
-    h("p", { class: "muted" }, t("settings.allow_local_fetch_hint")));
+    h("p", { class: "muted", id: "allow-local-fetch-hint" },
+      t(admin ? "settings.allow_local_fetch_hint" : "settings.allow_local_fetch_admin_only")));
 }

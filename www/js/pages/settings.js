@@ -81,7 +81,42 @@ async function languageSection(ctx) {
     h("h2", { id: "settings-account" }, t("settings.account")),
     h("p", { class: "muted" }, t("settings.signed_in_as", { name: ctx.person.display_name || ctx.person.username })),
     h("label", { for: "settings-language" }, t("settings.language")),
-    select);
+    select,
+    passwordForm(ctx));
+}
+
+/** Changing one's own password: the hub asks for the current one and keeps this sign-in. */
+function passwordForm(ctx) {
+  const { t } = ctx;
+  const current = h("input", { id: "settings-current-password", type: "password", required: true, autocomplete: "current-password" });
+  const fresh = h("input", { id: "settings-new-password", type: "password", required: true, minlength: 8, autocomplete: "new-password" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", { class: "settings__form", "aria-label": t("settings.password_change"), onsubmit: async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    try {
+      await ctx.api.patch(`/api/people/${encodeURIComponent(ctx.person.id)}`,
+        { password: fresh.value, current_password: current.value });
+      form.reset();
+      ctx.toast(t("settings.password_changed"));
+    } catch (err) {
+      error.textContent = passwordError(err, t);
+      error.hidden = false;
+    }
+  } },
+  h("h3", {}, t("settings.password_change")),
+  h("label", { for: "settings-current-password" }, t("settings.current_password")), current,
+  h("label", { for: "settings-new-password" }, t("settings.new_password")), fresh,
+  error,
+  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("settings.password_change"))));
+  return form;
+}
+
+function passwordError(err, t) {
+  if (err.code === "current_password_wrong") return t("settings.current_password_wrong");
+  if (err.code === "too_many_attempts") return t("settings.too_many_attempts", { seconds: err.retryAfter || 1 });
+  if (err.code === "bad_request" && String(err.message).startsWith("password:")) return t("settings.password_too_short");
+  return err.message;
 }
 
 // --------------------------------------------------------------------------------------------- theme
@@ -114,7 +149,7 @@ async function tokenSection(section, ctx) {
       await showToken(created, ctx);
       await refill();
     } catch (err) {
-      ctx.toast(err.message, "error");
+      ctx.toast(err.code === "too_many_tokens" ? t("settings.too_many_tokens") : err.message, "error");
     }
   } },
   h("label", { for: "token-name" }, t("settings.token_name")), name,
@@ -175,6 +210,35 @@ function showToken(created, ctx) {
 
 // -------------------------------------------------------------------------------------------- people
 
+/** Ask what becomes of a person's own entries; resolves to the DELETE query, or null if cancelled. */
+function askEntries(person, heirs, ctx) {
+  const { t } = ctx;
+  const choice = (value, label, checked) => h("label", { class: "settings__check" },
+    h("input", { type: "radio", name: "person-entries", value, checked }), label);
+  const heir = h("select", { id: "person-heir" },
+    heirs.map((admin) => h("option", { value: admin.id }, admin.display_name || admin.username)));
+  const body = h("div", {},
+    h("p", {}, t("settings.person_remove_entries", { name: person.username, count: person.entries })),
+    h("fieldset", { class: "settings__choices" },
+      h("legend", {}, t("settings.person_entries")),
+      choice("delete", t("settings.person_entries_delete"), true),
+      heirs.length ? choice("transfer", t("settings.person_entries_transfer"), false) : null),
+    heirs.length ? h("label", { for: "person-heir" }, t("settings.person_entries_heir")) : null,
+    heirs.length ? heir : null,
+    h("p", { class: "muted" }, t("settings.person_remove_also")));
+  return new Promise((resolve) => {
+    let answer = null;
+    const yes = h("button", { class: "danger", type: "button", onclick: () => {
+      const picked = body.querySelector("input[name=person-entries]:checked")?.value;
+      answer = picked === "transfer" ? `?transfer_to=${encodeURIComponent(heir.value)}` : "?entries=delete";
+      dlg.close();
+    } }, t("settings.person_remove"));
+    const no = h("button", { type: "button", onclick: () => dlg.close() }, t("settings.cancel"));
+    const dlg = dialog(t("settings.person_remove_title", { name: person.username }), body, { actions: [no, yes] });
+    dlg.addEventListener("close", () => resolve(answer));
+  });
+}
+
 async function peopleSection(section, ctx) {
   const { t } = ctx;
   const { people } = await ctx.api.get("/api/people");
@@ -182,12 +246,15 @@ async function peopleSection(section, ctx) {
     clear(section);
     return peopleSection(section, ctx);
   };
+  const admins = people.filter((p) => p.is_admin);
   const remove = async (person) => {
-    const sure = await confirmDialog(t("settings.person_remove_confirm", { name: person.username }),
-      t("settings.person_remove"), t("settings.cancel"));
-    if (!sure) return;
+    const query = person.entries
+      ? await askEntries(person, admins.filter((p) => p.id !== person.id), ctx)
+      : (await confirmDialog(t("settings.person_remove_confirm", { name: person.username }),
+        t("settings.person_remove"), t("settings.cancel"))) && "";
+    if (query === null || query === false) return;
     try {
-      await ctx.api.del(`/api/people/${encodeURIComponent(person.id)}`);
+      await ctx.api.del(`/api/people/${encodeURIComponent(person.id)}${query}`);
       ctx.toast(t("settings.person_removed", { name: person.username }));
       await refill();
     } catch (err) {
@@ -226,11 +293,12 @@ async function peopleSection(section, ctx) {
     h("h2", { id: "settings-people" }, t("settings.people")),
     h("table", { class: "settings__table", "aria-label": t("settings.people") },
       h("thead", {}, h("tr", {}, h("th", {}, t("settings.username")), h("th", {}, t("settings.display_name")),
-        h("th", {}, t("settings.role")), h("th", {}, ""))),
+        h("th", {}, t("settings.role")), h("th", {}, t("settings.person_entries")), h("th", {}, ""))),
       h("tbody", {}, people.map((person) => h("tr", {},
         h("td", {}, person.username),
         h("td", {}, person.display_name || "—"),
         h("td", {}, person.is_admin ? t("settings.admin") : t("settings.member")),
+        h("td", {}, String(person.entries ?? 0)),
         h("td", {}, person.id === ctx.person.id
           ? h("span", { class: "muted" }, t("settings.you"))
           : h("button", { type: "button", class: "danger", "aria-label": t("settings.person_remove_named", { name: person.username }),
