@@ -27,6 +27,16 @@ class HubClient:
         resp = await self.client.get(path, **kw)
         return resp.status, await resp.json()
 
+    async def another_person(self, username: str, password: str) -> dict[str, str]:
+        """Add a person who is not an admin; the headers their requests carry."""
+        body = {"username": username, "password": password, "is_admin": False}
+        status, answer = await self.post("/api/people", body)
+        assert status in (200, 201), answer
+        login = {"username": username, "password": password}
+        status, tokens = await self.post("/api/auth/login", login)
+        assert status == 200, tokens
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
     async def start_flow(self, domain: str, **body: Any) -> dict[str, Any]:
         """Start a config flow; its first answer (a form, or the entry for a zero-step one)."""
         status, answer = await self.post("/api/config-flows", {"domain": domain, **body})

@@ -349,16 +349,6 @@ class AgentHub(HubClient):
         assert answer["type"] == "create_entry", answer
         return str(answer["entry_id"])
 
-    async def another_person(self, username: str, password: str) -> dict[str, str]:
-        """Add a person who is not an admin; the headers their requests carry."""
-        body = {"username": username, "password": password, "is_admin": False}
-        status, answer = await self.post("/api/people", body)
-        assert status in (200, 201), answer
-        login = {"username": username, "password": password}
-        status, tokens = await self.post("/api/auth/login", login)
-        assert status == 200, tokens
-        return {"Authorization": f"Bearer {tokens['access_token']}"}
-
     async def conversation(self, **body: Any) -> str:
         """A new conversation's id."""
         status, answer = await self.post("/api/conversations", body)

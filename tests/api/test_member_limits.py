@@ -7,32 +7,8 @@ from typing import Any
 from hub.api.state import AUTH, CONFIG_ENTRIES, FLOW_MANAGER, SCHEDULER
 from hub.entities.sync import job_name
 from tests.api.conftest import Hub, StartHub
+from tests.api.test_entities import add_station
 from tests.auth_helpers import OWNER
-
-
-async def add_member(hub: Hub, username: str = "bob") -> dict[str, str]:
-    """Add a person who is not an admin; the headers their requests carry."""
-    password = f"{username}-password-1"
-    body = {"username": username, "password": password, "is_admin": False}
-    status, answer = await hub.post("/api/people", body)
-    assert status in (200, 201), answer
-    status, tokens = await hub.post("/api/auth/login", {"username": username, "password": password})
-    assert status == 200, tokens
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-async def add_station(hub: Hub) -> str:
-    """A household (global) station entry, as an admin adds it."""
-    entry = await hub.app[CONFIG_ENTRIES].create(
-        domain="station",
-        title="Station",
-        scope="global",
-        owner=None,
-        data={"url": hub.station_url},
-        secrets={},
-        version=1,
-    )
-    return entry.entry_id
 
 
 async def start_vault(hub: Hub, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -47,7 +23,7 @@ async def test_a_member_waits_out_the_cooldown_between_on_demand_syncs(
 ) -> None:
     hub = await start_hub()
     entry_id = await add_station(hub)
-    bob = await add_member(hub)
+    bob = await hub.another_person("bob", "bob-password-1")
     path = f"/api/config-entries/{entry_id}/sync"
     status, answer = await hub.post(path, headers=bob)
     assert status == 200, answer
@@ -69,7 +45,7 @@ async def test_a_member_waits_out_the_cooldown_between_on_demand_syncs(
 async def test_no_cooldown_when_it_is_set_to_zero(start_hub: StartHub) -> None:
     hub = await start_hub(scheduler={"sync_cooldown_seconds": 0})
     entry_id = await add_station(hub)
-    bob = await add_member(hub)
+    bob = await hub.another_person("bob", "bob-password-1")
     for _ in range(2):
         status, answer = await hub.post(f"/api/config-entries/{entry_id}/sync", headers=bob)
         assert status == 200, answer
@@ -79,7 +55,7 @@ async def test_a_persons_oldest_unfinished_flow_makes_room_for_a_new_one(
     start_hub: StartHub,
 ) -> None:
     hub = await start_hub(max_flows_per_person=3)
-    bob = await add_member(hub)
+    bob = await hub.another_person("bob", "bob-password-1")
     started = []
     for _ in range(4):
         status, form = await start_vault(hub)
@@ -106,7 +82,7 @@ async def test_a_persons_oldest_unfinished_flow_makes_room_for_a_new_one(
 
 async def test_a_member_may_own_only_so_many_entries(start_hub: StartHub) -> None:
     hub = await start_hub(max_entries_per_person=2)
-    bob = await add_member(hub)
+    bob = await hub.another_person("bob", "bob-password-1")
     for name in ("one", "two"):
         status, form = await start_vault(hub, bob)
         assert status == 200, form

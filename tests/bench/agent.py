@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from hub.config import HubConfig, IntegrationsConfig
 from hub.integrations.manifest import Tier
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.bench.report import Figures, report
-from tests.bench.startup import free_port, rss_mb, start_hub
+from tests.bench.startup import free_port, rss_mb, start_hub, stop_hub
 from tests.fakes.openai_server import FakeOpenAI
 
 GENERATED = '''
@@ -105,15 +104,6 @@ def _start(config_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
     env["HUB__LOGGER__DEFAULT"] = "error"
     return start_hub(config_dir, port, env)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _answer(field: dict[str, Any]) -> Any:
@@ -197,12 +187,12 @@ async def memory(idle: float) -> dict[str, float]:
                 }
                 await session.post(f"{url}/api/models", json=model)
         finally:
-            _stop(proc)
+            stop_hub(proc)
         starts = []
         for _ in range(4):  # start-up is noisy on a shared box: the median of five starts
             proc, took = _start(config_dir, port)
             starts.append(took)
-            _stop(proc)
+            stop_hub(proc)
         proc, took = _start(config_dir, port)
         start_s = statistics.median([*starts, took])
         try:
@@ -217,7 +207,7 @@ async def memory(idle: float) -> dict[str, float]:
             await asyncio.sleep(1)
             after = rss_mb(proc.pid)
         finally:
-            _stop(proc)
+            stop_hub(proc)
             await runner.cleanup()
     print(f"configured: {', '.join(created)}; chat {status}", file=sys.stderr)
     return {"start_s": start_s, "before": before, "after": after, "entries": len(created)}

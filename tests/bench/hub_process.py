@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.bench.startup import free_port, start_hub
+from tests.bench.startup import free_port, start_hub, stop_hub
 
 
 @contextmanager
@@ -36,9 +34,4 @@ def hub_process(domain: str, init: str, env: Mapping[str, str] | None = None) ->
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-                hub.wait()
+            stop_hub(hub)

@@ -102,6 +102,16 @@ def start_hub(
     return proc, time.perf_counter() - started
 
 
+def stop_hub(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def one_run(idle: float, timeout: float = 30.0) -> Run:
     """Start a hub on a fresh config directory, wait for health, idle, stop it with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:

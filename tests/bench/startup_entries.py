@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from hub.core.storage import StorageManager
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.registry import IntegrationRegistry
 from tests.bench.report import report
-from tests.bench.startup import free_port, start_hub
+from tests.bench.startup import free_port, start_hub, stop_hub
 
 BATCH = 100
 """Entries created at once: their storage writes share one group commit."""
@@ -66,13 +65,7 @@ def one_start(config_dir: Path, timeout: float) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB")}
     env["HUB__LOGGER__DEFAULT"] = "error"
     proc, seconds = start_hub(config_dir, free_port(), env, timeout)
-    try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    stop_hub(proc)
     return seconds
 
 

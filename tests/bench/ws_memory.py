@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from tests.bench.report import report
-from tests.bench.startup import free_port, rss_mb, start_hub
+from tests.bench.startup import free_port, rss_mb, start_hub, stop_hub
 
 LOAD = r"""
 import asyncio, base64, json, os, socket, sys, time
@@ -188,12 +187,7 @@ def run(sockets: int, seconds: float, after: float, pad: int) -> dict[str, dict[
                 time.sleep(max(0.0, closed + after - time.monotonic()))
                 settled = rss_mb(hub.pid)
         finally:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-                hub.wait()
+            stop_hub(hub)
     return {
         "ws_memory.idle_rss": {"value": round(idle, 1), "unit": "MB"},
         "ws_memory.connected_rss": {"value": round(held, 1), "unit": "MB", "sockets": sockets},

@@ -24,17 +24,6 @@ async def serve(fake: FakeOpenProject, aiohttp_server: AiohttpServer) -> str:
     return str(server.make_url("/")).rstrip("/")
 
 
-async def member(hub: BundledHub, username: str) -> dict[str, str]:
-    """Add a person who is not an admin; the headers their requests carry."""
-    password = f"{username}-password-1"
-    body = {"username": username, "password": password, "is_admin": False}
-    status, answer = await hub.post("/api/people", body)
-    assert status in (200, 201), answer
-    status, tokens = await hub.post("/api/auth/login", {"username": username, "password": password})
-    assert status == 200, tokens
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
 async def add_entry(hub: BundledHub, url: str, headers: dict[str, str] | None = None) -> str:
     """An OpenProject entry made through the flow, by the owner or by the person of ``headers``."""
     kw = {"headers": headers} if headers else {}
@@ -70,7 +59,9 @@ async def test_an_upstream_echoing_the_authorization_header_never_shows_the_key(
     assert status == 200
     assert "Authorization: Basic ***" in entry["health"]["detail"], entry["health"]
     assert "Basic ***" in entry["last_sync"]["error"], entry["last_sync"]
-    bob = await member(hub, "bob")  # a household entry: every member reads the same view
+    bob = await hub.another_person(
+        "bob", "bob-password-1"
+    )  # a household entry: every member reads the same view
     for headers in ({}, bob):
         status, listed = await hub.get("/api/config-entries", headers=headers or None)
         assert status == 200
@@ -99,7 +90,7 @@ async def test_search_finds_a_persons_own_match_among_many_of_someone_elses(
     site = theirs.add_project("flat", "Flat")
     for number in range(60):  # better matches than the owner's, and more than any limit
         theirs.add_work_package(site, "Boiler", description=f"boiler boiler {number}")
-    bob = await member(hub, "bob")
+    bob = await hub.another_person("bob", "bob-password-1")
     bobs = await add_entry(hub, await serve(theirs, aiohttp_server), bob)
     await sync(hub, bobs, bob)
     status, answer = await hub.post("/api/config-flows", {"domain": "openproject", "scope": "user"})
