@@ -8,8 +8,7 @@ returns those pages. Other C libraries (musl, macOS) have no such call, and then
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -23,12 +22,14 @@ INTERVAL: Final = 10.0
 """Seconds at least between two trims: each walks the whole heap."""
 
 
-def _find_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    # Looked up on first use, not at start-up: ctypes costs an import, and the process's own
+    # symbols (CDLL(None)) hold the C library's without ctypes.util spawning ldconfig to find it.
+    import ctypes
+
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc
         return None
     trim.argtypes = [ctypes.c_size_t]
@@ -43,18 +44,17 @@ class HeapTrimmer:
         self.delay = delay
         self.interval = interval
         self.trims = 0
-        self._trim = _find_trim()
         self._last = float("-inf")
         self._pending: asyncio.TimerHandle | None = None
 
     @property
     def available(self) -> bool:
         """Whether this C library can give memory back."""
-        return self._trim is not None
+        return _malloc_trim() is not None
 
     def release(self) -> None:
         """Much was just freed: trim once the burst is over (from the event loop)."""
-        if self._trim is None or self._pending is not None:
+        if self._pending is not None or _malloc_trim() is None:
             return
         wait = max(self.delay, self._last + self.interval - time.monotonic())
         self._pending = asyncio.get_running_loop().call_later(wait, self._run)
@@ -67,10 +67,11 @@ class HeapTrimmer:
 
     def _run(self) -> None:
         self._pending = None
-        if self._trim is None:
+        trim = _malloc_trim()
+        if trim is None:
             return
         started = time.monotonic()
-        self._trim(0)
+        trim(0)
         self._last = time.monotonic()
         self.trims += 1
         _LOGGER.debug("Gave freed heap back in %.1f ms", (self._last - started) * 1000)

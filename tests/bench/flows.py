@@ -75,7 +75,12 @@ async def run(flows: int, entries: int) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-flows-") as tmp:
         root = Path(tmp)
         write_integration(root / "integrations")
-        config = HubConfig(integrations=IntegrationsConfig(bundled_dir=root / "integrations"))
+        # One person stands in for a household's burst of wizards; the per-person cap on
+        # unfinished flows would drop all but the newest 20 of them.
+        integrations = IntegrationsConfig(
+            bundled_dir=root / "integrations", max_flows_per_person=max(flows, entries)
+        )
+        config = HubConfig(integrations=integrations)
         app = create_app(root / "config", config, env={})
         client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
