@@ -15,7 +15,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.agent.capabilities import Providers, capability_toolset, for_slots, resolve_providers
+from hub.agent.capabilities import (
+    Providers,
+    capability_toolset,
+    for_slots,
+    precedence,
+    resolve_providers,
+)
 from hub.agent.delegation import RunToolset, delegation_toolset, offered
 from hub.agent.deps import RunDeps
 from hub.agent.governance import effective_required_tier, refusal, tier_ok
@@ -24,7 +30,7 @@ from hub.agent.policy import GatedToolset, apply_untrusted_gate
 from hub.integrations.agents import Agents, DelegateAgent
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
-from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.entry import ConfigEntry, EntryState, owned_by, visible_to
 from hub.integrations.integration import Integration
 from hub.integrations.manifest import IntegrationManifest, Tier
 from hub.integrations.registry import IntegrationRegistry
@@ -121,11 +127,7 @@ class ToolsetAssembler:
         own: list[Candidate] = []
         shared: list[Candidate] = []
         for entry in self._entries.entries():
-            if entry.disabled:
-                continue
-            if entry.scope == "user" and entry.owner != person_id:
-                continue
-            if entry.scope not in ("user", "global"):
+            if entry.disabled or not visible_to(entry, person_id):
                 continue
             loaded = self._registry.get(entry.domain)
             row = self._catalog.get(entry.domain)
@@ -134,7 +136,7 @@ class ToolsetAssembler:
             required = effective_required_tier(loaded.manifest, entry)
             verdict = None if tier_ok(tier, required) else refusal(tier, required)
             candidate = Candidate(entry, loaded.integration, loaded.manifest, verdict)
-            (own if entry.scope == "user" else shared).append(candidate)
+            (own if owned_by(entry, person_id) else shared).append(candidate)
         return own + shared
 
     def assemble(self, scope: RunScope) -> Assembly:
@@ -163,7 +165,7 @@ class ToolsetAssembler:
             trusted = candidate.manifest.trust_tier == "trusted"
             for returned in self._entries.toolsets(entry.entry_id):
                 try:
-                    toolset = resolve_toolset(returned)
+                    toolset = self._guarded(entry, resolve_toolset(returned))
                 except Exception as err:  # one broken integration never fails the run
                     _LOGGER.exception("Toolset of %s (%s) failed", entry.entry_id, entry.domain)
                     reason = f"its toolset failed to build ({type(err).__name__})"
@@ -178,11 +180,16 @@ class ToolsetAssembler:
                 gated.append(GatedToolset(toolset, trusted))
                 sources.append(source)
 
-        # The person's own first, then global; within each, by integration name (stable sort).
-        by_precedence = sorted(cleared, key=lambda c: (c.entry.scope != "user", c.entry.domain))
+        # Stable: entries of one integration keep their order, so the first configured wins.
+        by_precedence = sorted(
+            cleared,
+            key=lambda c: precedence(
+                owned_by(c.entry, scope.person_id), c.manifest.name, c.entry.domain
+            ),
+        )
         providers = resolve_providers(
             ((c.entry, c.integration) for c in by_precedence),
-            self._entries.context,
+            self._entries.runtime,
             allow_local_fetch=scope.allow_local_fetch,
         )
         hub_source = ToolSource(None, None)
@@ -219,6 +226,15 @@ class ToolsetAssembler:
             skipped=skipped,
             untrusted=untrusted,
         )
+
+    def _guarded(self, entry: ConfigEntry, toolset: Any) -> Any:
+        """The entry's toolset with every call going through the entry's runtime."""
+        runtime = self._entries.runtime(entry.entry_id)
+        if runtime is None:
+            return toolset
+        from hub.agent.tool_errors import for_entry  # pydantic-ai: only once a run assembles
+
+        return for_entry(toolset, runtime)
 
     def _builtin(self, name: str) -> Any:
         """The hub's own toolsets, built on first use and shared by every run (they read deps)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hub.agent.fetch import LocalFetchReader
+from hub.core.errors import IntegrationError
 from hub.integrations.capabilities import (
     PROVIDER_HOOKS,
     PROVIDER_PROTOCOLS,
@@ -26,7 +27,8 @@ from hub.integrations.capabilities import (
     WebSearchProvider,
 )
 from hub.integrations.entry import ConfigEntry
-from hub.integrations.integration import Integration, SetupContext
+from hub.integrations.integration import Integration
+from hub.integrations.runtime import EntryRuntime, provider_hook
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +45,22 @@ class Providers:
     weather: WeatherProvider | None = None
     sources: dict[str, str] = field(default_factory=dict)
     """Capability → the domain that provides it (``hub`` for the built-in reader)."""
+    runtimes: dict[str, EntryRuntime] = field(default_factory=dict)
+    """Capability → the runtime of the entry that provides it; every call goes through it."""
+
+    async def call(self, cap: Capability, method: str, **kwargs: Any) -> Any:
+        """Call the slot's provider through its entry's runtime (the hub's own reader directly)."""
+        provider = _slot(self, cap)
+        runtime = self.runtimes.get(cap)
+        if runtime is None:
+            return await getattr(provider, method)(**kwargs)
+        return await runtime.call(
+            provider_hook(method, object),
+            timeout=runtime_deadline(runtime),
+            target=getattr(provider, method),
+            label=f"{cap} provider",
+            **kwargs,
+        )
 
     def filled(self) -> set[str]:
         """The capability keys with a provider."""
@@ -55,9 +73,15 @@ def overrides(integration: Integration, hook: str) -> bool:
     return getattr(type(integration), hook, None) is not getattr(Integration, hook)
 
 
+def precedence(own: bool, integration_name: str, domain: str) -> tuple[bool, str, str, str]:
+    """Where an entry stands when providers are picked: the person's own first, then by integration
+    name (the manifest's ``name``, as the specification says), the domain settling equal names."""
+    return (not own, integration_name.casefold(), integration_name, domain)
+
+
 def resolve_providers(
     candidates: Iterable[tuple[ConfigEntry, Integration]],
-    context: Callable[[ConfigEntry], SetupContext],
+    runtime_of: Callable[[str], EntryRuntime | None],
     *,
     allow_local_fetch: bool,
 ) -> Providers:
@@ -74,16 +98,15 @@ def resolve_providers(
         ]
         if not wanted:
             continue
-        try:
-            ctx = context(entry)
-        except Exception:  # an entry whose secrets cannot be read offers nothing
-            _LOGGER.exception("No context for %s (%s)", entry.entry_id, entry.domain)
+        runtime = runtime_of(entry.entry_id)
+        if runtime is None:  # not set up: it offers nothing
             continue
         for cap in wanted:
-            provider = _offer(integration, cap, ctx, entry)
+            provider = _offer(runtime, cap)
             if provider is not None:
                 setattr(found, _ATTR[cap], provider)
                 found.sources[cap] = entry.domain
+                found.runtimes[cap] = runtime
         if all(_slot(found, cap) is not None for cap in WEB_SLOTS):
             break
     if found.fetch is None:
@@ -109,7 +132,7 @@ def capability_toolset() -> Any:
             max_results: How many hits, 1 to 10.
         """
         count = max(1, min(max_results, MAX_SEARCH_RESULTS))
-        hits = await ctx.deps.providers.search.search(query=query, max_results=count)
+        hits = await ctx.deps.providers.call(WEB_SEARCH, "search", query=query, max_results=count)
         return [hit.model_dump(mode="json", exclude_none=True) for hit in hits[:count]]
 
     async def web_fetch(ctx: Any, url: str) -> str:
@@ -118,7 +141,7 @@ def capability_toolset() -> Any:
         Args:
             url: The page's full address.
         """
-        return str(await ctx.deps.providers.fetch.fetch(url=url))
+        return str(await ctx.deps.providers.call(WEB_FETCH, "fetch", url=url))
 
     async def weather(ctx: Any, latitude: float, longitude: float, hours: int = 24) -> Any:
         """The weather forecast for a place.
@@ -131,8 +154,9 @@ def capability_toolset() -> Any:
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise ValueError("latitude must be within ±90 and longitude within ±180")
         hours = max(1, min(hours, 168))
-        provider = ctx.deps.providers.weather
-        return await provider.weather(latitude=latitude, longitude=longitude, hours=hours)
+        return await ctx.deps.providers.call(
+            WEATHER, "weather", latitude=latitude, longitude=longitude, hours=hours
+        )
 
     tools = [context_tool(f) for f in (web_search, web_fetch, weather)]
     return FunctionToolset(tools, id="capabilities")
@@ -150,21 +174,14 @@ def _slot(found: Providers, cap: Capability) -> Any:
     return getattr(found, _ATTR[cap])
 
 
-def _offer(integration: Integration, cap: Capability, ctx: SetupContext, entry: ConfigEntry) -> Any:
+def _offer(runtime: EntryRuntime, cap: Capability) -> Any:
+    hook = provider_hook(PROVIDER_HOOKS[cap], PROVIDER_PROTOCOLS[cap])
     try:
-        provider = getattr(integration, PROVIDER_HOOKS[cap])(ctx)
-    except Exception:  # one broken provider never stops a run
-        _LOGGER.exception("%s of %s (%s) failed", PROVIDER_HOOKS[cap], entry.entry_id, entry.domain)
+        return runtime.call_sync(hook)
+    except IntegrationError:  # one broken provider never stops a run; the runtime logged it
         return None
-    if provider is None:
-        return None
-    if not isinstance(provider, PROVIDER_PROTOCOLS[cap]):
-        _LOGGER.error(
-            "%s of %s returned %s, which is not a %s; ignored",
-            PROVIDER_HOOKS[cap],
-            entry.domain,
-            type(provider).__name__,
-            PROVIDER_PROTOCOLS[cap].__name__,
-        )
-        return None
-    return provider
+
+
+def runtime_deadline(runtime: EntryRuntime) -> float:
+    """How long a provider's call may take."""
+    return runtime.deadlines.provider

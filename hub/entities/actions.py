@@ -2,52 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.core.disk import DiskFaultError
-from hub.core.errors import BadRequestError, HubError
-from hub.core.redact import SECRETS
+from hub.core.errors import (
+    ACTION_NOT_DECLARED,
+    BadRequestError,
+    HubError,
+)
 from hub.entities.schema import EntityRow
 from hub.entities.service import EntityService
 from hub.entities.sync import EntryNotLoadedError
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import (
     EntityStateActionResult,
-    EntityStateRecord,
     EntityStateSyncResult,
 )
 from hub.integrations.entry import EntryState
 from hub.integrations.manifest import FieldDescriptor
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.runtime import ACTION
 
 _LOGGER = logging.getLogger(__name__)
-
-ACTION_TIMEOUT = 30.0
 
 
 class ActionNotDeclaredError(HubError):
     """The entity's type does not declare that action."""
 
-    code = "action_not_declared"
+    code = ACTION_NOT_DECLARED
     http_status = 400
-
-
-class ActionRejectedError(HubError):
-    """The integration refused the arguments (a ``ValueError``): the caller's input, so a 400."""
-
-    code = "action_rejected"
-    http_status = 400
-
-
-class ActionFailedError(HubError):
-    """The integration could not carry out the action."""
-
-    code = "action_failed"
-    http_status = 502
 
 
 def check_args(fields: Sequence[FieldDescriptor], args: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,36 +96,21 @@ async def call_action(
         )
     checked = check_args(declared.fields, args)
     entry = entries.require(row.entry_id)
-    loaded = registry.get(row.domain)
-    if loaded is None or entry.state is not EntryState.LOADED:
+    runtime = entries.runtime(entry.entry_id)
+    if runtime is None or entry.state is not EntryState.LOADED:
         raise EntryNotLoadedError(f"entry {entry.entry_id} ({entry.domain}) is not loaded")
-    current = EntityStateRecord(
+    current = await service.record(row)  # with its parent and device, so an answer keeps them
+    # The runtime maps every failure: ValueError is a 400, a refused key asks for reauth (503).
+    result = await runtime.call(
+        ACTION,
+        timeout=entries.deadlines.action,
+        label=action,
         entity_type=row.entity_type,
         external_id=row.external_id,
-        name=row.name,
-        state=row.state,
-        attributes=row.attributes,
+        action=action,
+        args=checked,
+        current=current,
     )
-    try:
-        async with asyncio.timeout(ACTION_TIMEOUT):
-            result = await loaded.integration.async_call_action(
-                entries.context(entry),
-                entity_type=row.entity_type,
-                external_id=row.external_id,
-                action=action,
-                args=checked,
-                current=current,
-            )
-    except ValueError as err:
-        text = SECRETS.redact(str(err)) or "the arguments were refused"
-        raise ActionRejectedError(f"{action}: {text}") from None
-    except TimeoutError:
-        raise ActionFailedError(f"{action} did not finish within {ACTION_TIMEOUT:g} s") from None
-    except DiskFaultError:
-        raise  # the integration's own writes hit the hub's full disk: 507/503, not its bug
-    except Exception as err:  # an integration bug answers 502, never a 500
-        _LOGGER.exception("Action %s on entity %d (%s) failed", action, entity_id, row.domain)
-        raise ActionFailedError(f"{action} failed: {type(err).__name__}") from None
     message = None
     after = row
     if isinstance(result, EntityStateActionResult):

@@ -13,17 +13,23 @@ from typing import Any, Final
 from hub.config import SchedulerConfig
 from hub.core.bus import EventBus
 from hub.core.disk import DiskFaultError
-from hub.core.errors import SYNC_COOLDOWN, BadRequestError, HubError
-from hub.core.redact import SECRETS, safe_text
+from hub.core.errors import (
+    ENTRY_NOT_LOADED,
+    SYNC_COOLDOWN,
+    BadRequestError,
+    HubError,
+    IntegrationError,
+)
+from hub.core.redact import SECRETS
 from hub.core.scheduler import Scheduler
 from hub.entities.service import EntityService
 from hub.entities.writer import EntryEvents, EntryWriter
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryState
-from hub.integrations.entry_lifecycle import refused_reason
-from hub.integrations.integration import ConfigEntryAuthFailed, HealthResult, Integration
+from hub.integrations.integration import HealthResult, Integration
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.runtime import HEALTH, INITIAL_ENTITIES, SYNC
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ JOB_PREFIX: Final = "sync:"
 class EntryNotLoadedError(HubError):
     """The entry is not set up, so it cannot sync or act."""
 
-    code = "entry_not_loaded"
+    code = ENTRY_NOT_LOADED
     http_status = 409
 
 
@@ -141,46 +147,36 @@ class SyncManager:
         loaded = self._registry.get(entry.domain) if entry else None
         if entry is None or loaded is None or entry.state is not EntryState.LOADED:
             return
-        integration = loaded.integration
         self._disk_faults.pop(entry_id, None)  # only the latest run's fault is reported
         started, clock = time.time(), time.perf_counter()
         record: dict[str, Any] = {"at": _iso(started)}
+        runtime = self._entries.runtime(entry_id)
+        if runtime is None:
+            return
         timeout = self._config.job_timeout_seconds
-        refused = False
         try:
-            async with asyncio.timeout(timeout):
-                ctx = self._entries.context(entry)
-                health = await integration.async_health(ctx)
+            async with asyncio.timeout(timeout) as deadline:
+                # One deadline for health and pull together: each call is told what remains.
+                health = await runtime.call(HEALTH, timeout=_left(deadline, timeout))
                 if health is not None:
                     await self._entries.set_extra(entry_id, health=_health(health))
                 if health is not None and health.status == HealthResult.ERROR:
                     record["skipped"] = f"health is error: {health.detail}"
                 else:
-                    result = await integration.async_sync_entities(ctx)
+                    result = await runtime.call(SYNC, timeout=_left(deadline, timeout))
                     if result is not None:
-                        if not isinstance(result, EntityStateSyncResult):
-                            raise TypeError("async_sync_entities returned no EntityStateSyncResult")
                         outcome = await self._service.apply(entry_id, entry.domain, result)
                         record.update(outcome.counts())
-        except ConfigEntryAuthFailed as err:
-            refused = True
-            record["error"] = refused_reason(err)
-        except TimeoutError:
+        except IntegrationError as err:  # the runtime logged it (and asked for reauth if refused)
+            record["error"] = err.reason
+        except TimeoutError:  # the apply path itself outlasted the deadline
             record["error"] = f"timed out after {timeout:g} s"
             _LOGGER.warning("Sync of %s (%s) timed out after %g s", entry_id, entry.domain, timeout)
         except DiskFaultError as err:  # the hub's disk, not the integration; logged by the database
             record["error"] = err.message
             self._disk_faults[entry_id] = err
-        except Exception as err:  # recorded on the entry; the next sync tries again
-            _LOGGER.exception("Sync of %s (%s) failed", entry_id, entry.domain)
-            record["error"] = (
-                f"{type(err).__name__}: {safe_text(err)}" if str(err) else type(err).__name__
-            )
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
         await self._entries.set_extra(entry_id, last_sync=record)
-        if refused:
-            # After recording: asking for reauth unloads the entry and ends its sync job.
-            await self._entries.request_reauth(entry_id, record["error"])
         _LOGGER.debug("Sync of %s (%s): %s", entry_id, entry.domain, record)
 
     # Entry hooks
@@ -198,8 +194,9 @@ class SyncManager:
         }
 
     async def _after_setup(self, entry: ConfigEntry, integration: Integration) -> None:
-        if not entry.extra.get(SEEDED):
-            records = await integration.async_initial_entities(self._entries.context(entry))
+        runtime = self._entries.runtime(entry.entry_id)
+        if runtime is not None and not entry.extra.get(SEEDED):
+            records = await runtime.call(INITIAL_ENTITIES, timeout=self._config.job_timeout_seconds)
             # The flag is saved lazily, so after a crash the seed can run again: it then creates
             # only what is missing and never resets a state an acknowledged action has set since.
             missing = [
@@ -244,6 +241,12 @@ def _health(health: HealthResult) -> dict[str, str]:
     # The detail is the integration's text, often an upstream's answer, which may echo a credential.
     detail = SECRETS.redact(health.detail)
     return {"status": health.status, "detail": detail, "checked_at": _iso(time.time())}
+
+
+def _left(deadline: asyncio.Timeout, timeout: float) -> float:
+    when = deadline.when()
+    # A hair past what remains: the sync's own deadline then fires first and names the whole budget.
+    return timeout if when is None else max(0.0, when - asyncio.get_running_loop().time()) + 0.01
 
 
 def _iso(timestamp: float) -> str:

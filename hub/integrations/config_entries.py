@@ -257,7 +257,7 @@ class ConfigEntries(EntryLifecycle):
             await self.setup(entry)  # the disk refused: the entry runs again as it did
             raise
         self._webhook_tokens.pop(entry_id, None)
-        self._locks.pop(entry_id, None)
+        self._forget_runtime(entry_id)
         await self._keyring.forget_owner(entry_id)
         _LOGGER.info("Removed config entry %s (%s)", entry_id, entry.domain)
         self._bus.fire(EVENT_ENTRY_REMOVED, entry.event_data())

@@ -13,25 +13,33 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from hub.core.bus import EventBus
-from hub.core.errors import CryptoError, StorageError
-from hub.core.redact import safe_text
+from hub.core.errors import (
+    CryptoError,
+    EntryNeedsReauthError,
+    EntryNotReadyError,
+    IntegrationError,
+    IntegrationTimeoutError,
+    StorageError,
+)
 from hub.core.storage import Store
 from hub.integrations.entry import EVENT_ENTRY_STATE, ConfigEntry, EntryState
-from hub.integrations.integration import (
-    ConfigEntryAuthFailed,
-    ConfigEntryError,
-    ConfigEntryNotReady,
-    Integration,
-    SetupContext,
-)
+from hub.integrations.integration import Integration, SetupContext
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.runtime import (
+    MIGRATE,
+    RETRY_DELAYS,
+    SETUP,
+    UNLOAD,
+    Deadlines,
+    EntryRuntime,
+    refused_reason,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 SETUP_TIMEOUT: Final = 60.0
 UNLOAD_TIMEOUT: Final = 30.0
-RETRY_DELAYS: Final = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-"""Seconds before each retry of a setup that was not ready; the last repeats."""
+__all__ = ["RETRY_DELAYS", "SETUP_TIMEOUT", "UNLOAD_TIMEOUT", "EntryLifecycle", "refused_reason"]
 
 
 class EntryLifecycle(ABC):
@@ -46,9 +54,9 @@ class EntryLifecycle(ABC):
     def __init__(self, registry: IntegrationRegistry, *, setup_timeout: float) -> None:
         self._registry = registry
         self.setup_timeout = setup_timeout
-        self._runtime: dict[str, list[Any]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._retries: dict[str, tuple[int, asyncio.TimerHandle]] = {}
+        self._runtimes: dict[str, EntryRuntime] = {}
+        self.deadlines = Deadlines()
+        """How long actions, webhooks, providers and agent tools may take."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.after_setup: list[Callable[[ConfigEntry, Integration], Awaitable[None]]] = []
         self.before_unload: list[Callable[[ConfigEntry], Awaitable[None]]] = []
@@ -92,7 +100,26 @@ class EntryLifecycle(ABC):
 
     def toolsets(self, entry_id: str) -> list[Any]:
         """What a loaded entry's ``async_setup_entry`` returned."""
-        return list(self._runtime.get(entry_id, ()))
+        runtime = self._runtimes.get(entry_id)
+        return list(runtime.toolsets) if runtime is not None else []
+
+    def runtime(self, entry_id: str) -> EntryRuntime | None:
+        """The way into a loaded entry's integration code; ``None`` while it is not set up."""
+        runtime = self._runtimes.get(entry_id)
+        return runtime if runtime is not None and runtime.loaded else None
+
+    def _runtime_of(self, entry: ConfigEntry) -> EntryRuntime:
+        runtime = self._runtimes.get(entry.entry_id)
+        if runtime is None:
+            runtime = EntryRuntime(
+                entry.entry_id,
+                entry.domain,
+                request_reauth=self.request_reauth,
+                request_reauth_soon=self._request_reauth_soon,
+                deadlines=lambda: self.deadlines,
+            )
+            self._runtimes[entry.entry_id] = runtime
+        return runtime
 
     async def setup_all(self) -> None:
         """Set up every enabled entry concurrently; one failure never stops another."""
@@ -100,7 +127,8 @@ class EntryLifecycle(ABC):
 
     async def setup(self, entry: ConfigEntry) -> None:
         """Migrate if needed, then run ``async_setup_entry`` under a timeout; failures set the state."""
-        async with self._lock(entry.entry_id):
+        runtime = self._runtime_of(entry)
+        async with runtime.lock:
             if entry.disabled or entry.entry_id not in self._entries:
                 return
             if entry.state is EntryState.LOADED:
@@ -112,38 +140,39 @@ class EntryLifecycle(ABC):
                 self._set_state(entry, EntryState.SETUP_ERROR, f"integration not loaded{why}")
                 return
             if not await self._migrate(
-                entry, loaded.integration, loaded.manifest.config_schema_version
+                entry, runtime, loaded.integration, loaded.manifest.config_schema_version
             ):
                 return
-            await self._setup_locked(entry, loaded.integration)
+            await self._setup_locked(entry, runtime, loaded.integration)
 
-    async def _setup_locked(self, entry: ConfigEntry, integration: Integration) -> None:
+    async def _setup_locked(
+        self, entry: ConfigEntry, runtime: EntryRuntime, integration: Integration
+    ) -> None:
         start = time.perf_counter()
         try:
-            ctx = self.context(entry)
+            ctx = self.context(entry)  # the secrets are decrypted here, once per setup
             self.webhook_token(entry)
         except CryptoError as err:
             self._set_state(entry, EntryState.SETUP_ERROR, err.message)
             return
+        runtime.bind(integration, ctx)
         try:
-            async with asyncio.timeout(self.setup_timeout):
-                toolsets = await integration.async_setup_entry(ctx)
-        except ConfigEntryAuthFailed as err:
-            self._set_state(
-                entry, EntryState.REAUTH_REQUIRED, safe_text(err) or "credentials refused"
-            )
-        except (ConfigEntryNotReady, TimeoutError) as err:
-            reason = safe_text(err) or f"not ready after {time.perf_counter() - start:.1f} s"
-            self._set_state(entry, EntryState.SETUP_RETRY, reason)
-            self._schedule_retry(entry)
-        except ConfigEntryError as err:
-            self._set_state(entry, EntryState.SETUP_ERROR, safe_text(err) or "setup failed")
-        except Exception as err:  # any integration bug stays inside its entry
-            _LOGGER.exception("Setting up %s (%s) failed", entry.entry_id, entry.domain)
-            self._set_state(entry, EntryState.SETUP_ERROR, f"setup raised {type(err).__name__}")
+            toolsets = await runtime.call(SETUP, timeout=self.setup_timeout, label="setup")
+        except EntryNeedsReauthError as err:
+            await runtime.release(UNLOAD_TIMEOUT)
+            self._set_state(entry, EntryState.REAUTH_REQUIRED, err.reason)
+        except (EntryNotReadyError, IntegrationTimeoutError) as err:
+            await runtime.release(UNLOAD_TIMEOUT)
+            self._set_state(entry, EntryState.SETUP_RETRY, err.reason)
+            self._schedule_retry(entry, runtime)
+        except IntegrationError as err:  # logged once by the runtime, with its correlation id
+            await runtime.release(UNLOAD_TIMEOUT)
+            # A bug's own words may quote what it was given: the entry says only what raised.
+            reason = f"setup raised {err.cause}" if err.cause else err.reason
+            self._set_state(entry, EntryState.SETUP_ERROR, reason)
         else:
-            self._runtime[entry.entry_id] = list(toolsets or [])
-            self._cancel_retry(entry.entry_id, reset=True)
+            runtime.toolsets = list(toolsets or [])
+            runtime.cancel_retry(reset=True)
             self._set_state(entry, EntryState.LOADED, None)
             await self._run_hooks(
                 "after setup", entry, [h(entry, integration) for h in self.after_setup]
@@ -155,7 +184,9 @@ class EntryLifecycle(ABC):
                 (time.perf_counter() - start) * 1000,
             )
 
-    async def _migrate(self, entry: ConfigEntry, integration: Integration, target: int) -> bool:
+    async def _migrate(
+        self, entry: ConfigEntry, runtime: EntryRuntime, integration: Integration, target: int
+    ) -> bool:
         if entry.version == target:
             return True
         if entry.version > target:
@@ -163,13 +194,20 @@ class EntryLifecycle(ABC):
             self._set_state(entry, EntryState.MIGRATION_ERROR, reason)
             return False
         try:
-            async with asyncio.timeout(self.setup_timeout):
-                migrated = await integration.async_migrate_entry(self.context(entry), entry.version)
+            ctx = self.context(entry)
+            migrated = await runtime.call(
+                MIGRATE,
+                ctx,
+                entry.version,
+                timeout=self.setup_timeout,
+                target=integration.async_migrate_entry,
+            )
             new_data = entry.data if migrated is None else dict(migrated)
             _check_json(new_data)
-        except Exception as err:  # the stored entry stays as it was
-            _LOGGER.exception("Migrating %s (%s) failed", entry.entry_id, entry.domain)
-            reason = f"migration from version {entry.version} failed: {type(err).__name__}"
+        except (CryptoError, IntegrationError, TypeError, ValueError) as err:
+            # The stored entry stays as it was; the runtime logged an integration's failure.
+            detail = err.reason if isinstance(err, IntegrationError) else type(err).__name__
+            reason = f"migration from version {entry.version} failed: {detail}"
             self._set_state(entry, EntryState.MIGRATION_ERROR, reason)
             return False
         old = entry.version
@@ -181,21 +219,19 @@ class EntryLifecycle(ABC):
 
     async def unload(self, entry: ConfigEntry) -> None:
         """Run ``async_unload_entry`` if the entry is loaded; errors are logged, never raised."""
-        self._cancel_retry(entry.entry_id, reset=True)
-        async with self._lock(entry.entry_id):
+        runtime = self._runtime_of(entry)
+        runtime.cancel_retry(reset=True)
+        async with runtime.lock:
             if entry.state is not EntryState.LOADED:
                 if entry.state is EntryState.SETUP_RETRY:
                     self._set_state(entry, EntryState.NOT_LOADED, None)
                 return
             await self._run_hooks("before unload", entry, [h(entry) for h in self.before_unload])
-            loaded = self._registry.get(entry.domain)
-            if loaded is not None:
-                try:
-                    async with asyncio.timeout(UNLOAD_TIMEOUT):
-                        await loaded.integration.async_unload_entry(self.context(entry))
-                except Exception:  # unloading continues whatever the integration does
-                    _LOGGER.exception("Unloading %s (%s) failed", entry.entry_id, entry.domain)
-            self._runtime.pop(entry.entry_id, None)
+            if runtime.loaded:
+                # Unloading continues whatever the integration does; the runtime logged it.
+                with contextlib.suppress(IntegrationError):
+                    await runtime.call(UNLOAD, timeout=UNLOAD_TIMEOUT)
+            await runtime.release(UNLOAD_TIMEOUT)
             self._set_state(entry, EntryState.NOT_LOADED, None)
 
     async def reload(self, entry_id: str) -> None:
@@ -206,9 +242,8 @@ class EntryLifecycle(ABC):
 
     async def unload_all(self) -> None:
         """Unload every entry (shutdown) and save what changed."""
-        for handle in self._retries.values():
-            handle[1].cancel()
-        self._retries.clear()
+        for runtime in self._runtimes.values():
+            runtime.cancel_retry(reset=True)
         await asyncio.gather(*(self.unload(entry) for entry in self.entries()))
         for task in list(self._tasks):
             task.cancel()
@@ -227,6 +262,11 @@ class EntryLifecycle(ABC):
 
     # Internals
 
+    def _request_reauth_soon(self, entry_id: str, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.request_reauth(entry_id, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _set_state(self, entry: ConfigEntry, state: EntryState, reason: str | None) -> None:
         changed = (entry.state, entry.reason) != (state, reason)
         entry.state, entry.reason = state, reason
@@ -237,12 +277,8 @@ class EntryLifecycle(ABC):
         self._store.schedule_save(self._snapshot)
         self._bus.fire(EVENT_ENTRY_STATE, entry.event_data())
 
-    def _schedule_retry(self, entry: ConfigEntry) -> None:
-        attempt = self._retries.pop(entry.entry_id, (0, None))[0]
-        delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-        loop = asyncio.get_running_loop()
-        handle = loop.call_later(delay, self._retry, entry.entry_id)
-        self._retries[entry.entry_id] = (attempt + 1, handle)
+    def _schedule_retry(self, entry: ConfigEntry, runtime: EntryRuntime) -> None:
+        delay = runtime.schedule_retry(lambda: self._retry(entry.entry_id))
         entry.reason = f"{entry.reason}; retrying in {delay:g} s"
 
     def _retry(self, entry_id: str) -> None:
@@ -253,13 +289,6 @@ class EntryLifecycle(ABC):
         task = asyncio.get_running_loop().create_task(self.setup(entry))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _cancel_retry(self, entry_id: str, *, reset: bool) -> None:
-        pending = self._retries.get(entry_id)
-        if pending is not None:
-            pending[1].cancel()
-            if reset:
-                del self._retries[entry_id]
 
     async def _run_hooks(
         self,
@@ -282,13 +311,10 @@ class EntryLifecycle(ABC):
                     "The %s hook of %s (%s) failed", what, entry.entry_id, entry.domain
                 )
 
-    def _lock(self, entry_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(entry_id, asyncio.Lock())
-
-
-def refused_reason(err: ConfigEntryAuthFailed) -> str:
-    """What an entry records when its service refused the stored credentials (secrets masked)."""
-    return f"credentials refused: {safe_text(err)}"
+    def _forget_runtime(self, entry_id: str) -> None:
+        runtime = self._runtimes.pop(entry_id, None)
+        if runtime is not None:
+            runtime.cancel_retry(reset=True)
 
 
 def _check_json(data: Mapping[str, Any]) -> None:

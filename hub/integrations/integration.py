@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
 
 if TYPE_CHECKING:
@@ -82,9 +82,23 @@ class SecretValues(Mapping[str, str]):
         raise TypeError("secrets are never pickled or serialized; they live in memory only")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeSlot:
+    """What an entry keeps while it is set up: the integration's ``runtime_data`` and unload callbacks."""
+
+    __slots__ = ("data", "on_unload")
+
+    def __init__(self) -> None:
+        self.data: Any = None
+        self.on_unload: list[Callable[[], Any]] = []
+
+
+@dataclass(slots=True, kw_only=True)
 class SetupContext:
-    """Everything a per-entry hook needs; ``secrets`` are decrypted, in memory only, never shown."""
+    """Everything a per-entry hook needs; ``secrets`` are decrypted, in memory only, never shown.
+
+    One context serves every hook from setup to unload, so ``runtime_data`` (set it in
+    ``async_setup_entry``, as Home Assistant's ``entry.runtime_data``) is there for the others.
+    """
 
     entry_id: str
     domain: str
@@ -98,10 +112,31 @@ class SetupContext:
     """Push entities of this entry (the hub's apply path); set while the entry is set up."""
     events: EventEmitter | None = field(default=None, repr=False, compare=False)
     """Fire this integration's declared custom events."""
+    slot: RuntimeSlot = field(default_factory=RuntimeSlot, repr=False, compare=False)
+    """The entry's mutable part while it is set up; every other field is frozen."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secrets, SecretValues):
             object.__setattr__(self, "secrets", SecretValues(self.secrets))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Frozen but for ``runtime_data``: a frozen dataclass would refuse that property's setter.
+        if name != "runtime_data" and hasattr(self, name):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    @property
+    def runtime_data(self) -> Any:
+        """Whatever the integration keeps for this entry while it is set up (a client, a cache)."""
+        return self.slot.data
+
+    @runtime_data.setter
+    def runtime_data(self, value: Any) -> None:
+        self.slot.data = value
+
+    def async_on_unload(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` (plain or async) when the entry is unloaded, in reverse order."""
+        self.slot.on_unload.append(callback)
 
     @property
     def owner(self) -> str | None:

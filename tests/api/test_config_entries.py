@@ -91,7 +91,10 @@ async def test_an_auth_failure_asks_for_reauth_and_a_reauth_flow_fixes_it(
     hub = await start_hub()
     entry_id = await create_vault(hub, "home", token="expired-token")
     body = await entry(hub, entry_id)
-    assert (body["state"], body["reason"]) == ("reauth_required", "the vault refused the token")
+    assert (body["state"], body["reason"]) == (
+        "reauth_required",
+        "credentials refused: the vault refused the token",
+    )
 
     status, form = await hub.post(f"/api/config-entries/{entry_id}/reauth", {})
     assert status == 200

@@ -355,7 +355,7 @@ async def test_a_webhook_that_meets_a_refused_key_asks_for_reauth(
     await sync(hub, entry_id)  # the first sync is done: only the webhook meets the new key
     fake.key = "rotated"
     status, answer = await hub.post(hub.webhook_path(entry_id), {"action": "work_package:updated"})
-    assert (status, answer["error"]["code"]) == (503, "entry_not_loaded")
+    assert (status, answer["error"]["code"]) == (503, "entry_needs_reauth")
     _, entry = await hub.get(f"/api/config-entries/{entry_id}")
     assert entry["state"] == "reauth_required"
     assert entry["reason"] == "credentials refused: OpenProject refused the API key"

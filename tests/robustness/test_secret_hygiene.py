@@ -612,7 +612,7 @@ async def test_no_secret_reaches_disk_logs_responses_websocket_or_events(
     assert any(item.where == "running:hub.db-wal" for item in first_run), "the WAL was read"
     log = hub.log_text()
     assert "unlocked with '***'" in log, "the careless integration's line was written, masked"
-    assert "Tool openproject_list_projects failed" in log
+    assert "tool openproject_list_projects of " in log, "the entry runtime logged the failure"
     assert "RuntimeError: the vault refused '***'" in log, "the traceback was logged, masked"
     scanned = [
         *recorder.items,
