@@ -1,8 +1,10 @@
 """The agent's built-in tools over the hub itself: search entities, read one, and control one.
 
 Built once; they see only the entities of entries the run may use: the person's own and global entries of
-enabled integrations whose tier the run's model is cleared for. ``control_entity`` acts in the
-world, so it is high-privilege (the untrusted gate removes it).
+enabled integrations whose tier the run's model is cleared for. Entities of a ``config`` or
+``diagnostic`` type are internal, hidden from the agent's default view as the specification says:
+each tool reaches them only when the model asks with ``include_internal``. ``control_entity`` acts
+in the world, so it is high-privilege (the untrusted gate removes it).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hub.agent.deps import context_tool
+from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
 from hub.entities.history import History
+from hub.entities.query import UNCATEGORISED
 from hub.entities.service import EntityNotFoundError, EntityService
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.registry import IntegrationRegistry
@@ -40,13 +44,22 @@ def hub_toolset(services: HubServices) -> Any:
 
     entities = services.entities
 
-    async def visible(ctx: Any, entity_id: int) -> Any:
+    async def visible(ctx: Any, entity_id: int, include_internal: bool) -> Any:
         row = await entities.get(entity_id)
         if row.entry_id not in ctx.deps.entry_ids:
             raise EntityNotFoundError(f"no entity {entity_id}")
+        descriptor = entities.descriptor(row.domain, row.entity_type)
+        category = descriptor.category if descriptor else None
+        if category is not None and not include_internal:
+            raise BadRequestError(
+                f"entity {entity_id} is internal ({category}); "
+                "use include_internal=true only when the person asked for such entities"
+            )
         return row
 
-    async def search_entities(ctx: Any, query: str, limit: int = 10) -> list[dict[str, Any]]:
+    async def search_entities(
+        ctx: Any, query: str, limit: int = 10, include_internal: bool = False
+    ) -> list[dict[str, Any]]:
         """Full-text search over the hub's searchable entities (work packages, messages, ...).
 
         Returns each match's id, name, type, state and integration, best first.
@@ -54,20 +67,27 @@ def hub_toolset(services: HubServices) -> Any:
         Args:
             query: Words to look for.
             limit: How many results, 1 to 25.
+            include_internal: Also find internal (config and diagnostic) entities; only when asked.
         """
         found = await entities.search(
-            query, entry_ids=ctx.deps.entry_ids, limit=max(1, min(limit, MAX_RESULTS))
+            query,
+            entry_ids=ctx.deps.entry_ids,
+            category=None if include_internal else UNCATEGORISED,
+            limit=max(1, min(limit, MAX_RESULTS)),
         )
         return [_summary(entities.view(row)) for row, _rank in found]
 
-    async def read_entity(ctx: Any, entity_id: int, history_hours: float = 24) -> dict[str, Any]:
+    async def read_entity(
+        ctx: Any, entity_id: int, history_hours: float = 24, include_internal: bool = False
+    ) -> dict[str, Any]:
         """Read one entity: its state, attributes, the actions it offers, and recent state history.
 
         Args:
             entity_id: The entity's id (from search_entities).
             history_hours: How far back the state history goes (0 for none, at most 720).
+            include_internal: Allow an internal (config or diagnostic) entity; only when asked.
         """
-        row = await visible(ctx, entity_id)
+        row = await visible(ctx, entity_id, include_internal)
         view = entities.view(row)
         hours = max(0.0, min(history_hours, 720.0))
         changes: list[dict[str, Any]] = []
@@ -79,7 +99,11 @@ def hub_toolset(services: HubServices) -> Any:
         return {**_detail(view), "history": changes}
 
     async def control_entity(
-        ctx: Any, entity_id: int, action: str, args: dict[str, Any] | None = None
+        ctx: Any,
+        entity_id: int,
+        action: str,
+        args: dict[str, Any] | None = None,
+        include_internal: bool = False,
     ) -> dict[str, Any]:
         """Run one of the actions an entity declares (read_entity lists them), e.g. turn_on.
 
@@ -87,8 +111,9 @@ def hub_toolset(services: HubServices) -> Any:
             entity_id: The entity's id.
             action: The action's name.
             args: The action's arguments, as read_entity describes them.
+            include_internal: Allow an internal (config or diagnostic) entity; only when asked.
         """
-        row = await visible(ctx, entity_id)
+        row = await visible(ctx, entity_id, include_internal)
         updated, message = await call_action(
             row,
             action,
@@ -104,7 +129,7 @@ def hub_toolset(services: HubServices) -> Any:
 
 
 def _summary(view: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "name", "entity_type", "domain", "state", "unit")
+    keys = ("id", "name", "entity_type", "domain", "state", "unit", "category")
     return {key: view.get(key) for key in keys if view.get(key) is not None}
 
 

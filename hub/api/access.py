@@ -14,7 +14,14 @@ from hub.core.errors import ForbiddenError, UnauthorizedError
 from hub.entities.schema import EntityRow
 from hub.entities.service import EntityNotFoundError
 from hub.integrations.config_entries import ConfigEntries
-from hub.integrations.entry import ConfigEntry, EntryNotFoundError, visible_entries
+from hub.integrations.entry import (
+    EVERYONE,
+    ConfigEntry,
+    EntryNotFoundError,
+    audience,
+    visible_entries,
+    visible_to,
+)
 
 PRINCIPAL_KEY: Final = web.RequestKey("principal", Principal)
 """Where the auth middleware leaves the caller on a request."""
@@ -31,12 +38,7 @@ def principal_of(request: web.Request) -> Principal:
 def require_admin(principal: Principal) -> None:
     """Only admins manage global entries, the catalog and people."""
     if not principal.is_admin:
-        raise ForbiddenError("only an admin may do this")
-
-
-def can_see(principal: Principal, entry: ConfigEntry) -> bool:
-    """Global entries are everyone's; a user entry is its owner's alone."""
-    return entry.scope == "global" or entry.owner == principal.person_id
+        raise ForbiddenError("only an admin may do this", key="errors.admin_only")
 
 
 def visible_entry_ids(app: web.Application, principal: Principal) -> list[str]:
@@ -51,10 +53,10 @@ def entry_for(
     """The entry if the caller may see it (else the same 404 as a missing one); ``manage`` also
     requires the right to change it: an admin for a global entry, the owner for a user entry."""
     entry = app[CONFIG_ENTRIES].get(entry_id)
-    if entry is None or not can_see(principal, entry):
+    if entry is None or not visible_to(entry, principal.person_id):
         raise EntryNotFoundError(f"no config entry {entry_id!r}")
-    if manage and entry.scope == "global":
-        require_admin(principal)
+    if manage:
+        require_manager(principal, entry)
     return entry
 
 
@@ -64,17 +66,21 @@ async def entity_for(
     """The entity if its entry is visible to the caller (else the same 404 as a missing one)."""
     row = await app[ENTITIES].get(entity_id)
     entry = app[CONFIG_ENTRIES].get(row.entry_id)
-    if entry is None or not can_see(principal, entry):
+    if entry is None or not visible_to(entry, principal.person_id):
         raise EntityNotFoundError(f"no entity {entity_id}")
-    if manage and entry.scope == "global":
-        require_admin(principal)
+    if manage:
+        require_manager(principal, entry)
     return row
+
+
+def require_manager(principal: Principal, entry: ConfigEntry) -> None:
+    """Changing a visible entry: the household's (global) ones are the admins' to change."""
+    if audience(entry) == EVERYONE:
+        require_admin(principal)
 
 
 # Events
 
-EVERYONE: Final = "*"
-"""The audience of a global entry's events."""
 ADMINS: Final = "@admins"
 """The audience of the hub's own events (start, stop), which concern no entry and no person."""
 
@@ -107,18 +113,15 @@ class EventAudience:
         if not isinstance(entry_id, str):
             return ADMINS if person is None else person
         entry = self._entries.get(entry_id)
-        audience = self._removed.get(entry_id) if entry is None else _entry_audience(entry)
-        if audience == EVERYONE and person is not None:
+        # The entry's audience is the one visibility rule (``hub.integrations.entry.audience``).
+        key = self._removed.get(entry_id) if entry is None else audience(entry)
+        if key == EVERYONE and person is not None:
             return person  # a person's own event about a household entry is still theirs
-        return audience
+        return key
 
     async def remember(self, entry: ConfigEntry) -> None:
         """Keep a removed entry's audience for the events its removal still fires."""
-        self._removed[entry.entry_id] = _entry_audience(entry)
-
-
-def _entry_audience(entry: ConfigEntry) -> str | None:
-    return EVERYONE if entry.scope == "global" else entry.owner
+        self._removed[entry.entry_id] = audience(entry)
 
 
 EVENT_AUDIENCE: Final = web.AppKey("event_audience", EventAudience)

@@ -10,12 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
-from hub.api.errors import error_response
+from hub.api.errors import respond
 from hub.api.request import read_json
 from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
+from hub.entities.query import CATEGORIES
 from hub.entities.sync import SyncCooldownError
 
 
@@ -82,6 +83,8 @@ async def entity_list(
 ) -> list[dict[str, Any]]:
     """The views of the entities ``principal`` may see, filtered; an empty filter is no filter and
     the category ``none`` means uncategorised (``GET /api/entities`` and ``entities/list``)."""
+    if category and category not in CATEGORIES:
+        raise BadRequestError(f"category must be one of {', '.join(CATEGORIES)}, not {category!r}")
     service = app[ENTITIES]
     allowed = visible_entry_ids(app, principal)
     if entry_id:
@@ -92,13 +95,10 @@ async def entity_list(
         entity_type=entity_type or None,
         device_id=device_id,
         visible=visible,
+        category=category or None,
         limit=limit,
     )
-    views = [service.view(row) for row in rows]
-    if category:
-        wanted = None if category == "none" else category
-        views = [view for view in views if view["category"] == wanted]
-    return views
+    return [service.view(row) for row in rows]
 
 
 async def list_entities(request: web.Request) -> web.Response:
@@ -171,8 +171,10 @@ async def sync_entry(request: web.Request) -> web.Response:
         # to sync again at once while fixing an entry; everyone else waits out the cooldown.
         record = await request.app[SYNC].sync_now(entry_id, cooldown=not principal.is_admin)
     except SyncCooldownError as err:
-        response = error_response(err.http_status, err.code, err.message)
-        response.headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
+        seconds = max(1, math.ceil(err.retry_after))
+        err.params.setdefault("seconds", seconds)  # the sentence says how long, in any language
+        response = respond(request, err)
+        response.headers["Retry-After"] = str(seconds)
         return response
     return web.json_response({"entry_id": entry_id, "sync": record})
 

@@ -17,7 +17,7 @@ from typing import Final
 from hub.auth.service import AuthService
 from hub.core.errors import PERSON_HAS_ENTRIES, BadRequestError
 from hub.integrations.config_entries import ConfigEntries
-from hub.integrations.entry import ConfigEntry
+from hub.integrations.entry import ConfigEntry, owned_by
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class PersonRemoval:
 
     def entries_of(self, person_id: str) -> list[ConfigEntry]:
         """The person's own config entries (global ones belong to the household and stay)."""
-        return [e for e in self._entries.entries() if e.scope == "user" and e.owner == person_id]
+        return [e for e in self._entries.entries() if owned_by(e, person_id)]
 
     async def remove(
         self, person_id: str, *, entries: str | None = None, transfer_to: str | None = None

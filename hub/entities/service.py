@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,9 +13,8 @@ from typing import Any, Final, TypedDict
 from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
-from hub.core.errors import NotFoundError
-from hub.core.jsonwalk import Flaw, first_flaw, is_text
-from hub.core.yamlfile import dotted
+from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
+from hub.entities.query import EntityFilter, categorised_types
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.entities.store import (
     ApplyOutcome,
@@ -25,6 +23,7 @@ from hub.entities.store import (
     apply_batch,
 )
 from hub.integrations.entities import (
+    DeviceInfo,
     EntityStateRecord,
     EntityStateSyncResult,
     EntityStateTypeDescriptor,
@@ -55,7 +54,7 @@ EVENT_ENTITY_DELETED: Final = EventType[EntityEventData]("entity.deleted")
 class EntityNotFoundError(NotFoundError):
     """No entity with that id."""
 
-    code = "entity_not_found"
+    code = ENTITY_NOT_FOUND
 
 
 class EntityService:
@@ -101,19 +100,15 @@ class EntityService:
         result: EntityStateSyncResult,
     ) -> ApplyOutcome:
         """Diff ``result`` against the store and write what changed, in one transaction."""
-        records, refused = _text_only(entry_id, result.records)
         request = ApplyRequest(
             entry_id=entry_id,
             domain=domain,
-            records=records,
+            records=result.records,
             full=result.full,
             covered_types=result.covered_types if result.full else (),
             types=self._type_infos(domain),
-            kept=frozenset(key for key, _ in refused),
         )
-        outcome = await self._submit(request)
-        outcome.rejected[:0] = [(_shown(key[1]), reason) for key, reason in refused]
-        return outcome
+        return await self._submit(request)
 
     async def upsert(self, entry_id: str, domain: str, record: EntityStateRecord) -> ApplyOutcome:
         """Create or update one entity (the push path)."""
@@ -266,6 +261,34 @@ class EntityService:
         )
         return rows[0] if rows else None
 
+    async def record(self, row: EntityRow) -> EntityStateRecord:
+        """``row`` as its integration's record, parent and device included: an action's ``current``.
+
+        An integration that builds its answer from ``current`` (as the specification shows) thus
+        keeps the entity's links; a link that is gone is left out, not made ``None``.
+        """
+        links: dict[str, Any] = {}
+        if row.parent_id is not None:
+            parent = await self._db.conn.execute_fetchall(
+                "SELECT entity_type, external_id FROM entities WHERE id = ?", (row.parent_id,)
+            )
+            for entity_type, external_id in parent:
+                links.update(parent_type=entity_type, parent_external_id=external_id)
+        if row.device_id is not None:
+            device = await self._db.conn.execute_fetchall(
+                "SELECT info FROM devices WHERE id = ?", (row.device_id,)
+            )
+            for (info,) in device:
+                links["device"] = DeviceInfo.model_validate_json(info)
+        return EntityStateRecord(
+            entity_type=row.entity_type,
+            external_id=row.external_id,
+            name=row.name,
+            state=row.state,
+            attributes=row.attributes,
+            **links,
+        )
+
     async def list_entities(
         self,
         *,
@@ -274,59 +297,63 @@ class EntityService:
         entity_type: str | None = None,
         device_id: int | None = None,
         visible: bool | None = None,
+        category: str | None = None,
         limit: int = 10_000,
     ) -> list[EntityRow]:
-        """Entities matching every filter given, by id."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("domain", domain),
-            ("entity_type", entity_type),
-            ("device_id", device_id),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if visible is not None:
-            clauses.append("visible = ?")
-            params.append(int(visible))
-        if entry_ids is not None:
-            ids = list(entry_ids)
-            if not ids:
-                return []
-            clauses.append(f"entry_id IN ({','.join('?' * len(ids))})")
-            params.extend(ids)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(limit)
+        """Entities matching every filter given, by id; ``category`` ``none`` is uncategorised."""
+        wanted = EntityFilter(
+            domain=domain,
+            entry_ids=None if entry_ids is None else frozenset(entry_ids),
+            entity_type=entity_type,
+            device_id=device_id,
+            visible=visible,
+            category=category,
+        )
+        # Every filter is SQL, so the limit counts only what matches.
+        found = wanted.where(self._categorised(category))
+        if found is None:
+            return []
+        where, params = found
         return await self._select(
-            f"SELECT {ENTITY_COLUMNS} FROM entities {where} ORDER BY id LIMIT ?",
-            params,
+            f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {where} ORDER BY id LIMIT ?",
+            [*params, limit],
         )
 
     async def search(
-        self, query: str, *, entry_ids: Iterable[str] | None = None, limit: int = 20
+        self,
+        query: str,
+        *,
+        entry_ids: Iterable[str] | None = None,
+        category: str | None = None,
+        limit: int = 20,
     ) -> list[tuple[EntityRow, float]]:
         """Entities of ``rag=True`` types ranked by FTS5 (bm25) for ``query``."""
         match = _fts_query(query)
         if not match:
             return []
+        wanted = EntityFilter(
+            entry_ids=None if entry_ids is None else frozenset(entry_ids), category=category
+        )
+        # Filtered inside the query, before its limit: other people's matches can neither crowd
+        # out the caller's own nor be counted through the gap they leave.
+        found = wanted.where(self._categorised(category), alias="e.")
+        if found is None:
+            return []
+        where, params = found
         columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
-        where, params = "entity_search MATCH ?", [match]
-        if entry_ids is not None:
-            # Filtered inside the query, before its limit: other people's matches can neither
-            # crowd out the caller's own nor be counted through the gap they leave.
-            allowed = sorted(set(entry_ids))
-            if not allowed:
-                return []
-            where += " AND e.entry_id IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(allowed))
         sql = (
             f"SELECT {columns}, bm25(entity_search, 2.0, 1.0) AS rank "
             "FROM entity_search JOIN entities e ON e.id = entity_search.rowid "
-            f"WHERE {where} ORDER BY rank LIMIT ?"
+            f"WHERE entity_search MATCH ? AND {where} ORDER BY rank LIMIT ?"
         )
-        rows = await self._db.conn.execute_fetchall(sql, (*params, limit))
+        rows = await self._db.conn.execute_fetchall(sql, (match, *params, limit))
         return [(EntityRow.from_sql(tuple(row)[:-1]), float(tuple(row)[-1])) for row in rows]
+
+    def _categorised(self, category: str | None) -> dict[tuple[str, str], str]:
+        if category is None:
+            return {}  # no category filter: the declarations are not needed
+        declared = ((domain, self._descriptors(domain)) for domain in self._registry.domains)
+        return categorised_types(declared)
 
     async def _select(self, sql: str, params: Sequence[Any]) -> list[EntityRow]:
         rows = await self._db.conn.execute_fetchall(sql, params)
@@ -388,60 +415,6 @@ class EntityService:
             }
             self._infos[domain] = infos
         return infos
-
-
-def _text_only(
-    entry_id: str, records: Sequence[EntityStateRecord]
-) -> tuple[Sequence[EntityStateRecord], list[tuple[tuple[str, str], str]]]:
-    """``records`` without those holding a string UTF-8 cannot write; the refused, and why.
-
-    An integration can pass on a lone surrogate from upstream JSON (``"\\ud800"``): stored, it
-    would fail the hashing of the whole batch, or later every reader of the entity.
-    """
-    refused: list[tuple[tuple[str, str], str]] = []
-    kept: list[EntityStateRecord] = []
-    for record in records:
-        flaw = _flaw(record)
-        if flaw is None:
-            kept.append(record)
-            continue
-        reason = f"{dotted(flaw.path)}: {flaw.describe()}"
-        # %r: the id itself may hold the surrogate, which a UTF-8 log file cannot take.
-        _LOGGER.warning("Entry %s: rejected record %r: %s", entry_id, record.external_id, reason)
-        refused.append(((record.entity_type, record.external_id), reason))
-    return (records if not refused else kept), refused
-
-
-def _flaw(record: EntityStateRecord) -> Flaw | None:
-    device = record.device
-    strings = (
-        record.entity_type,
-        record.external_id,
-        record.name,
-        record.state,
-        record.parent_type,
-        record.parent_external_id,
-        *(vars(device).values() if device is not None else ()),
-    )
-    if all(not isinstance(value, str) or is_text(value) for value in strings):
-        # Only the attributes are left: the common case walks nothing else.
-        flaw = first_flaw(record.attributes)
-        return None if flaw is None else Flaw(("attributes", *flaw.path), flaw.surrogate)
-    return first_flaw(
-        {
-            "entity_type": record.entity_type,
-            "external_id": record.external_id,
-            "name": record.name,
-            "state": record.state,
-            "parent_type": record.parent_type,
-            "parent_external_id": record.parent_external_id,
-            "device": None if device is None else dict(vars(device)),
-        }
-    )
-
-
-def _shown(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _iso(timestamp: float) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from hub.core.disk import is_disk_error
+from hub.core.jsonwalk import first_flaw
+from hub.core.yamlfile import dotted
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
 
@@ -36,8 +38,6 @@ class ApplyRequest:
     types: Mapping[str, TypeInfo]
     removals: tuple[tuple[str, str], ...] = ()
     """``(entity_type, external_id)`` pairs to delete (the push writer's remove)."""
-    kept: frozenset[tuple[str, str]] = frozenset()
-    """Pairs a full result leaves as they are: their records were refused, not dropped upstream."""
 
 
 @dataclass(slots=True)
@@ -122,9 +122,24 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     else:
         # Upsert-only (push, webhooks, actions): look up just the entities named, whole rows.
         existing, known_rows = _existing_rows(conn, entry_id, [*incoming, *request.removals])
+    incoming = _keep_links(conn, incoming, existing)
     devices = _devices(conn, entry_id, incoming.values(), now)
 
-    hashes = {key: record.content_hash() for key, record in incoming.items()}
+    hashes: dict[tuple[str, str], str] = {}
+    unwritable: set[tuple[str, str]] = set()
+    for key, record in incoming.items():
+        try:
+            hashes[key] = record.content_hash()
+        except UnicodeEncodeError:  # a lone surrogate passed on from upstream JSON: not text
+            unwritable.add(key)
+            reason = _not_text(record)
+            outcome.rejected.append((_shown(record.external_id), reason))
+            # %r: the id itself may hold the surrogate, which a UTF-8 log file cannot take.
+            _LOGGER.warning(
+                "Entry %s: rejected record %r: %s", entry_id, record.external_id, reason
+            )
+    for key in unwritable:  # a full result keeps what it held: refused is not dropped upstream
+        del incoming[key]
     to_write = [key for key in incoming if existing.get(key, (0, ""))[1] != hashes[key]]
     outcome.unchanged = len(incoming) - len(to_write)
     old_ids = [existing[key][0] for key in to_write if key in existing]
@@ -161,7 +176,7 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
         doomed |= {
             key
             for key in existing
-            if key[0] in covered and key not in incoming and key not in request.kept
+            if key[0] in covered and key not in incoming and key not in unwritable
         }
     doomed_ids = [existing[key][0] for key in doomed]
     doomed_rows = {i: known_rows[i] for i in doomed_ids} if known_rows else _rows(conn, doomed_ids)
@@ -180,10 +195,14 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     return outcome
 
 
+Stored = tuple[int, str, int | None, int | None]
+"""A stored entity as the apply path compares it: id, content hash, parent id, device id."""
+
+
 def _existing_rows(
     conn: sqlite3.Connection, entry_id: str, keys: Sequence[tuple[str, str]]
-) -> tuple[dict[tuple[str, str], tuple[int, str]], dict[int, EntityRow]]:
-    found: dict[tuple[str, str], tuple[int, str]] = {}
+) -> tuple[dict[tuple[str, str], Stored], dict[int, EntityRow]]:
+    found: dict[tuple[str, str], Stored] = {}
     rows: dict[int, EntityRow] = {}
     query = (
         f"SELECT {ENTITY_COLUMNS}, content_hash FROM entities "
@@ -193,23 +212,75 @@ def _existing_rows(
         raw = conn.execute(query, (entry_id, entity_type, external_id)).fetchone()
         if raw is not None:
             row = EntityRow.from_sql(raw)
-            found[(entity_type, external_id)] = (row.id, str(raw[-1]))
+            found[(entity_type, external_id)] = (row.id, str(raw[-1]), row.parent_id, row.device_id)
             rows[row.id] = row
     return found, rows
 
 
 def _existing(
     conn: sqlite3.Connection, entry_id: str, types: Iterable[str]
-) -> dict[tuple[str, str], tuple[int, str]]:
-    found: dict[tuple[str, str], tuple[int, str]] = {}
+) -> dict[tuple[str, str], Stored]:
+    found: dict[tuple[str, str], Stored] = {}
     for entity_type in types:
         cursor = conn.execute(
-            "SELECT external_id, id, content_hash FROM entities "
+            "SELECT external_id, id, content_hash, parent_id, device_id FROM entities "
             "WHERE entry_id = ? AND entity_type = ?",
             (entry_id, entity_type),
         )
-        for external_id, row_id, content_hash in cursor:
-            found[(entity_type, external_id)] = (row_id, content_hash)
+        for external_id, row_id, content_hash, parent_id, device_id in cursor:
+            found[(entity_type, external_id)] = (row_id, content_hash, parent_id, device_id)
+    return found
+
+
+def _keep_links(
+    conn: sqlite3.Connection,
+    incoming: dict[tuple[str, str], EntityStateRecord],
+    existing: Mapping[tuple[str, str], Stored],
+) -> dict[tuple[str, str], EntityStateRecord]:
+    """``incoming`` where a record that does not mention its parent or device keeps the stored one's.
+
+    A record built as the specification shows (a new record from an action's ``current``, a sync
+    that does not know the parent) would otherwise unlink the entity; only an explicit ``None``
+    does. The kept values make the record whole, so it hashes as it did when they were given.
+    """
+    parents: dict[tuple[str, str], int] = {}
+    devices: dict[tuple[str, str], int] = {}
+    for key, record in incoming.items():
+        stored = existing.get(key)
+        if stored is None:
+            continue
+        given = record.model_fields_set
+        if stored[2] is not None and not {"parent_type", "parent_external_id"} & given:
+            parents[key] = stored[2]
+        if stored[3] is not None and "device" not in given:
+            devices[key] = stored[3]
+    if not parents and not devices:
+        return incoming  # the common case: nothing is linked, or every record says
+    parent_ids = _by_id(conn, "SELECT id, entity_type, external_id FROM entities", parents.values())
+    device_infos = _by_id(conn, "SELECT id, info FROM devices", devices.values())
+    kept = dict(incoming)
+    for key in parents.keys() | devices.keys():
+        update: dict[str, object] = {}
+        parent = parent_ids.get(parents.get(key, -1))
+        if parent is not None:
+            update["parent_type"], update["parent_external_id"] = parent
+        device = device_infos.get(devices.get(key, -1))
+        if device is not None:
+            update["device"] = DeviceInfo.model_validate_json(device[0])
+        if update:
+            kept[key] = incoming[key].model_copy(update=update)
+    return kept
+
+
+def _by_id(conn: sqlite3.Connection, select: str, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """``select``'s rows by their first column, the id, for the ``ids`` given."""
+    wanted = sorted(set(ids))
+    found: dict[int, tuple[str, ...]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row_id, *rest in conn.execute(f"{select} WHERE id IN ({marks})", chunk):
+            found[row_id] = tuple(rest)
     return found
 
 
@@ -365,3 +436,13 @@ def _lookup(
         (entry_id, entity_type, external_id),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+def _not_text(record: EntityStateRecord) -> str:
+    """Where a record holds a string UTF-8 cannot write, and what it is."""
+    flaw = first_flaw(record.model_dump())
+    return "not text" if flaw is None else f"{dotted(flaw.path)}: {flaw.describe()}"
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()

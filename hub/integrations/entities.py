@@ -111,6 +111,8 @@ class EntityStateRecord(_Contract):
 
     ``attributes`` must hold JSON values only; they are copied when the record is built, so treat
     the record's dict as read-only. ``parent_type`` and ``parent_external_id`` come as a pair.
+    A record that leaves the parent or the device out keeps the stored entity's; only an explicit
+    ``None`` unlinks.
     """
 
     entity_type: Text

@@ -104,14 +104,46 @@ class ConfigEntry:
         )
 
 
-def visible_entries(entries: Iterable[ConfigEntry], owner: str | None) -> list[ConfigEntry]:
-    """Global entries and the ``owner``'s own; another person's user entries stay invisible."""
-    return [e for e in entries if e.scope == "global" or (owner is not None and e.owner == owner)]
+# Who may see an entry. This is the one place that reads an entry's scope and owner to decide it:
+# REST, the websocket, the event log and the agent's assembler all ask the functions below.
+
+EVERYONE: Final = "*"
+"""The audience of a global entry: every person."""
+
+
+def audience(entry: ConfigEntry) -> str | None:
+    """Who may see ``entry`` and all of it: ``EVERYONE`` (global), its owner alone (user), or no one."""
+    if entry.scope == "global":
+        return EVERYONE
+    if entry.scope == "user":
+        return entry.owner
+    return None  # a scope this hub does not know is nobody's, never everybody's
+
+
+def visible_to(entry: ConfigEntry, person_id: str | None) -> bool:
+    """Whether ``person_id`` may see ``entry``: a global one always, a user one only as its owner.
+
+    Being an admin changes nothing here: another person's own entries stay theirs alone.
+    """
+    seen_by = audience(entry)
+    return seen_by == EVERYONE or (seen_by is not None and seen_by == person_id)
+
+
+def owned_by(entry: ConfigEntry, person_id: str | None) -> bool:
+    """Whether ``entry`` is ``person_id``'s own (a user entry of theirs), not the household's."""
+    seen_by = audience(entry)
+    return seen_by not in (None, EVERYONE) and seen_by == person_id
+
+
+def visible_entries(entries: Iterable[ConfigEntry], person_id: str | None) -> list[ConfigEntry]:
+    """The entries ``person_id`` may see (``visible_to``), in the order given."""
+    return [entry for entry in entries if visible_to(entry, person_id)]
 
 
 def contribution_owner(entry: ConfigEntry) -> str | None:
     """Who owns what an entry contributes (surfaces, agents): its person, or ``None`` for everyone."""
-    return entry.owner if entry.scope == "user" else None
+    seen_by = audience(entry)
+    return None if seen_by == EVERYONE else seen_by
 
 
 def last_of_its_scope(entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> bool:
