@@ -80,7 +80,12 @@ async def test_errors_come_back_in_one_json_envelope(
     resp = await client.get("/api/missing")
     assert resp.status == 404
     assert await resp.json() == {
-        "error": {"code": "not_found", "message": "no entry named 'garage'"}
+        "error": {
+            "code": "not_found",
+            "message": "no entry named 'garage'",
+            "key": "errors.not_found",
+            "params": {},
+        }
     }
     resp = await client.get("/api/no-such-route")
     assert resp.status == 404

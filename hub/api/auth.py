@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import PRINCIPAL_KEY, principal_of, require_admin
 from hub.api.client_address import client_address
-from hub.api.errors import error_response
+from hub.api.errors import respond
 from hub.api.origin import check_origin
 from hub.api.request import read_json
 from hub.api.state import AUTH, PEOPLE
 from hub.auth.throttle import LoginThrottledError
-from hub.core.errors import UNAUTHORIZED
+from hub.core.errors import NotFoundError, UnauthorizedError
 
 PUBLIC: Final = frozenset(
     {"/api/health", "/api/onboarding", "/api/auth/login", "/api/auth/refresh", "/api/websocket"}
@@ -36,8 +36,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request.app[AUTH].authenticate(token.strip()) if scheme.lower() == "bearer" else None
     )
     if principal is None:
-        response = error_response(
-            401, UNAUTHORIZED, "sign in first: a valid bearer token is needed"
+        response = respond(
+            request,
+            UnauthorizedError(
+                "sign in first: a valid bearer token is needed", key="errors.sign_in_first"
+            ),
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
         return response
@@ -125,7 +128,7 @@ def _throttled(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except LoginThrottledError as err:
-            response = error_response(err.http_status, err.code, err.message)
+            response = respond(request, err)
             response.headers["Retry-After"] = str(err.retry_after)
             return response
 
@@ -180,7 +183,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     token_id = request.match_info["token_id"]
     record = auth.token(token_id)
     if record is None or (record.person_id != principal.person_id and not principal.is_admin):
-        return error_response(404, "not_found", f"no token {token_id!r}")
+        raise NotFoundError(
+            f"no token {token_id!r}", key="errors.token_not_found", token=token_id[:64]
+        )
     await auth.revoke(token_id)
     return web.json_response({"id": token_id, "revoked": True})
 

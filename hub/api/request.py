@@ -9,6 +9,7 @@ from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
 from hub.api.access import PRINCIPAL_KEY
+from hub.api.state import TRANSLATIONS
 from hub.auth.principal import Principal
 from hub.core.errors import (
     PAYLOAD_TOO_LARGE,
@@ -18,7 +19,13 @@ from hub.core.errors import (
 )
 from hub.core.jsonwalk import first_flaw
 from hub.core.yamlfile import dotted
-from hub.integrations.translations import Translations, negotiate
+from hub.integrations.translations import (
+    FALLBACK_LANGUAGE,
+    Localizer,
+    Translations,
+    fill,
+    negotiate,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -46,7 +53,7 @@ class UnsupportedMediaTypeError(HubError):
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, however it arrives (in pieces, chunked); ``PayloadTooLargeError`` past ``limit``."""
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+        raise _too_large(limit)
     body = bytearray()
     try:
         # ``content.read(n)`` answers with what is buffered, not ``n`` bytes: a body split over
@@ -54,12 +61,20 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         async for chunk in request.content.iter_any():
             body += chunk
             if len(body) > limit:
-                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+                raise _too_large(limit)
     except (web.RequestPayloadError, ConnectionResetError) as err:
         # A malformed chunk, or a sender that broke off: nobody may be left to answer, but it
         # is the sender's fault, not a bug to log with a traceback.
-        raise BadRequestError(f"the body could not be read ({err})") from None
+        raise BadRequestError(
+            f"the body could not be read ({err})", key="errors.body_unreadable"
+        ) from None
     return bytes(body)
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"the body is larger than {limit} bytes", key="errors.body_too_large", limit=limit
+    )
 
 
 def parse_json(raw: bytes | str, what: str = "the body") -> Any:
@@ -71,15 +86,29 @@ def parse_json(raw: bytes | str, what: str = "the body") -> Any:
     try:
         data = json.loads(raw)
     except RecursionError:  # the decoder recurses: a thousand brackets reach Python's limit
-        raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep") from None
+        raise _too_deep(what) from None
     except ValueError as err:  # not JSON, not UTF-8, or an integer of more than 4300 digits
-        raise BadRequestError(f"{what} is not valid JSON ({err})") from None
+        raise BadRequestError(f"{what} is not valid JSON ({err})", key="errors.not_json") from None
     flaw = first_flaw(data, MAX_DEPTH)
     if flaw is None:
         return data
     if flaw.surrogate is None:
-        raise BadRequestError(f"{what} is nested more than {MAX_DEPTH} levels deep")
-    raise BadRequestError(f"{dotted(flaw.path) or what}: {flaw.describe()}")
+        raise _too_deep(what)
+    field = dotted(flaw.path) or what
+    raise BadRequestError(
+        f"{field}: {flaw.describe()}",
+        key="errors.unencodable_text",
+        field=field,
+        char=f"\\u{ord(flaw.surrogate):04x}",
+    )
+
+
+def _too_deep(what: str) -> BadRequestError:
+    return BadRequestError(
+        f"{what} is nested more than {MAX_DEPTH} levels deep",
+        key="errors.nested_too_deep",
+        depth=MAX_DEPTH,
+    )
 
 
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
@@ -92,7 +121,9 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
             sent = request.headers.get(hdrs.CONTENT_TYPE)
             raise UnsupportedMediaTypeError(
                 f"send the body as JSON with Content-Type: {JSON_TYPE}"
-                + (f" (this one was {sent[:100]!r})" if sent else " (none was given)")
+                + (f" (this one was {sent[:100]!r})" if sent else " (none was given)"),
+                key="errors.send_json",
+                content_type=JSON_TYPE,
             )
         data = parse_json(raw)
     else:
@@ -100,11 +131,34 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        problems = [
-            f"{dotted(tuple(e['loc'])) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        raise BadRequestError("; ".join(problems)) from None
+        translations = request.app[TRANSLATIONS]
+        language = language_of(request, translations, None, None)
+        raise invalid_fields(err, translations.localizer(None, language), "body") from None
+
+
+def invalid_fields(err: ValidationError, localizer: Localizer, root: str) -> BadRequestError:
+    """A validation failure: each field's path as is, the sentence after it in the language."""
+    english = [f"{_path(e, root)}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()]
+    if localizer.language.split("-", 1)[0] == FALLBACK_LANGUAGE:
+        localized = english
+    else:
+        localized = [f"{_path(e, root)}: {_problem(e, localizer)}" for e in err.errors()]
+    return BadRequestError(
+        "; ".join(english), key="errors.invalid_fields", problems="; ".join(localized)
+    )
+
+
+def _path(error: Any, root: str) -> str:
+    return dotted(tuple(error["loc"])) or root
+
+
+def _problem(error: Any, localizer: Localizer) -> str:
+    # An integration's or a validator's own words have no key: they stay as written.
+    template = localizer.get(f"validation.{error['type']}")
+    if template is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    context = error.get("ctx") or {}
+    return fill(template, {name: str(value)[:100] for name, value in context.items()})
 
 
 def language_of(

@@ -23,9 +23,10 @@ from pydantic import ValidationError
 from hub import __version__
 from hub.api import websocket_chat  # noqa: F401  # registers the chat commands
 from hub.api.access import EVENT_AUDIENCE, PRINCIPAL_KEY, audience_keys
+from hub.api.errors import error_body, internal_error
 from hub.api.origin import check_origin
-from hub.api.request import parse_json
-from hub.api.state import AUTH, BUS, CONFIG
+from hub.api.request import invalid_fields, parse_json
+from hub.api.state import AUTH, BUS, CONFIG, TRANSLATIONS
 from hub.api.websocket_commands import (
     COMMANDS,
     Command,
@@ -41,15 +42,16 @@ from hub.auth.principal import Principal
 from hub.core.bus import Event, Subscription
 from hub.core.errors import (
     ID_REUSE,
-    INTERNAL_ERROR,
     INVALID_FORMAT,
     TOO_MANY_COMMANDS,
     UNKNOWN_COMMAND,
     BadRequestError,
     HubError,
+    Param,
+    error_key,
 )
 from hub.core.malloc import HeapTrimmer
-from hub.core.yamlfile import dotted
+from hub.integrations.translations import negotiate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,6 +173,7 @@ class Connection:
         self.request = request
         self.ws = ws
         self.principal = principal
+        self._language: str | None = None
         self.audiences = audience_keys(principal)
         self.events: dict[int, str] = {}
         self.entities: dict[int, EntityStream] = {}
@@ -213,10 +216,23 @@ class Connection:
         """Answer a command."""
         self.send(encode({"id": msg_id, "type": "result", "success": True, "result": result}))
 
-    def send_error(self, msg_id: int | None, code: str, message: str) -> None:
-        """Refuse a command; the socket stays open."""
-        error = {"code": code, "message": message}
+    def send_error(self, msg_id: int | None, err: HubError) -> None:
+        """Refuse a command in the person's language; the socket stays open."""
+        translations = self.app[TRANSLATIONS]
+        error = error_body(err, translations, self.language())
         self.send(encode({"id": msg_id, "type": "result", "success": False, "error": error}))
+
+    def language(self) -> str:
+        """The person's language setting, then the ``Accept-Language`` the socket opened with."""
+        # Negotiated once: a client sending junk as fast as it can is refused at the same cost.
+        if self._language is None:
+            self._language = negotiate(
+                explicit=None,
+                person=self.principal.language,
+                accept_language=self.request.headers.get("Accept-Language"),
+                available=self.app[TRANSLATIONS].languages(),
+            )
+        return self._language
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the socket with a reason, from anywhere on the loop; safe to call more than once."""
@@ -247,7 +263,9 @@ class Connection:
                 if msg.type is WSMsgType.TEXT:
                     self._receive(msg.data)
                 elif msg.type is WSMsgType.BINARY:
-                    self.send_error(None, INVALID_FORMAT, "send JSON text, not binary")
+                    self.send_error(
+                        None, _invalid("send JSON text, not binary", "errors.ws_binary")
+                    )
                 else:
                     break
         finally:
@@ -269,30 +287,46 @@ class Connection:
         try:
             data = parse_json(text, "the message")
         except BadRequestError as err:
-            self.send_error(None, INVALID_FORMAT, err.message)
+            self.send_error(None, _invalid(err.message, err.key, **err.params))
             return
         msg_id = data.get("id") if isinstance(data, dict) else None
         if type(msg_id) is not int:
-            self.send_error(None, INVALID_FORMAT, "a message is an object with a whole-number id")
+            message = "a message is an object with a whole-number id"
+            self.send_error(None, _invalid(message, "errors.ws_message_id"))
             return
         if msg_id <= self._last_id:
             message = f"id {msg_id} is not greater than the previous id {self._last_id}"
-            self.send_error(msg_id, ID_REUSE, message)
+            error = HubError(
+                message, code=ID_REUSE, key=error_key(ID_REUSE), id=msg_id, last=self._last_id
+            )
+            self.send_error(msg_id, error)
             return
         self._last_id = msg_id
         name = data.get("type")
         command = COMMANDS.get(name) if isinstance(name, str) else None
         if command is None:
-            self.send_error(msg_id, UNKNOWN_COMMAND, f"unknown command {name!r}")
+            shown = str(name)[:100]
+            error = HubError(
+                f"unknown command {shown!r}",
+                code=UNKNOWN_COMMAND,
+                key=error_key(UNKNOWN_COMMAND),
+                command=shown,
+            )
+            self.send_error(msg_id, error)
             return
         try:
             msg = command.model.model_validate(data)
         except ValidationError as err:
-            problems = [
-                f"{dotted(tuple(e['loc'])) or 'message'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in err.errors()
-            ]
-            self.send_error(msg_id, INVALID_FORMAT, f"{name}: {'; '.join(problems)}")
+            localizer = self.app[TRANSLATIONS].localizer(None, self.language())
+            problem = invalid_fields(err, localizer, "message")
+            error = HubError(
+                f"{name}: {problem.message}",
+                code=INVALID_FORMAT,
+                key="errors.ws_invalid_command",
+                command=name,
+                **problem.params,
+            )
+            self.send_error(msg_id, error)
             return
         if command.is_async:
             if len(self._tasks) >= self._fanout.max_commands:
@@ -300,7 +334,14 @@ class Connection:
                     f"{name}: {len(self._tasks)} commands are still running on this socket; "
                     "wait for an answer before sending more"
                 )
-                self.send_error(msg_id, TOO_MANY_COMMANDS, message)
+                error = HubError(
+                    message,
+                    code=TOO_MANY_COMMANDS,
+                    key=error_key(TOO_MANY_COMMANDS),
+                    command=name,
+                    limit=len(self._tasks),
+                )
+                self.send_error(msg_id, error)
                 return
             task = asyncio.get_running_loop().create_task(self._call(command, msg_id, msg))
             self._tasks.add(task)
@@ -319,16 +360,20 @@ class Connection:
         try:
             yield
         except HubError as err:
-            if err.http_status >= 500:
+            if err.http_status >= 500 and err.logged:
                 _LOGGER.error("Websocket command %s failed: %s", name, err.message)
-            self.send_error(msg_id, err.code, err.message)
+            self.send_error(msg_id, err)
         except Exception:
             correlation_id = secrets.token_hex(4)
             _LOGGER.exception(
                 "Websocket command %s failed [correlation id %s]", name, correlation_id
             )
-            message = f"Internal error; the hub's log has the details under {correlation_id}."
-            self.send_error(msg_id, INTERNAL_ERROR, message)
+            self.send_error(msg_id, internal_error(correlation_id))
+
+
+def _invalid(message: str, key: str | None, **params: Param) -> HubError:
+    """A message the socket cannot read at all."""
+    return HubError(message, code=INVALID_FORMAT, key=key, **params)
 
 
 class _Socket(web.WebSocketResponse):

@@ -30,6 +30,7 @@ from hub.core.errors import (
     HubError,
     NotFoundError,
     StorageError,
+    error_key,
 )
 from hub.core.storage import StorageManager
 
@@ -63,6 +64,7 @@ class CurrentPasswordWrongError(HubError):
     """Changing one's own password needs the current one, and this was not it."""
 
     code = CURRENT_PASSWORD_WRONG
+    default_key = error_key(CURRENT_PASSWORD_WRONG)
     http_status = 403
 
 
@@ -70,6 +72,7 @@ class TooManyTokensError(HubError):
     """A person already holds ``MAX_LONG_LIVED`` named tokens."""
 
     code = TOO_MANY_TOKENS
+    default_key = error_key(TOO_MANY_TOKENS)
     http_status = 409
 
 
@@ -77,6 +80,7 @@ class OnboardingClosedError(HubError):
     """Onboarding is over: a person exists."""
 
     code = ONBOARDING_CLOSED
+    default_key = error_key(ONBOARDING_CLOSED)
     http_status = 403
 
 
@@ -294,7 +298,9 @@ class AuthService:
                 attempt.delay,
             )
             await asyncio.sleep(min(attempt.delay, self.throttle.settle))
-            raise InvalidCredentialsError("wrong username or password")
+            raise InvalidCredentialsError(
+                "wrong username or password", key=error_key(INVALID_CREDENTIALS)
+            )
         async with self._lock:
             pair, dropped = self._issue_refresh(person, client)
             await self._commit_sign_in(name)
@@ -566,7 +572,11 @@ class AuthService:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadRequestError(f"password: at least {MIN_PASSWORD} characters")
+        raise BadRequestError(
+            f"password: at least {MIN_PASSWORD} characters",
+            key="errors.password_too_short",
+            min_length=MIN_PASSWORD,
+        )
     if len(password) > 1024:
         raise BadRequestError("password: at most 1024 characters")
 

@@ -50,7 +50,11 @@ class LoginThrottledError(HubError):
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(f"too many sign-in attempts; try again in {self.retry_after} s")
+        super().__init__(
+            f"too many sign-in attempts; try again in {self.retry_after} s",
+            key="errors.too_many_attempts",
+            seconds=self.retry_after,
+        )
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
-from hub.core.errors import STORAGE_FULL, STORAGE_READ_ONLY, StorageError
+from hub.core.errors import STORAGE_FULL, STORAGE_READ_ONLY, StorageError, error_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,11 +56,15 @@ def fault_error(state: WriteState, where: Path) -> DiskFaultError:
         return StorageReadOnlyError(
             f"The file system holding {where} is read-only (a disk error can make the system "
             "switch it to read-only), so the change was not saved and the previous version is "
-            "kept. Make it writable again (check the disk, remount it read-write) and try again."
+            "kept. Make it writable again (check the disk, remount it read-write) and try again.",
+            key=error_key(STORAGE_READ_ONLY),
+            where=str(where),
         )
     return StorageFullError(
         f"The disk holding {where} is full, so the change was not saved and the previous "
-        "version is kept. Free some space and try again."
+        "version is kept. Free some space and try again.",
+        key=error_key(STORAGE_FULL),
+        where=str(where),
     )
 
 

@@ -1,10 +1,23 @@
-"""One exception tree for the hub: each subclass is a failure category with a stable code."""
+"""One exception tree for the hub, and every error code a client can receive.
+
+Each error carries a stable ``code``, a translation key (``errors.<code>`` unless the raise site
+names a more specific one) and named ``params`` for its placeholders; the wording lives in
+``hub/translations/<lang>.json``, and the English ``message`` is the log text and the fallback.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar, Final
 
-# Stable error codes. Clients (the web UI, scripts) switch on these; never rename one.
+Param = str | int | float
+"""A value for a placeholder of an error's sentence: never a secret, as with the message."""
+
+ERROR_KEY_PREFIX: Final = "errors."
+"""Where an error's sentences live in the hub's translation files."""
+
+# Stable error codes. Clients (the web UI, scripts) switch on these; never rename one. Every code
+# a client can receive is defined here and nowhere else (a test guards it), with a sentence under
+# ``errors.<code>`` in every language the hub ships.
 CONFIG_INVALID: Final = "config_invalid"
 STORAGE_UNREADABLE: Final = "storage_unreadable"
 STORAGE_WRITE_FAILED: Final = "storage_write_failed"
@@ -60,19 +73,60 @@ STORAGE_UNENCODABLE: Final = "storage_unencodable"
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 BODY_TIMEOUT: Final = "body_timeout"
+SURFACE_NOT_FOUND: Final = "surface_not_found"
+ENTITY_NOT_FOUND: Final = "entity_not_found"
+ENTRY_NOT_LOADED: Final = "entry_not_loaded"
+ACTION_NOT_DECLARED: Final = "action_not_declared"
+ACTION_REJECTED: Final = "action_rejected"
+ACTION_FAILED: Final = "action_failed"
+RATE_LIMITED: Final = "rate_limited"
+SIGNATURE_INVALID: Final = "signature_invalid"
+WEBHOOK_PAYLOAD_INVALID: Final = "webhook_payload_invalid"
+WEBHOOK_FAILED: Final = "webhook_failed"
+REQUEST_TIMEOUT: Final = "request_timeout"
+ENTRY_NEEDS_REAUTH: Final = "entry_needs_reauth"
+ENTRY_NOT_READY: Final = "entry_not_ready"
+INTEGRATION_TIMEOUT: Final = "integration_timeout"
+UPSTREAM_TIMEOUT: Final = "upstream_timeout"
+INTEGRATION_FAILED: Final = "integration_failed"
+
+
+def error_key(code: str) -> str:
+    """The translation key of a code's general sentence."""
+    return ERROR_KEY_PREFIX + code
 
 
 class HubError(Exception):
-    """Base of every error the hub raises on purpose; ``str()`` is safe to show a person."""
+    """Base of every error the hub raises on purpose; ``str()`` is safe to show a person.
+
+    ``raise NotFoundError("no token 'x'")`` keeps working: English gets that sentence, other
+    languages the code's general one. ``key=`` and named params give every language the specific
+    sentence, e.g. ``NotFoundError("no token 'x'", key="errors.token_not_found", token="x")``.
+    """
 
     code: ClassVar[str] = INTERNAL_ERROR
     http_status: ClassVar[int] = 500
+    default_key: ClassVar[str | None] = None
+    """A class whose every instance has one sentence names it here, English included."""
+    logged: ClassVar[bool] = True
+    """Whether an answer of 500 or more is logged as an error where it is answered; ``False`` for
+    a state the hub shows elsewhere, or a failure logged once where it happened."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, key: str | None = None, **params: Param
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code  # type: ignore[misc]  # a per-instance refinement of the class code
+        self.key = key or self.default_key
+        """The specific sentence's key; None: the message in English, ``errors.<code>`` elsewhere."""
+        self.params: dict[str, Param] = params
+
+    @property
+    def translation_key(self) -> str:
+        """The key a client renders: the specific one, else the code's general sentence."""
+        return self.key or error_key(self.code)
 
 
 class ConfigError(HubError):
@@ -122,3 +176,60 @@ class ForbiddenError(HubError):
 
     code = FORBIDDEN
     http_status = 403
+
+
+class IntegrationError(HubError):
+    """A call into integration code did not succeed; ``reason`` is the short text an entry keeps."""
+
+    code = INTEGRATION_FAILED
+    http_status = 502
+    logged = False  # the runtime logs it once, with its correlation id
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        code: str | None = None,
+        key: str | None = None,
+        **params: Param,
+    ) -> None:
+        super().__init__(message, code=code, key=key, **params)
+        self.reason = reason
+        self.cause: str | None = None
+        """The class name of what the integration raised, when that is worth telling."""
+
+
+class EntryNeedsReauthError(IntegrationError):
+    """The service refused the entry's credentials: the person is asked for new ones."""
+
+    code = ENTRY_NEEDS_REAUTH
+    http_status = 503
+
+
+class EntryNotReadyError(IntegrationError):
+    """The integration's service is unavailable for now; the same call may succeed later."""
+
+    code = ENTRY_NOT_READY
+    http_status = 503
+
+
+class IntegrationTimeoutError(IntegrationError):
+    """The hub's deadline expired (``integration_timeout``) or the integration's own call timed out."""
+
+    code = INTEGRATION_TIMEOUT
+    http_status = 504
+
+
+class IntegrationRejectedError(IntegrationError):
+    """The integration refused the caller's input (``ValueError``, ``WebhookPayloadError``)."""
+
+    code = BAD_REQUEST
+    http_status = 400
+
+
+class IntegrationFailedError(IntegrationError):
+    """The integration raised something unexpected or returned the wrong type; logged with an id."""
+
+    code = INTEGRATION_FAILED
+    http_status = 502

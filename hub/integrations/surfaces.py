@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import BadRequestError, ForbiddenError, NotFoundError, StorageError
+from hub.core.errors import (
+    SURFACE_NOT_FOUND,
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    StorageError,
+)
 from hub.core.storage import StorageManager, commit_item
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
@@ -29,7 +35,7 @@ _SLUG: Final = re.compile(r"[^a-z0-9]+")
 class SurfaceNotFoundError(NotFoundError):
     """No surface with that slug (or not one the caller may see)."""
 
-    code = "surface_not_found"
+    code = SURFACE_NOT_FOUND
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,12 @@ _MAX_PREFERENCES: Final = 16
 _MAX_CACHED: Final = 512
 
 _Table = Mapping[str, str]
+_PLACEHOLDER: Final = re.compile(r"\{(\w+)\}")
+
+
+def fill(template: str, params: Mapping[str, object]) -> str:
+    """``template`` with each ``{name}`` replaced by its param; an unknown placeholder stays."""
+    return _PLACEHOLDER.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], template)
 
 
 def normalize_tag(value: object) -> str | None:

@@ -145,7 +145,7 @@ async def test_a_wrong_password_earns_a_delay_and_the_right_one_clears_the_addre
     status, body, retry = await guess(hub, "127.0.4.1", "ann", "guess-5")
     assert (status, body["error"]["code"], retry) == (429, "too_many_attempts", "1")
     unknown = await guess(hub, "127.0.4.2", "nobody", "whatever-1")
-    assert unknown[1]["error"]["message"] == "wrong username or password", "no hint which"
+    assert unknown[1]["error"]["message"] == "Wrong username or password.", "no hint which"
     await asyncio.sleep(1.0)  # the earned delay (0.05 s doubled four times) runs out
     assert (await guess(hub, "127.0.4.1", "ann", PASSWORD))[0] == 200
     assert service.throttle.pending("127.0.4.1", "ann") == 0, "the right password clears it"

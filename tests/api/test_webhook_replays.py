@@ -12,7 +12,7 @@ from hub.api.webhooks import sign
 from hub.core.database import CORE_MIGRATIONS, Database
 from hub.entities.webhook_replays import REPLAY_MIGRATIONS, REPLAY_WINDOW, ReplayGuard
 from tests.api.conftest import Hub, StartHub
-from tests.api.test_member_limits import add_station
+from tests.api.test_entities import add_station
 
 BODY = json.dumps({"id": "signed"}).encode()
 

@@ -41,7 +41,7 @@ async def test_removing_a_person_asks_about_their_entries_and_hands_them_over(
 
     await page.get_by_role("button", name="Remove guest").click()
     ask = page.get_by_role("dialog", name="Remove guest")
-    await expect(ask).to_contain_text("guest has set up 1 integrations of their own")
+    await expect(ask).to_contain_text("guest has set up one integration of their own")
     await ask.get_by_role("radio", name="Hand them to an admin").check()
     await ask.get_by_role("button", name="Remove").click()
     await expect(people.get_by_role("cell", name="guest", exact=True)).to_have_count(0)

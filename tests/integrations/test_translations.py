@@ -213,7 +213,8 @@ def test_hub_files_cover_the_common_keys_in_both_languages() -> None:
         assert text.strip(), key
         assert de[key].strip(), key
         assert set(braces.findall(text)) == set(braces.findall(de[key])), key
-        if key not in {"wizard.optional"}:  # the same word in both languages
+        words = braces.sub("", text).strip(" :;")  # "{command}: {problems}" has none
+        if words and key not in {"wizard.optional"}:  # the same word in both languages
             assert text != de[key], f"{key} is not translated"
 
 

@@ -294,7 +294,8 @@ def assert_refused(status: int, body: Any, kind: str, where: Path) -> None:
     """The answer of a write the disk refused: typed, in words a self-hoster acts on."""
     assert (status, body["error"]["code"]) == ANSWERS[kind], body
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, "no correlation id: nothing unexpected"
+    assert set(body["error"]) == {"code", "message", "key", "params"}, "no correlation id"
+    assert str(where) in body["error"]["params"]["where"], body
     message = body["error"]["message"]
     assert str(where) in message, message
     words = ("is full", "Free some space") if kind == FULL else ("read-only", "writable again")
@@ -435,6 +436,27 @@ async def test_an_admin_catalog_change_is_refused_and_the_catalog_stays(
     status, body = await hub.call("PATCH", "/api/integrations/vault", {"enabled": False})
     assert status == 200, body
     assert hub.stored("core.integrations")["integrations"]["vault"]["enabled"] is False
+
+
+@KINDS
+async def test_a_refused_write_is_explained_in_the_persons_language(
+    hub: DiskHub, kind: str
+) -> None:
+    status, me = await hub.get("/api/auth/current_user")
+    assert status == 200, me
+    status, body = await hub.call("PATCH", f"/api/people/{me['id']}", {"language": "de"})
+    assert status == 200, body
+    hub.disk.fail_files(kind)
+    status, body = await hub.call("PATCH", "/api/integrations/vault", {"enabled": False})
+    assert (status, body["error"]["code"]) == ANSWERS[kind], body
+    message = body["error"]["message"]
+    assert str(hub.config_dir) in message, message
+    words = (
+        ("ist voll", "Schaffe etwas Platz")
+        if kind == FULL
+        else ("schreibgeschützt", "beschreibbar")
+    )
+    assert all(word in message for word in words), message
 
 
 @KINDS

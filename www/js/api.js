@@ -1,6 +1,8 @@
 // REST calls with the access token; a 401 refreshes it once with the refresh token, which the hub
 // rotates: every refresh answers a new one, and presenting an old one again signs out everywhere.
 
+import { language } from "./i18n.js";
+
 const STORE = "hub.session";
 
 export class ApiError extends Error {
@@ -10,6 +12,9 @@ export class ApiError extends Error {
     this.status = status;
     this.code = error.code || "http_error";
     this.correlationId = error.correlation_id || null;
+    /** The sentence's translation key and placeholders; ``message`` is already rendered from them. */
+    this.key = error.key || null;
+    this.params = error.params || {};
     /** Seconds to wait before trying again (a throttled sign-in answers 429 with Retry-After). */
     this.retryAfter = retryAfter === null ? null : Number(retryAfter) || null;
   }
@@ -43,7 +48,8 @@ export function whenSignedOut(callback) {
 
 async function send(method, path, body, retry = true) {
   const tokens = session.load();
-  const headers = { Accept: "application/json" };
+  // A person's language setting wins on the hub; before sign-in, this is what the UI shows.
+  const headers = { Accept: "application/json", "Accept-Language": language() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (tokens?.access_token) headers.Authorization = `Bearer ${tokens.access_token}`;
   const resp = await fetch(path, {

@@ -4,6 +4,7 @@ import { api, ApiError, session, whenSignedOut } from "./api.js";
 import { HubSocket } from "./ws.js";
 import { h, clear } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
+import { errorText } from "./errors.js";
 
 const PAGES = ["chat", "entities", "dashboards", "integrations", "entries", "settings"];
 const view = document.getElementById("view");
@@ -108,10 +109,7 @@ function authPage(onboarding) {
       session.save(tokens);
       await start();
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401 ? t("app.wrong_credentials")
-        : err instanceof ApiError && err.code === "too_many_attempts"
-          ? t("app.too_many_attempts", { seconds: err.retryAfter || 1 })
-          : err.message;
+      error.textContent = err instanceof ApiError ? errorText(err) : t("app.failed");
       error.hidden = false;
     }
   } },

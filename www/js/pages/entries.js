@@ -2,6 +2,7 @@
 
 import { h, clear, confirmDialog, when } from "../dom.js";
 import { openFlow } from "../components/flow-form.js";
+import { errorText } from "../errors.js";
 
 export const route = "entries";
 export const navKey = "wizard.nav_entries";
@@ -70,7 +71,7 @@ export async function render(root, ctx) {
       const result = await run();
       if (success) ctx.toast(success(result), "info");
     } catch (err) {
-      ctx.toast(errorText(err, t), "error");
+      ctx.toast(errorText(err), "error");
     } finally {
       button.disabled = false;
       await reload().catch(() => {});
@@ -170,7 +171,7 @@ export async function render(root, ctx) {
           h("p", { class: "muted" }, info.signed ? t("wizard.webhook_signed") : t("wizard.webhook_unsigned")));
       } catch (err) {
         loaded = false;
-        clear(output).append(h("p", { class: "error" }, errorText(err, t)));
+        clear(output).append(h("p", { class: "error" }, errorText(err)));
       }
     };
     details.addEventListener("toggle", load);
@@ -220,10 +221,6 @@ function syncSummary(sync, t) {
   return changed.length ? t("wizard.synced_counts", { counts: changed.join(", ") }) : t("wizard.synced_nothing");
 }
 
-function errorText(err, t) {
-  const message = err?.message || t("wizard.unexpected");
-  return err?.correlationId ? `${message} (${t("wizard.error_reference", { correlation_id: err.correlationId })})` : message;
-}
 
 async function copyText(text, field) {
   if (navigator.clipboard && window.isSecureContext) {

@@ -3,6 +3,7 @@
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { LANGUAGES } from "../i18n.js";
+import { errorText } from "../errors.js";
 import { modelsSection, agentsSection, fetchPreference } from "../components/models-settings.js";
 
 export const route = "settings";
@@ -100,7 +101,7 @@ function passwordForm(ctx) {
       form.reset();
       ctx.toast(t("settings.password_changed"));
     } catch (err) {
-      error.textContent = passwordError(err, t);
+      error.textContent = errorText(err);
       error.hidden = false;
     }
   } },
@@ -110,13 +111,6 @@ function passwordForm(ctx) {
   error,
   h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("settings.password_change"))));
   return form;
-}
-
-function passwordError(err, t) {
-  if (err.code === "current_password_wrong") return t("settings.current_password_wrong");
-  if (err.code === "too_many_attempts") return t("settings.too_many_attempts", { seconds: err.retryAfter || 1 });
-  if (err.code === "bad_request" && String(err.message).startsWith("password:")) return t("settings.password_too_short");
-  return err.message;
 }
 
 // --------------------------------------------------------------------------------------------- theme
@@ -149,7 +143,7 @@ async function tokenSection(section, ctx) {
       await showToken(created, ctx);
       await refill();
     } catch (err) {
-      ctx.toast(err.code === "too_many_tokens" ? t("settings.too_many_tokens") : err.message, "error");
+      ctx.toast(errorText(err), "error");
     }
   } },
   h("label", { for: "token-name" }, t("settings.token_name")), name,
@@ -218,7 +212,7 @@ function askEntries(person, heirs, ctx) {
   const heir = h("select", { id: "person-heir" },
     heirs.map((admin) => h("option", { value: admin.id }, admin.display_name || admin.username)));
   const body = h("div", {},
-    h("p", {}, t("settings.person_remove_entries", { name: person.username, count: person.entries })),
+    h("p", {}, t(person.entries === 1 ? "settings.person_remove_entries_one" : "settings.person_remove_entries", { name: person.username, count: person.entries })),
     h("fieldset", { class: "settings__choices" },
       h("legend", {}, t("settings.person_entries")),
       choice("delete", t("settings.person_entries_delete"), true),
