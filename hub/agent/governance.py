@@ -7,13 +7,8 @@ is fail-closed: an unknown tier on either side refuses.
 
 from __future__ import annotations
 
-from typing import Final
-
 from hub.integrations.entry import ConfigEntry
 from hub.integrations.manifest import IntegrationManifest, Tier, parse_tier, tier_name
-
-OVERRIDE_KEY: Final = "required_tier"
-"""Where an admin's override of an entry's required tier lives in ``ConfigEntry.extra``."""
 
 
 def tier_ok(provider_tier: object, required_tier: object) -> bool:
@@ -29,9 +24,9 @@ def effective_required_tier(manifest: IntegrationManifest, entry: ConfigEntry | 
 
     An override that cannot be read counts as the highest tier, so a damaged file never un-gates.
     """
-    if entry is not None and entry.extra.get(OVERRIDE_KEY) is not None:
+    if entry is not None and entry.required_tier is not None:
         try:
-            return parse_tier(entry.extra[OVERRIDE_KEY])
+            return parse_tier(entry.required_tier)
         except ValueError:
             return Tier.INTERNAL
     return manifest.required_tier

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.agent.governance import OVERRIDE_KEY
 from hub.api.access import entry_for, principal_of, require_admin
 from hub.api.request import read_json
 from hub.api.state import AGENTS, CHAT, CONFIG_ENTRIES, SURFACES
@@ -245,8 +244,10 @@ async def set_required_tier(request: web.Request) -> web.Response:
     require_admin(principal)
     entry = entry_for(request.app, principal, request.match_info["entry_id"], manage=True)
     body = await read_json(request, TierOverride)
-    await request.app[CONFIG_ENTRIES].set_setting(entry.entry_id, OVERRIDE_KEY, body.required_tier)
-    return web.json_response(entry.as_public())
+    changed = await request.app[CONFIG_ENTRIES].set_settings(
+        entry.entry_id, required_tier=body.required_tier
+    )
+    return web.json_response(changed.as_public())
 
 
 def _view(chat: ChatService, conversation: Conversation) -> dict[str, Any]:

@@ -68,7 +68,7 @@ async def webhook_info(request: web.Request) -> web.Response:
         {
             "entry_id": entry.entry_id,
             "path": f"/webhooks/integration/{entry.entry_id}?token={token}",
-            "signed": bool(entry.extra.get("webhook_signing")),
+            "signed": bool(entry.webhook_signing),
         }
     )
 
@@ -84,10 +84,10 @@ async def set_signing(request: web.Request) -> web.Response:
         secret = secrets.token_urlsafe(32)
         sealed = await app[KEYRING].encrypt(entry.entry_id, SIGNING_FIELD, secret)
         # On disk before the secret is answered: a crash must not quietly drop the requirement.
-        await entries.set_setting(entry.entry_id, "webhook_signing", sealed)
+        await entries.set_settings(entry.entry_id, webhook_signing=sealed)
         answer["signing_secret"] = secret
     else:
-        await entries.set_setting(entry.entry_id, "webhook_signing", None)
+        await entries.set_settings(entry.entry_id, webhook_signing=None)
     return web.json_response(answer)
 
 

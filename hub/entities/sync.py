@@ -26,14 +26,13 @@ from hub.entities.service import EntityService
 from hub.entities.writer import EntryEvents, EntryWriter
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import EntityStateSyncResult
-from hub.integrations.entry import ConfigEntry, EntryState
+from hub.integrations.entry import ConfigEntry, EntryHealth, EntryState
 from hub.integrations.integration import HealthResult, Integration
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.runtime import HEALTH, INITIAL_ENTITIES, SYNC
 
 _LOGGER = logging.getLogger(__name__)
 
-SEEDED: Final = "initial_entities_seeded"
 JOB_PREFIX: Final = "sync:"
 
 
@@ -96,15 +95,14 @@ class SyncManager:
 
     def interval(self, entry: ConfigEntry, integration: Integration) -> int:
         """Seconds between syncs: the entry's own setting, else the default for its iot class."""
-        own = entry.extra.get("sync_interval")
-        if isinstance(own, int) and own > 0:
+        own = entry.sync_interval
+        if own is not None and own > 0:
             return own
         return int(getattr(self._config.sync_intervals, integration.manifest.iot_class))
 
     async def set_interval(self, entry_id: str, seconds: int | None) -> int:
         """Override (or, with ``None``, reset) an entry's sync interval and reschedule it."""
-        entry = self._entries.require(entry_id)
-        await self._entries.set_setting(entry_id, "sync_interval", seconds)  # durable: answered
+        entry = await self._entries.set_settings(entry_id, sync_interval=seconds)  # durable
         loaded = self._registry.get(entry.domain)
         if loaded is None:
             raise EntryNotLoadedError(f"{entry.domain} is not loaded")
@@ -139,7 +137,7 @@ class SyncManager:
         fault = self._disk_faults.pop(entry_id, None)
         if fault is not None:
             raise fault  # the person asked for this sync: they hear why it could not be stored
-        return dict(entry.extra.get("last_sync") or {})
+        return dict(self._entries.require(entry_id).last_sync or {})  # as this sync left it
 
     async def sync(self, entry_id: str) -> None:
         """One pull: health, then ``async_sync_entities``, then the apply path; recorded on the entry."""
@@ -159,7 +157,7 @@ class SyncManager:
                 # One deadline for health and pull together: each call is told what remains.
                 health = await runtime.call(HEALTH, timeout=_left(deadline, timeout))
                 if health is not None:
-                    await self._entries.set_extra(entry_id, health=_health(health))
+                    self._entries.note(entry_id, health=_health(health))
                 if health is not None and health.status == HealthResult.ERROR:
                     record["skipped"] = f"health is error: {health.detail}"
                 else:
@@ -176,7 +174,7 @@ class SyncManager:
             record["error"] = err.message
             self._disk_faults[entry_id] = err
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
-        await self._entries.set_extra(entry_id, last_sync=record)
+        self._entries.note(entry_id, last_sync=record)
         _LOGGER.debug("Sync of %s (%s): %s", entry_id, entry.domain, record)
 
     # Entry hooks
@@ -195,7 +193,7 @@ class SyncManager:
 
     async def _after_setup(self, entry: ConfigEntry, integration: Integration) -> None:
         runtime = self._entries.runtime(entry.entry_id)
-        if runtime is not None and not entry.extra.get(SEEDED):
+        if runtime is not None and not entry.entities_seeded:
             records = await runtime.call(INITIAL_ENTITIES, timeout=self._config.job_timeout_seconds)
             # The flag is saved lazily, so after a crash the seed can run again: it then creates
             # only what is missing and never resets a state an acknowledged action has set since.
@@ -208,7 +206,7 @@ class SyncManager:
             if missing:
                 result = EntityStateSyncResult(records=tuple(missing), full=False)
                 await self._service.apply(entry.entry_id, entry.domain, result)
-            await self._entries.set_extra(entry.entry_id, **{SEEDED: True})
+            self._entries.note(entry.entry_id, entities_seeded=True)
         if pulls(integration):
             self._schedule(entry, integration, run_now=True)
 
@@ -237,10 +235,10 @@ class SyncManager:
         )
 
 
-def _health(health: HealthResult) -> dict[str, str]:
+def _health(health: HealthResult) -> EntryHealth:
     # The detail is the integration's text, often an upstream's answer, which may echo a credential.
     detail = SECRETS.redact(health.detail)
-    return {"status": health.status, "detail": detail, "checked_at": _iso(time.time())}
+    return EntryHealth(status=health.status, detail=detail, checked_at=_iso(time.time()))
 
 
 def _left(deadline: asyncio.Timeout, timeout: float) -> float:

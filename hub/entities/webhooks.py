@@ -128,7 +128,7 @@ class WebhookService:
     async def _signature_problem(
         self, entry: ConfigEntry, body: bytes, stamp: str, given: str
     ) -> str | None:
-        sealed = entry.extra.get("webhook_signing")
+        sealed = entry.webhook_signing
         if not sealed:
             return None
         if not stamp or not given:

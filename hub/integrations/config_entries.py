@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from secrets import token_hex, token_urlsafe
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
@@ -20,7 +21,10 @@ from hub.integrations.entry import (
     EVENT_ENTRY_UPDATED,
     ConfigEntry,
     EntryNotFoundError,
+    EntryRecords,
+    EntrySettings,
     EntryState,
+    migrate_entries,
 )
 from hub.integrations.entry_lifecycle import SETUP_TIMEOUT, EntryLifecycle
 from hub.integrations.integration import SetupContext
@@ -29,7 +33,7 @@ from hub.integrations.registry import IntegrationRegistry
 _LOGGER = logging.getLogger(__name__)
 
 ENTRIES_KEY: Final = "core.config_entries"
-ENTRIES_VERSION: Final = 1
+ENTRIES_VERSION: Final = 2
 WEBHOOK_FIELD: Final = "webhook_token"
 """The keyring field of an entry's webhook token, kept apart from the integration's own fields."""
 
@@ -60,10 +64,12 @@ class ConfigEntries(EntryLifecycle):
         super().__init__(registry, setup_timeout=setup_timeout)
         self.max_per_person = max_per_person
         """How many entries one person may own; global entries (admins' only) are not counted."""
-        self._store = storage.store(ENTRIES_KEY, ENTRIES_VERSION)
+        self._store = storage.store(ENTRIES_KEY, ENTRIES_VERSION, migrate=migrate_entries)
         self._keyring = keyring
         self._bus = bus
         self._entries = {}
+        self._staged: list[_Staged] = []
+        """Changes on their way to disk, in order: what ``_snapshot`` writes, not yet served."""
         self._webhook_tokens: dict[str, str] = {}
         self.context_extras: Callable[[ConfigEntry], Mapping[str, Any]] | None = None
         """Adds what later layers hand integrations (``writer``, ``events``) to every context."""
@@ -81,10 +87,10 @@ class ConfigEntries(EntryLifecycle):
             raise StorageError(
                 f"{self._store.path} is damaged ({type(err).__name__}); restore it from a backup"
             ) from None
-        for entry in entries:
-            # What ran last time says nothing about this start; the reason of a failure is kept.
-            entry.state = EntryState.NOT_LOADED
-        self._entries = {entry.entry_id: entry for entry in entries}
+        # What ran last time says nothing about this start; the reason of a failure is kept.
+        self._entries = {
+            entry.entry_id: replace(entry, state=EntryState.NOT_LOADED) for entry in entries
+        }
 
     def get(self, entry_id: str) -> ConfigEntry | None:
         """The entry, if it exists."""
@@ -150,7 +156,9 @@ class ConfigEntries(EntryLifecycle):
                 " remove one you no longer use first"
             )
 
-    # Changing
+    # Changing: each change is a function from the stored entry to the next one (``None``:
+    # absent). It is staged, the store commits the view with it, and only then is it applied to
+    # what memory serves; a refused write unstages it, so nothing is ever put back by hand.
 
     async def create(
         self,
@@ -186,17 +194,15 @@ class ConfigEntries(EntryLifecycle):
             updated_at=now,
             webhook_token=webhook,
         )
-        self._entries[entry_id] = entry
         try:
-            await self._commit()
+            await self._commit_change(entry_id, lambda _: entry)
         except StorageError:
-            del self._entries[entry_id]
-            await self._keyring.forget_owner(entry_id)
+            await self._keyring.forget_owner(entry_id)  # the data key of an entry that never was
             raise
         _LOGGER.info("Created config entry %s (%s, %s)", entry_id, domain, scope)
         self._bus.fire(EVENT_ENTRY_CREATED, entry.event_data())
         await self.setup(entry)
-        return entry
+        return self.require(entry_id)
 
     async def update(
         self,
@@ -208,30 +214,33 @@ class ConfigEntries(EntryLifecycle):
         version: int | None = None,
         reload: bool = True,
     ) -> ConfigEntry:
-        """Change an entry in place; in ``secret_changes`` an empty value clears, another replaces."""
-        entry = self.require(entry_id)
-        previous = (entry.title, entry.data, dict(entry.secrets), entry.version)
-        if title is not None:
-            entry.title = title
-        if data is not None:
-            entry.data = dict(data)
-        if version is not None:
-            entry.version = version
-        for name, value in (secret_changes or {}).items():
-            if value == "":
-                entry.secrets.pop(name, None)
-            else:
-                entry.secrets[name] = await self._keyring.encrypt(entry_id, name, value)
-        entry.updated_at = _now()
-        try:
-            await self._commit()
-        except StorageError:
-            entry.title, entry.data, entry.secrets, entry.version = previous
-            raise
-        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
+        """Change an entry; in ``secret_changes`` an empty value clears, another replaces."""
+        self.require(entry_id)
+        changes = secret_changes or {}
+        sealed = {
+            name: await self._keyring.encrypt(entry_id, name, value)
+            for name, value in changes.items()
+            if value != ""
+        }
+        cleared = {name for name, value in changes.items() if value == ""}
+        now = _now()
+
+        def change(entry: ConfigEntry) -> ConfigEntry:
+            kept = {k: v for k, v in entry.secrets.items() if k not in cleared}
+            return replace(
+                entry,
+                title=entry.title if title is None else title,
+                data=entry.data if data is None else dict(data),
+                version=entry.version if version is None else version,
+                secrets={**kept, **sealed},
+                updated_at=now,
+            )
+
+        updated = await self._commit_edit(entry_id, change)
+        self._bus.fire(EVENT_ENTRY_UPDATED, updated.event_data())
         if reload:
             await self.reload(entry_id)
-        return entry
+        return self.require(entry_id)
 
     async def remove(self, entry_id: str) -> None:
         """Unload and delete an entry, and destroy its data key (its ciphertexts become useless)."""
@@ -244,17 +253,9 @@ class ConfigEntries(EntryLifecycle):
         try:
             hooks = [h(entry) for h in self.on_remove]
             await self._run_hooks("removal", entry, hooks, stop_on=DiskFaultError)
-            position = list(self._entries).index(entry_id)
-            del self._entries[entry_id]
-            try:
-                await self._commit()
-            except StorageError:
-                kept = list(self._entries.items())
-                kept.insert(position, (entry_id, entry))  # entries keep their order
-                self._entries = dict(kept)
-                raise
+            await self._commit_change(entry_id, lambda _: None)
         except StorageError:
-            await self.setup(entry)  # the disk refused: the entry runs again as it did
+            await self.setup(self.require(entry_id))  # the disk refused: it runs again as it did
             raise
         self._webhook_tokens.pop(entry_id, None)
         self._forget_runtime(entry_id)
@@ -265,78 +266,113 @@ class ConfigEntries(EntryLifecycle):
     async def transfer(self, entry_id: str, owner: str) -> ConfigEntry:
         """Hand a person's entry to another person: unloaded, saved as theirs, set up again."""
         entry = self.require(entry_id)
-        previous, updated_at = entry.owner, entry.updated_at
+        now = _now()
         # Unloaded first so nothing it contributed is projected for the old owner meanwhile.
         await self.unload(entry)
-        entry.owner, entry.updated_at = owner, _now()
         try:
-            await self._commit()
+            moved = await self._commit_edit(
+                entry_id, lambda current: replace(current, owner=owner, updated_at=now)
+            )
         except StorageError:
-            entry.owner, entry.updated_at = previous, updated_at
-            await self.setup(entry)  # the disk refused: it runs again as it did
+            await self.setup(self.require(entry_id))  # the disk refused: it runs again as it did
             raise
         _LOGGER.info("Handed config entry %s (%s) to %s", entry_id, entry.domain, owner)
-        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
-        await self.setup(entry)
-        return entry
+        self._bus.fire(EVENT_ENTRY_UPDATED, moved.event_data())
+        await self.setup(moved)
+        return self.require(entry_id)
 
     async def set_disabled(self, entry_id: str, disabled: bool) -> ConfigEntry:
         """Disable (unload, and keep unloaded across restarts) or enable (set up) an entry."""
         entry = self.require(entry_id)
         if entry.disabled == disabled:
             return entry
-        previous = entry.updated_at
-        entry.disabled = disabled
-        entry.updated_at = _now()
-        try:
-            # On disk first: if the disk refuses, the entry keeps running (or stays off) as it was.
-            await self._commit()
-        except StorageError:
-            entry.disabled, entry.updated_at = not disabled, previous
-            raise
+        now = _now()
+        # On disk first: if the disk refuses, the entry keeps running (or stays off) as it was.
+        changed = await self._commit_edit(
+            entry_id, lambda current: replace(current, disabled=disabled, updated_at=now)
+        )
         if disabled:
-            await self.unload(entry)
-        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
+            await self.unload(changed)
+        self._bus.fire(EVENT_ENTRY_UPDATED, changed.event_data())
         if not disabled:
-            await self.setup(entry)
-        return entry
+            await self.setup(changed)
+        return self.require(entry_id)
 
-    async def set_extra(self, entry_id: str, **values: Any) -> None:
+    def note(self, entry_id: str, **records: Unpack[EntryRecords]) -> None:
         """Record hub-owned state on the entry (saved soon, not at once: it can be recomputed)."""
-        entry = self._entries.get(entry_id)
-        if entry is None:
-            return
-        entry.extra.update(values)
-        self._store.schedule_save(self._snapshot)
+        if entry_id in self._entries:
+            self._swap(entry_id, lambda entry: entry and replace(entry, **records))
+            self._store.schedule_save(self._snapshot)
 
-    async def set_setting(self, entry_id: str, key: str, value: Any) -> ConfigEntry:
-        """Record an admin's setting on the entry (``None`` removes it), on disk before returning."""
-        entry = self.require(entry_id)
-        before, updated_at = entry.extra.get(key), entry.updated_at
-        if value is None:
-            entry.extra.pop(key, None)
-        else:
-            entry.extra[key] = value
-        entry.updated_at = _now()
-        try:
-            await self._commit()
-        except StorageError:  # the disk refused: the setting stays what it was (and is enforced)
-            if before is None:
-                entry.extra.pop(key, None)
-            else:
-                entry.extra[key] = before
-            entry.updated_at = updated_at
-            raise
-        self._bus.fire(EVENT_ENTRY_UPDATED, entry.event_data())
-        return entry
+    async def set_settings(self, entry_id: str, **settings: Unpack[EntrySettings]) -> ConfigEntry:
+        """Record an admin's settings on the entry (``None`` unsets one), on disk before returning."""
+        self.require(entry_id)
+        now = _now()
+        # Refused by the disk, the settings stay what they were, and are enforced as such.
+        changed = await self._commit_edit(
+            entry_id, lambda entry: replace(entry, **settings, updated_at=now)
+        )
+        self._bus.fire(EVENT_ENTRY_UPDATED, changed.event_data())
+        return changed
 
     # Internals
 
     def _snapshot(self) -> dict[str, Any]:
-        return {"entries": [entry.to_json() for entry in self._entries.values()]}
+        view = self._entries
+        for staged in self._staged:
+            view = _next(view, staged.entry_id, staged.change)
+        return {"entries": [entry.to_json() for entry in view.values()]}
 
     async def _commit(self) -> None:
         await self._store.commit(self._snapshot)
+
+    async def _commit_change(self, entry_id: str, change: Change) -> ConfigEntry | None:
+        """Stage ``change``, commit it, and swap it in once on disk; refused, memory is untouched."""
+        staged = _Staged(entry_id, change)
+        # Staged with no await before the commit joins its write, so that write includes it.
+        self._staged.append(staged)
+        try:
+            await self._commit()
+        finally:
+            self._staged.remove(staged)
+        self._swap(entry_id, change)
+        return self._entries.get(entry_id)
+
+    async def _commit_edit(
+        self, entry_id: str, edit: Callable[[ConfigEntry], ConfigEntry]
+    ) -> ConfigEntry:
+        """``_commit_change`` of an existing entry; ``EntryNotFoundError`` if it went meanwhile."""
+        changed = await self._commit_change(
+            entry_id, lambda entry: None if entry is None else edit(entry)
+        )
+        if changed is None:
+            raise EntryNotFoundError(f"no config entry {entry_id!r}")
+        return changed
+
+    def _swap(self, entry_id: str, change: Change) -> None:
+        self._entries = _next(self._entries, entry_id, change)
+
+
+Change = Callable[[ConfigEntry | None], ConfigEntry | None]
+"""The next version of one entry from its current one; ``None`` for an absent entry."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Staged:
+    """A change on its way to disk; compared by identity, as each is its own."""
+
+    entry_id: str
+    change: Change
+
+
+def _next(
+    entries: Mapping[str, ConfigEntry], entry_id: str, change: Change
+) -> dict[str, ConfigEntry]:
+    """The mapping with ``change`` applied to one entry; a new one keeps the others' order."""
+    after = change(entries.get(entry_id))
+    if after is None:
+        return {key: entry for key, entry in entries.items() if key != entry_id}
+    return {**entries, entry_id: after}
 
 
 def _now() -> str:

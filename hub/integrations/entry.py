@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 from hub.core.bus import EventType
@@ -43,21 +43,53 @@ EVENT_ENTRY_REMOVED: Final = EventType[ConfigEntryEventData]("config_entry.remov
 EVENT_ENTRY_STATE: Final = EventType[ConfigEntryEventData]("config_entry.state_changed")
 
 
-PRIVATE_EXTRAS: Final = frozenset({"webhook_signing"})
-"""Hub-owned entry state that never goes to a client (ciphertext, even if unreadable)."""
+class EntrySettings(TypedDict, total=False):
+    """An admin's settings on an entry, as ``ConfigEntries.set_settings`` takes them (``None``: unset)."""
+
+    sync_interval: int | None
+    required_tier: str | None
+    webhook_signing: str | None
 
 
-@dataclass(slots=True, eq=False)
+class EntryRecords(TypedDict, total=False):
+    """What the hub notes on an entry as it runs, as ``ConfigEntries.note`` takes them."""
+
+    health: EntryHealth | None
+    last_sync: Mapping[str, Any] | None
+    entities_seeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntryHealth:
+    """The entry's last ``async_health`` answer (its detail already redacted)."""
+
+    status: str
+    detail: str
+    checked_at: str
+
+    def to_json(self) -> dict[str, str]:
+        """As stored and as shown."""
+        return {"status": self.status, "detail": self.detail, "checked_at": self.checked_at}
+
+
+SEEDED_KEY: Final = "initial_entities_seeded"
+"""The stored and public name of ``ConfigEntry.entities_seeded``."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ConfigEntry:
-    """One configured instance; ``secrets`` and ``webhook_token`` hold ciphertext only."""
+    """One configured instance; ``secrets``, ``webhook_token`` and ``webhook_signing`` are ciphertext.
+
+    Frozen: a change builds the next entry (``dataclasses.replace``) and swaps it in once stored.
+    """
 
     entry_id: str
     domain: str
     title: str
     scope: str
     owner: str | None
-    data: dict[str, Any]
-    secrets: dict[str, str]
+    data: Mapping[str, Any]
+    secrets: Mapping[str, str]
     version: int
     created_at: str
     updated_at: str
@@ -65,27 +97,86 @@ class ConfigEntry:
     disabled: bool = False
     state: EntryState = EntryState.NOT_LOADED
     reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Persisted state other parts of the hub keep on the entry (health, last sync, ...)."""
+    sync_interval: int | None = None
+    """An admin's own seconds between syncs, in place of the iot class's default."""
+    required_tier: str | None = None
+    """An admin's override of the manifest's ``required_tier`` (read fail-closed by governance)."""
+    webhook_signing: str | None = None
+    """The sealed webhook signing secret; never shown to a client, not even as ciphertext."""
+    health: EntryHealth | None = None
+    last_sync: Mapping[str, Any] | None = None
+    entities_seeded: bool = False
+    """Whether ``async_initial_entities`` has been applied once."""
 
     def to_json(self) -> dict[str, Any]:
-        """What ``.storage/core.config_entries`` holds."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ConfigEntry:
-        """Read what ``to_json`` wrote."""
-        return cls(**{**data, "state": EntryState(data["state"])})
-
-    def as_public(self) -> dict[str, Any]:
-        """What a client may see: no secret values, no webhook token."""
+        """What ``.storage/core.config_entries`` holds (version 2: no ``extra`` bag)."""
         return {
             "entry_id": self.entry_id,
             "domain": self.domain,
             "title": self.title,
             "scope": self.scope,
             "owner": self.owner,
-            "data": self.data,
+            "data": dict(self.data),
+            "secrets": dict(self.secrets),
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "webhook_token": self.webhook_token,
+            "disabled": self.disabled,
+            "state": str(self.state),
+            "reason": self.reason,
+            "sync_interval": self.sync_interval,
+            "required_tier": self.required_tier,
+            "webhook_signing": self.webhook_signing,
+            "health": self.health.to_json() if self.health is not None else None,
+            "last_sync": dict(self.last_sync) if self.last_sync is not None else None,
+            SEEDED_KEY: self.entities_seeded,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConfigEntry:
+        """Read what ``to_json`` wrote; ``KeyError``/``TypeError``/``ValueError`` if it is damaged."""
+        health = data.get("health")
+        return cls(
+            entry_id=data["entry_id"],
+            domain=data["domain"],
+            title=data["title"],
+            scope=data["scope"],
+            owner=data["owner"],
+            data=dict(data["data"]),
+            secrets=dict(data["secrets"]),
+            version=data["version"],
+            created_at=data["created_at"],
+            updated_at=data["updated_at"],
+            webhook_token=data["webhook_token"],
+            disabled=data.get("disabled", False),
+            state=EntryState(data["state"]),
+            reason=data.get("reason"),
+            sync_interval=data.get("sync_interval"),
+            required_tier=data.get("required_tier"),
+            webhook_signing=data.get("webhook_signing"),
+            health=EntryHealth(**health) if health is not None else None,
+            last_sync=data.get("last_sync"),
+            entities_seeded=bool(data.get(SEEDED_KEY, False)),
+        )
+
+    def as_public(self) -> dict[str, Any]:
+        """What a client may see: no secret values, no webhook token, no signing secret."""
+        # The optional keys appear only once set, as clients have always seen them.
+        optional = {
+            "sync_interval": self.sync_interval,
+            "required_tier": self.required_tier,
+            "health": self.health.to_json() if self.health is not None else None,
+            "last_sync": dict(self.last_sync) if self.last_sync is not None else None,
+            SEEDED_KEY: self.entities_seeded or None,
+        }
+        return {
+            "entry_id": self.entry_id,
+            "domain": self.domain,
+            "title": self.title,
+            "scope": self.scope,
+            "owner": self.owner,
+            "data": dict(self.data),
             "secret_fields": sorted(self.secrets),
             "version": self.version,
             "state": str(self.state),
@@ -93,8 +184,8 @@ class ConfigEntry:
             "disabled": self.disabled,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            **{k: v for k, v in self.extra.items() if k not in PRIVATE_EXTRAS},
-            "webhook_signed": bool(self.extra.get("webhook_signing")),
+            **{key: value for key, value in optional.items() if value is not None},
+            "webhook_signed": bool(self.webhook_signing),
         }
 
     def event_data(self) -> ConfigEntryEventData:
@@ -102,6 +193,32 @@ class ConfigEntry:
         return ConfigEntryEventData(
             entry_id=self.entry_id, domain=self.domain, title=self.title, state=str(self.state)
         )
+
+
+def migrate_entries(version: int, minor_version: int, data: Any) -> Any:
+    """Storage migration: version 1 kept hub-owned state in an untyped ``extra`` bag; 2 types it."""
+    if version == 1:
+        data = {**data, "entries": [_lift_extra(entry) for entry in data["entries"]]}
+    return data
+
+
+def _lift_extra(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A version-1 entry with what its ``extra`` held moved to the typed fields of version 2."""
+    entry = {key: value for key, value in stored.items() if key != "extra"}
+    extra: Mapping[str, Any] = stored.get("extra") or {}
+    interval = extra.get("sync_interval")
+    tier = extra.get("required_tier")
+    entry.update(
+        # What the old code would not have used (a non-integer interval) stays unused; a tier
+        # nobody can read is kept as text, so governance still reads it fail-closed.
+        sync_interval=interval if type(interval) is int else None,
+        required_tier=None if tier is None else str(tier),
+        webhook_signing=extra.get("webhook_signing") or None,
+        health=extra.get("health"),
+        last_sync=extra.get("last_sync"),
+    )
+    entry[SEEDED_KEY] = bool(extra.get(SEEDED_KEY, False))
+    return entry
 
 
 # Who may see an entry. This is the one place that reads an entry's scope and owner to decide it:

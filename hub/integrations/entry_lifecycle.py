@@ -10,6 +10,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from hub.core.bus import EventBus
@@ -96,6 +97,12 @@ class EntryLifecycle(ABC):
     @abstractmethod
     def _snapshot(self) -> dict[str, Any]: ...
 
+    @abstractmethod
+    def _swap(
+        self, entry_id: str, change: Callable[[ConfigEntry | None], ConfigEntry | None]
+    ) -> None:
+        """Apply ``change`` to what memory serves (state that is saved soon, not committed)."""
+
     # Lifecycle
 
     def toolsets(self, entry_id: str) -> list[Any]:
@@ -129,10 +136,11 @@ class EntryLifecycle(ABC):
         """Migrate if needed, then run ``async_setup_entry`` under a timeout; failures set the state."""
         runtime = self._runtime_of(entry)
         async with runtime.lock:
-            if entry.disabled or entry.entry_id not in self._entries:
+            # Entries are frozen: what counts is the entry as it is now, not as the caller saw it.
+            current = self._entries.get(entry.entry_id)
+            if current is None or current.disabled or current.state is EntryState.LOADED:
                 return
-            if entry.state is EntryState.LOADED:
-                return
+            entry = current
             loaded = self._registry.get(entry.domain)
             if loaded is None:
                 skipped = self._registry.skipped_domain(entry.domain)
@@ -143,7 +151,7 @@ class EntryLifecycle(ABC):
                 entry, runtime, loaded.integration, loaded.manifest.config_schema_version
             ):
                 return
-            await self._setup_locked(entry, runtime, loaded.integration)
+            await self._setup_locked(self._entries[entry.entry_id], runtime, loaded.integration)
 
     async def _setup_locked(
         self, entry: ConfigEntry, runtime: EntryRuntime, integration: Integration
@@ -173,7 +181,7 @@ class EntryLifecycle(ABC):
         else:
             runtime.toolsets = list(toolsets or [])
             runtime.cancel_retry(reset=True)
-            self._set_state(entry, EntryState.LOADED, None)
+            entry = self._set_state(entry, EntryState.LOADED, None)
             await self._run_hooks(
                 "after setup", entry, [h(entry, integration) for h in self.after_setup]
             )
@@ -222,6 +230,7 @@ class EntryLifecycle(ABC):
         runtime = self._runtime_of(entry)
         runtime.cancel_retry(reset=True)
         async with runtime.lock:
+            entry = self._entries.get(entry.entry_id, entry)
             if entry.state is not EntryState.LOADED:
                 if entry.state is EntryState.SETUP_RETRY:
                     self._set_state(entry, EntryState.NOT_LOADED, None)
@@ -258,7 +267,7 @@ class EntryLifecycle(ABC):
         if entry is None:
             return
         await self.unload(entry)
-        self._set_state(entry, EntryState.REAUTH_REQUIRED, reason)
+        self._set_state(self._entries.get(entry_id, entry), EntryState.REAUTH_REQUIRED, reason)
 
     # Internals
 
@@ -267,26 +276,49 @@ class EntryLifecycle(ABC):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _set_state(self, entry: ConfigEntry, state: EntryState, reason: str | None) -> None:
-        changed = (entry.state, entry.reason) != (state, reason)
-        entry.state, entry.reason = state, reason
-        if not changed:
-            return
+    def _set_state(self, entry: ConfigEntry, state: EntryState, reason: str | None) -> ConfigEntry:
+        """Swap in the entry with ``state`` and ``reason`` (saved soon); the entry as it is now."""
+        entry = self._entries.get(entry.entry_id, entry)
+        if (entry.state, entry.reason) == (state, reason):
+            return entry
+        if entry.entry_id not in self._entries:
+            return entry  # removed meanwhile: nothing left to change
+        self._swap(
+            entry.entry_id,
+            lambda current: (
+                None if current is None else replace(current, state=state, reason=reason)
+            ),
+        )
+        entry = self._entries[entry.entry_id]
         level = logging.WARNING if reason and state is not EntryState.NOT_LOADED else logging.DEBUG
         _LOGGER.log(level, "Entry %s (%s) is %s: %s", entry.entry_id, entry.domain, state, reason)
         self._store.schedule_save(self._snapshot)
         self._bus.fire(EVENT_ENTRY_STATE, entry.event_data())
+        return entry
 
     def _schedule_retry(self, entry: ConfigEntry, runtime: EntryRuntime) -> None:
         delay = runtime.schedule_retry(lambda: self._retry(entry.entry_id))
-        entry.reason = f"{entry.reason}; retrying in {delay:g} s"
+        # Said on the entry, not announced: the state change itself was just announced.
+        self._swap(
+            entry.entry_id,
+            lambda current: (
+                None
+                if current is None
+                else replace(current, reason=f"{current.reason}; retrying in {delay:g} s")
+            ),
+        )
 
     def _retry(self, entry_id: str) -> None:
         entry = self._entries.get(entry_id)
         if entry is None or entry.state is not EntryState.SETUP_RETRY:
             return
-        entry.state = EntryState.NOT_LOADED
-        task = asyncio.get_running_loop().create_task(self.setup(entry))
+        self._swap(
+            entry_id,
+            lambda current: (
+                None if current is None else replace(current, state=EntryState.NOT_LOADED)
+            ),
+        )
+        task = asyncio.get_running_loop().create_task(self.setup(self._entries[entry_id]))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -92,7 +92,7 @@ async def test_the_manifest_tier_holds_without_an_override_and_fails_closed(hub:
     assert "vault_read" not in (await assemble(hub, Tier.REGULATED)).attribution
     assert "vault_read" in (await assemble(hub, Tier.INTERNAL)).attribution
     # A damaged override on disk never un-gates: it counts as the highest tier.
-    hub.service.assembler._entries.require(vault).extra["required_tier"] = "secret-ish"
+    await hub.service.assembler._entries.set_settings(vault, required_tier="secret-ish")
     assert "vault_read" not in (await assemble(hub, Tier.REGULATED)).attribution
     status, answer = await hub.post(
         f"/api/config-entries/{vault}/required-tier", {"required_tier": "public"}

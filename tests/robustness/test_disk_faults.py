@@ -47,9 +47,11 @@ from hub.api.state import (
 from hub.app import create_app
 from hub.config import HttpConfig, HubConfig, IntegrationsConfig
 from hub.core.disk import StorageReadOnlyError
-from hub.core.errors import STORAGE_FULL, STORAGE_READ_ONLY
+from hub.core.errors import STORAGE_FULL, STORAGE_READ_ONLY, StorageError
 from hub.core.storage import StorageManager
 from hub.entities.history import History
+from hub.integrations.config_entries import ENTRIES_VERSION
+from hub.integrations.entry import ConfigEntry, migrate_entries
 from tests.api.conftest import STATION, VAULT_FLOW, VAULT_INIT, FakeStation
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.hub_client import HubClient
@@ -219,7 +221,8 @@ class DiskHub(HubClient):
             secrets={},
             version=1,
         )
-        await until(lambda: "last_sync" in entry.extra)  # no sync races the test's snapshots
+        # No sync races the test's snapshots.
+        await until(lambda: entries.require(entry.entry_id).last_sync is not None)
         return entry.entry_id
 
     async def entities(self, **query: str) -> list[dict[str, Any]]:
@@ -608,7 +611,7 @@ async def test_a_shutdown_flush_the_disk_refuses_is_logged_and_returns(
     entries = hub.app[CONFIG_ENTRIES]
     entry_id = (await hub.start_flow("lamp"))["entry_id"]
     hub.disk.fail_files(READ_ONLY)
-    await entries.set_extra(entry_id, note="changed just before shutdown")
+    entries.note(entry_id, entities_seeded=False)  # changed just before shutdown
 
     started = time.monotonic()
     await hub.client.close()  # the app's shutdown and cleanup
@@ -901,3 +904,152 @@ async def test_a_real_read_only_file_system_refuses_writes_and_recovers(
         done = await hub.submit(form["flow_id"], {"name": "x", "mode": "safe"})
         assert done["type"] == "create_entry", done
         await hub.client.close()
+
+
+# Entry changes: build the next entry, commit it, swap it in
+
+
+async def _refused_change(hub: DiskHub, change: str, entry_id: str) -> None:
+    """Ask ``ConfigEntries`` for one kind of change to ``entry_id``; the disk refuses it."""
+    entries = hub.app[CONFIG_ENTRIES]
+    if change == "update":
+        await entries.update(
+            entry_id, title="renamed", data={"name": "away"}, secret_changes={"token": "new-456"}
+        )
+    elif change == "clear_secret":
+        await entries.update(entry_id, secret_changes={"token": ""})
+    elif change in ("disable", "enable"):
+        await entries.set_disabled(entry_id, change == "disable")
+    elif change == "signing":
+        sealed = await hub.app[KEYRING].encrypt(entry_id, "webhook_signing", "signing-secret")
+        await entries.set_settings(entry_id, webhook_signing=sealed)
+    elif change == "unsign":
+        await entries.set_settings(entry_id, webhook_signing=None)
+    elif change == "required_tier":
+        await entries.set_settings(entry_id, required_tier="unregulated")
+    elif change == "sync_interval":
+        await entries.set_settings(entry_id, sync_interval=None)
+    elif change == "transfer":
+        await entries.transfer(entry_id, "someone-else")
+    else:
+        assert change == "remove"
+        await entries.remove(entry_id)
+
+
+CHANGES = pytest.mark.parametrize(
+    "change",
+    [
+        "update",
+        "clear_secret",
+        "disable",
+        "enable",
+        "signing",
+        "unsign",
+        "required_tier",
+        "sync_interval",
+        "transfer",
+        "remove",
+    ],
+)
+
+
+@CHANGES
+async def test_a_refused_entry_change_leaves_every_field_as_it_was(
+    hub: DiskHub, change: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    entries = hub.app[CONFIG_ENTRIES]
+    form = await hub.start_flow("vault")
+    user_input = {"name": "home", "token": "vault-token-123", "mode": "safe"}
+    status, created = await hub.post(
+        f"/api/config-flows/{form['flow_id']}", {"user_input": user_input}
+    )
+    assert status == 200, created
+    entry_id = created["entry_id"]
+    # Every setting is set first, so that each kind of change has something to lose.
+    signing = {"enabled": True}
+    assert (await hub.post(f"/api/config-entries/{entry_id}/webhook/signing", signing))[0] == 200
+    tier = {"required_tier": "internal"}
+    assert (await hub.post(f"/api/config-entries/{entry_id}/required-tier", tier))[0] == 200
+    await entries.set_settings(entry_id, sync_interval=600)
+    if change == "enable":
+        await entries.set_disabled(entry_id, True)
+    if change == "transfer":  # only a person's own entry is handed over
+        await entries.transfer(entry_id, "first-owner")
+    await entries.update(entry_id, secret_changes={"other": "kept-secret"}, reload=False)
+    await hub.app[STORAGE].flush()
+    before = entries.require(entry_id)
+    stored_before, shown_before = before.to_json(), before.as_public()
+    secrets_before = entries.secrets_of(before)
+    # Timestamps have whole seconds: the next one differs, so a change that kept it would show.
+    await asyncio.sleep(1.05)
+
+    hub.disk.fail_files(FULL, only="core.config_entries")
+    with pytest.raises(StorageError):
+        await _refused_change(hub, change, entry_id)
+
+    after = entries.require(entry_id)
+    assert after.to_json() == stored_before
+    assert after.as_public() == shown_before
+    assert entries.secrets_of(after) == secrets_before
+    assert [e.entry_id for e in entries.entries()] == [entry_id]
+    # The retried save writes what memory serves, never the change the disk refused.
+    await hub.disk.fix()
+    await hub.app[STORAGE].flush()
+    assert hub.stored("core.config_entries")["entries"] == [stored_before]
+    no_tracebacks(caplog)
+
+
+async def test_an_entries_file_of_the_old_format_loads_with_every_value(
+    start_hub: StartHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = await start_hub()
+    entry_id = await hub.add_station()
+    status, answer = await hub.post(
+        f"/api/config-entries/{entry_id}/webhook/signing", {"enabled": True}
+    )
+    assert status == 200, answer
+    tier = {"required_tier": "regulated"}
+    assert (await hub.post(f"/api/config-entries/{entry_id}/required-tier", tier))[0] == 200
+    interval = {"seconds": 900}
+    assert (await hub.post(f"/api/config-entries/{entry_id}/sync-interval", interval))[0] == 200
+    config_dir = hub.config_dir
+    await hub.client.close()
+    path = config_dir / ".storage" / "core.config_entries"
+    written = json.loads(path.read_text())
+    (stored,) = written["data"]["entries"]
+    assert stored["last_sync"] is not None
+    assert stored["initial_entities_seeded"] is True
+
+    # What the hub before typed entries wrote: version 1, hub-owned state in one ``extra`` bag.
+    typed = ("sync_interval", "required_tier", "webhook_signing", "health", "last_sync")
+    old = {key: value for key, value in stored.items() if key not in typed}
+    extra = {key: stored[key] for key in typed if stored[key] is not None}
+    extra["initial_entities_seeded"] = old.pop("initial_entities_seeded")
+    old["extra"] = extra
+    path.write_text(json.dumps({**written, "version": 1, "data": {"entries": [old]}}))
+
+    loaded = (
+        await StorageManager(config_dir)
+        .store("core.config_entries", ENTRIES_VERSION, migrate=migrate_entries)
+        .load()
+    )
+    assert loaded is not None
+    (entry,) = [ConfigEntry.from_json(item) for item in loaded["entries"]]
+    assert entry.to_json() == stored
+    assert (entry.sync_interval, entry.required_tier) == (900, "regulated")
+    assert entry.webhook_signing == stored["webhook_signing"]
+    assert entry.entities_seeded
+
+    hub = await start_hub(config_dir)
+    status, shown = await hub.get(f"/api/config-entries/{entry_id}")
+    assert status == 200, shown
+    assert (shown["sync_interval"], shown["required_tier"]) == (900, "regulated")
+    assert shown["webhook_signed"] is True
+    assert "webhook_signing" not in shown
+    assert shown["initial_entities_seeded"] is True
+    assert "extra" not in shown
+    # The signing requirement read from the old file is enforced: an unsigned post is refused.
+    token = hub.app[CONFIG_ENTRIES].webhook_token(hub.app[CONFIG_ENTRIES].require(entry_id))
+    resp = await hub.client.post(f"/webhooks/integration/{entry_id}?token={token}", json={})
+    assert resp.status == 401
+    no_tracebacks(caplog)
