@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.config import ModelConfig
+from hub.core.committed import Committed
 from hub.core.crypto import Keyring
 from hub.core.errors import (
     MODEL_EXISTS,
@@ -114,7 +115,7 @@ class ModelRegistry:
         *,
         request_timeout: float = 120.0,
     ) -> None:
-        self._store = storage.store(MODELS_KEY, 1)
+        self._state = Committed(storage.store(MODELS_KEY, 1), _Stored({}, None), _Stored.encode)
         self._keyring = keyring
         self._env = env
         self._request_timeout = request_timeout
@@ -125,38 +126,32 @@ class ModelRegistry:
             for m in configured
         }
         self._config_default = next((m.name for m in configured if m.default), None)
-        self._ui: dict[str, ModelEndpoint] = {}
-        self._default: str | None = None
         self._clients: dict[str, Any] = {}
         """One HTTP client per endpoint, so runs reuse its connections; closed when it changes."""
 
     async def load(self) -> None:
         """Read the models added in the UI, and the chosen default."""
-        data = await self._store.load()
+        data = await self._state.store.load()
         if data is None:
             return
         # A UI model never reads an environment variable (see ``api_key``); one stored before
         # that rule loses its variable here rather than keep a value nobody can see is ignored.
-        self._ui = {
+        ui = {
             item["name"]: ModelEndpoint(**{**item, "api_key_env": None}, source="ui")
             for item in data.get("models", [])
             if item["name"] not in self._configured
         }
-        self._default = data.get("default")
+        self._state.reset(_Stored(ui, data.get("default")))
 
     # Reading
 
     def all(self) -> list[ModelEndpoint]:
         """Configuration models first, then UI ones, each in the order they were added."""
-        return [*self._configured.values(), *self._ui.values()]
+        return self._all(self._state.value)
 
     def default_name(self) -> str | None:
         """The default: the one chosen in the UI, else the configuration's, else the first."""
-        for name in (self._default, self._config_default):
-            if name is not None and self._find(name) is not None:
-                return name
-        models = self.all()
-        return models[0].name if models else None
+        return self._default_of(self._state.value)
 
     def get(self, name: str) -> ModelEndpoint:
         """One model, or ``ModelNotFoundError``."""
@@ -204,20 +199,18 @@ class ModelRegistry:
         variable, since the hub sends its value to the model's address.
         """
         _check(name=name, base_url=base_url, model=model, tier=tier, api_key_env=None)
-        if self._find(name) is not None:
-            raise ModelExistsError(f"a model named {name!r} exists already")
+        self._check_free(name)
         sealed = await self._seal(name, api_key) if api_key else None
+        self._check_free(name)  # again: another add of this name may have been staged meanwhile
         endpoint = ModelEndpoint(name, base_url, model, tier, None, "ui", sealed)
-        default = self._default
-        self._ui[name] = endpoint
-        if is_default:
-            self._default = name
         try:
-            await self._commit()
+            await self._state.change(
+                lambda state: _Stored(
+                    {**state.ui, name: endpoint}, name if is_default else state.default
+                )
+            )
         except StorageError:
             # The disk refused: no model, and no data key left behind for a key nobody stores.
-            self._ui.pop(name, None)
-            self._default = default
             if sealed is not None:
                 await self._keyring.forget_owner(_owner(name))
             raise
@@ -225,8 +218,7 @@ class ModelRegistry:
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ModelEndpoint:
         """Change a UI model; ``api_key`` omitted keeps it, ``""`` clears it, a value replaces it."""
-        current = before = self.get(name)
-        default = self._default
+        current = self.get(name)
         fields = {k: v for k, v in changes.items() if k != "is_default"}
         if current.source == "configuration" and fields:
             raise BadRequestError(
@@ -247,19 +239,21 @@ class ModelRegistry:
                 new_key = fields["api_key"]
                 api_key = await self._seal(name, new_key) if new_key else None
             current = replace(current, **merged, api_key=api_key)
-            self._ui[name] = current
-            await self._drop_client(name)
-        if changes.get("is_default") is True:
-            self._default = name
-        elif changes.get("is_default") is False and self.default_name() == name:
-            self._default = None
-        try:
-            await self._commit()
-        except StorageError:  # the disk refused: the model stays as it was
-            if before.source == "ui":
-                self._ui[name] = before
-            self._default = default
-            raise
+        changed = current
+        make_default = changes.get("is_default")
+
+        def change(state: _Stored) -> _Stored:
+            ui = {**state.ui, name: changed} if fields and name in state.ui else state.ui
+            default = state.default
+            if make_default is True:
+                default = name
+            elif make_default is False and self._default_of(state) == name:
+                default = None
+            return _Stored(ui, default)
+
+        await self._state.change(change)  # refused by the disk, the model stays as it was
+        if fields:
+            await self._drop_client(name)  # its client was made with what it was
         return current
 
     async def remove(self, name: str) -> None:
@@ -269,16 +263,13 @@ class ModelRegistry:
             raise BadRequestError(
                 f"{name!r} comes from configuration.yaml; remove it there", code=MODEL_READ_ONLY
             )
-        default = self._default
-        del self._ui[name]
-        if self._default == name:
-            self._default = None
-        try:
-            await self._commit()
-        except StorageError:  # the disk refused: the model stays, its key readable
-            self._ui[name] = current
-            self._default = default
-            raise
+        # Refused by the disk, the model stays, its key readable.
+        await self._state.change(
+            lambda state: _Stored(
+                {n: m for n, m in state.ui.items() if n != name},
+                None if state.default == name else state.default,
+            )
+        )
         await self._drop_client(name)
         await self._keyring.forget_owner(_owner(name))
 
@@ -326,20 +317,38 @@ class ModelRegistry:
     # Internals
 
     def _find(self, name: str) -> ModelEndpoint | None:
-        return self._configured.get(name) or self._ui.get(name)
+        return self._configured.get(name) or self._state.value.ui.get(name)
+
+    def _check_free(self, name: str) -> None:
+        if name in self._configured or name in self._state.view.ui:
+            raise ModelExistsError(f"a model named {name!r} exists already")
+
+    def _all(self, state: _Stored) -> list[ModelEndpoint]:
+        return [*self._configured.values(), *state.ui.values()]
+
+    def _default_of(self, state: _Stored) -> str | None:
+        for name in (state.default, self._config_default):
+            if name is not None and (name in self._configured or name in state.ui):
+                return name
+        models = self._all(state)
+        return models[0].name if models else None
 
     async def _seal(self, name: str, api_key: str) -> str:
         if not isinstance(api_key, str) or len(api_key) > 4096:
             raise BadRequestError("api_key must be text of at most 4096 characters")
         return await self._keyring.encrypt(_owner(name), API_KEY_FIELD, api_key)
 
-    async def _commit(self) -> None:
-        await self._store.commit(
-            lambda: {
-                "models": [m.stored() for m in self._ui.values()],
-                "default": self._default,
-            }
-        )
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What ``.storage/core.models`` holds: the UI models in the order added, and the default."""
+
+    ui: dict[str, ModelEndpoint]
+    default: str | None
+
+    def encode(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"models": [m.stored() for m in self.ui.values()], "default": self.default}
 
 
 def _owner(name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -12,14 +11,26 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from hub.auth.models import Person, TokenPair, TokenRecord
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.principal import Principal
+from hub.auth.sign_ins import (
+    LONG_LIVED_PREFIX,
+    MAX_LONG_LIVED,
+    MAX_SIGN_INS,
+    AuthState,
+    TokenIndex,
+    digest,
+    expired,
+    new_sign_in,
+    rotate,
+)
 from hub.auth.throttle import Throttle
+from hub.core.committed import Committed
 from hub.core.disk import DiskFaultError
 from hub.core.errors import (
     CURRENT_PASSWORD_WRONG,
@@ -29,7 +40,6 @@ from hub.core.errors import (
     BadRequestError,
     HubError,
     NotFoundError,
-    StorageError,
     error_key,
 )
 from hub.core.storage import StorageManager
@@ -39,18 +49,8 @@ _LOGGER = logging.getLogger(__name__)
 AUTH_KEY: Final = "auth"
 ACCESS_TOKEN_SECONDS: Final = 1800
 ACCESS_PREFIX: Final = "hat1"
-REFRESH_PREFIX: Final = "hrt_"
-LONG_LIVED_PREFIX: Final = "hlt_"
 _USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD: Final = 8
-REFRESH_IDLE_SECONDS: Final = 30 * 86_400
-"""A sign-in not refreshed for 30 days ends: a forgotten browser's token stops being a key."""
-MAX_SIGN_INS: Final = 100
-"""Sign-ins kept per person; a new one drops the least recently used (a browser long gone)."""
-MAX_LONG_LIVED: Final = 50
-"""Named tokens per person; the 51st is refused, since dropping a script's token would break it."""
-KEEP_ROTATED: Final = 20
-"""Earlier refresh tokens remembered per sign-in, to recognise a stolen one being replayed."""
 
 
 class InvalidCredentialsError(HubError):
@@ -88,12 +88,8 @@ class AuthService:
     """Accounts and tokens, persisted in ``.storage/auth``; access tokens are signed per process."""
 
     def __init__(self, storage: StorageManager) -> None:
-        self._store = storage.store(AUTH_KEY, 1)
-        self._people: dict[str, Person] = {}
-        self._tokens: dict[str, TokenRecord] = {}
-        self._by_hash: dict[str, TokenRecord] = {}
-        self._by_rotated: dict[str, str] = {}
-        """An earlier refresh token's hash → its sign-in's id."""
+        self._saved = Committed(storage.store(AUTH_KEY, 1), AuthState({}, {}), AuthState.encode)
+        self._indexed: tuple[AuthState, TokenIndex] | None = None
         # Access tokens are short-lived; a key that dies with the process only means a refresh.
         self._signing_key = secrets.token_bytes(32)
         self._lock = asyncio.Lock()
@@ -109,36 +105,30 @@ class AuthService:
 
     async def load(self) -> None:
         """Read people and tokens."""
-        data = await self._store.load()
-        if data is None:
-            return
-        self._people = {p["person_id"]: Person(**p) for p in data["people"]}
-        now = time.time()
-        records = (TokenRecord.from_json(t) for t in data["tokens"])
-        # Expired sign-ins are dropped here and leave the file with the next change.
-        self._tokens = {t.token_id: t for t in records if not _expired(t, now)}
-        self._reindex()
+        data = await self._saved.store.load()
+        if data is not None:
+            self._saved.reset(AuthState.from_json(data, time.time()))
 
-    @contextlib.asynccontextmanager
-    async def _change(self) -> AsyncIterator[None]:
-        """Hold the lock for one change; if its save fails, memory goes back to what is on disk."""
-        async with self._lock:
-            people, tokens = dict(self._people), dict(self._tokens)
-            try:
-                yield
-            except StorageError:
-                # Every change happens under this lock, so nothing else is undone with it.
-                self._people, self._tokens = people, tokens
-                self._reindex()
-                raise
+    @property
+    def _people(self) -> dict[str, Person]:
+        return self._saved.value.people
 
-    async def _commit(self) -> None:
-        await self._store.commit(
-            lambda: {
-                "people": [asdict(p) for p in self._people.values()],
-                "tokens": [asdict(t) for t in self._tokens.values()],
-            }
-        )
+    @property
+    def _tokens(self) -> dict[str, TokenRecord]:
+        return self._saved.value.tokens
+
+    @property
+    def _index(self) -> TokenIndex:
+        """The index of the tokens served, rebuilt once after each change."""
+        state = self._saved.value
+        if self._indexed is None or self._indexed[0] is not state:
+            self._indexed = (state, TokenIndex.of(state.tokens.values()))
+        return self._indexed[1]
+
+    async def _commit(self, state: AuthState) -> None:
+        """Serve ``state`` once it is on disk; refused, memory is as it was (called under the lock)."""
+        # Every change is made under the lock from the state served, so the next state is whole.
+        await self._saved.change(lambda _: state)
 
     # People
 
@@ -166,15 +156,16 @@ class AuthService:
         language: str | None = None,
     ) -> TokenPair:
         """Create the owner (an admin) while nobody exists, and sign them in; closed forever after."""
-        async with self._change():  # two racing browsers: exactly one becomes the owner
+        async with self._lock:  # two racing browsers: exactly one becomes the owner
             if self._people:
                 raise OnboardingClosedError("the hub already has its owner; sign in instead")
             person = await self._new_person(
                 username, password, display_name, language, is_admin=True
             )
-            self._people[person.person_id] = person
-            pair, _ = self._issue_refresh(person, "onboarding")
-            await self._commit()
+            state, pair, _ = self._sign_in(
+                self._saved.value.with_person(person), person, "onboarding"
+            )
+            await self._commit(state)
         _LOGGER.info("Onboarding finished: %s is the owner", person.username)
         return pair
 
@@ -188,12 +179,11 @@ class AuthService:
         is_admin: bool = False,
     ) -> Person:
         """Add an account."""
-        async with self._change():
+        async with self._lock:
             person = await self._new_person(
                 username, password, display_name, language, is_admin=is_admin
             )
-            self._people[person.person_id] = person
-            await self._commit()
+            await self._commit(self._saved.value.with_person(person))
         return person
 
     async def update_person(
@@ -216,7 +206,7 @@ class AuthService:
         own = by is not None and by.person_id == person_id
         if password is not None and own:
             await self._check_current(self.person(person_id), current_password, client)
-        async with self._change():
+        async with self._lock:
             person = self.person(person_id)
             changes: dict[str, Any] = {}
             if display_name is not None:
@@ -231,15 +221,13 @@ class AuthService:
                 _check_password(password)
                 async with self._hashing:
                     changes["password_hash"] = await asyncio.to_thread(hash_password, password)
-            self._people[person_id] = replace(person, **changes)
+            state = self._saved.value.with_person(replace(person, **changes))
             # A new password, or losing admin rights, ends every sign-in: open sockets included;
             # only the one a person changed their own password from goes on.
             demoted = person.is_admin and is_admin is False
             keep = by.token_id if own and by is not None and not demoted else None
-            revoked = (
-                self._drop_tokens(person_id, keep=keep) if password is not None or demoted else []
-            )
-            await self._commit()
+            revoked = state.held_by(person_id, keep=keep) if password is not None or demoted else []
+            await self._commit(state.without_tokens(revoked))
         self._announce(revoked)
         return self._people[person_id]
 
@@ -252,20 +240,19 @@ class AuthService:
 
     async def begin_removal(self, person_id: str) -> None:
         """Sign a person out everywhere and keep them out while what is theirs is removed."""
-        async with self._change():
+        async with self._lock:
             person = self.check_removable(person_id)
-            self._people[person_id] = replace(person, removing=True)
-            revoked = self._drop_tokens(person_id)
-            await self._commit()
+            state = self._saved.value.with_person(replace(person, removing=True))
+            revoked = state.held_by(person_id)
+            await self._commit(state.without_tokens(revoked))
         self._announce(revoked)
 
     async def finish_removal(self, person_id: str) -> None:
         """Remove the account itself, once what was theirs is gone."""
-        async with self._change():
+        async with self._lock:
             self.person(person_id)
-            del self._people[person_id]
-            revoked = self._drop_tokens(person_id)
-            await self._commit()
+            revoked = self._saved.value.held_by(person_id)
+            await self._commit(self._saved.value.without_person(person_id))
         self._announce(revoked)
 
     async def delete_person(self, person_id: str) -> None:
@@ -302,8 +289,8 @@ class AuthService:
                 "wrong username or password", key=error_key(INVALID_CREDENTIALS)
             )
         async with self._lock:
-            pair, dropped = self._issue_refresh(person, client)
-            await self._commit_sign_in(name)
+            state, pair, dropped = self._sign_in(self._saved.value, person, client)
+            await self._commit_sign_in(state, name)
         self._announce(dropped)
         return pair
 
@@ -313,25 +300,17 @@ class AuthService:
         Presenting a refresh token that was already traded in means two parties hold this sign-in
         (a stolen copy, as OAuth 2.1 warns): the whole sign-in ends, for both.
         """
-        digest = _digest(refresh_token)
+        presented = digest(refresh_token)
         async with self._lock:
-            record = self._by_hash.get(digest)
-            if record is None or record.kind != "refresh" or _expired(record, time.time()):
+            record = self._index.by_hash.get(presented)
+            if record is None or record.kind != "refresh" or expired(record, time.time()):
                 if record is not None and record.kind == "refresh":
                     await self._end_sign_in(record.token_id, replayed=False)
-                elif record is None and (replayed := self._by_rotated.get(digest)):
+                elif record is None and (replayed := self._index.by_rotated.get(presented)):
                     await self._end_sign_in(replayed, replayed=True)
                 raise InvalidCredentialsError("the refresh token is not valid (signed out?)")
-            token = REFRESH_PREFIX + secrets.token_urlsafe(32)
-            rotated = replace(
-                record,
-                token_hash=_digest(token),
-                last_used=time.time(),
-                rotated=(*record.rotated, record.token_hash)[-KEEP_ROTATED:],
-            )
-            self._unindex(record)
-            self._add_token(rotated)
-            await self._commit_sign_in(record.person_id)
+            rotated, token = rotate(record, time.time())
+            await self._commit_sign_in(self._saved.value.with_token(rotated), record.person_id)
         return TokenPair(self._access_token(rotated), token, ACCESS_TOKEN_SECONDS, record.token_id)
 
     async def logout(self, principal: Principal) -> None:
@@ -341,7 +320,7 @@ class AuthService:
     async def create_long_lived(self, principal: Principal, name: str) -> tuple[TokenRecord, str]:
         """A named token for a script; the token is shown once, then only its name and id."""
         token = LONG_LIVED_PREFIX + secrets.token_urlsafe(32)
-        async with self._change():
+        async with self._lock:
             held = sum(t.kind == "long_lived" for t in self.tokens_of(principal.person_id))
             if held >= self.max_long_lived:
                 raise TooManyTokensError(
@@ -352,19 +331,15 @@ class AuthService:
                 person_id=principal.person_id,
                 kind="long_lived",
                 name=name,
-                token_hash=_digest(token),
+                token_hash=digest(token),
                 created_at=time.time(),
             )
-            self._add_token(record)
-            await self._commit()
+            await self._commit(self._saved.value.with_token(record))
         return record, token
 
     def tokens_of(self, person_id: str) -> list[TokenRecord]:
         """A person's tokens, oldest first."""
-        return sorted(
-            (t for t in self._tokens.values() if t.person_id == person_id),
-            key=lambda t: t.created_at,
-        )
+        return self._saved.value.tokens_of(person_id)
 
     def token(self, token_id: str) -> TokenRecord | None:
         """One token record."""
@@ -372,12 +347,10 @@ class AuthService:
 
     async def revoke(self, token_id: str) -> None:
         """End a token and every access that descends from it; live sockets are closed."""
-        async with self._change():
-            record = self._tokens.pop(token_id, None)
-            if record is None:
+        async with self._lock:
+            if token_id not in self._tokens:
                 raise NotFoundError(f"no token {token_id!r}")
-            self._unindex(record)
-            await self._commit()
+            await self._commit(self._saved.value.without_tokens([token_id]))
         self._announce([token_id])
 
     def on_revoke(self, callback: Callable[[str], None]) -> Callable[[], None]:
@@ -390,7 +363,7 @@ class AuthService:
     def authenticate(self, bearer: str) -> Principal | None:
         """The caller behind an access token or a long-lived token, or ``None``."""
         if bearer.startswith(LONG_LIVED_PREFIX):
-            record = self._by_hash.get(_digest(bearer))
+            record = self._index.by_hash.get(digest(bearer))
             if record is None or record.kind != "long_lived":
                 return None
             return self._principal(record, None)
@@ -453,46 +426,32 @@ class AuthService:
             created_at=time.time(),
         )
 
-    def _issue_refresh(self, person: Person, client: str) -> tuple[TokenPair, list[str]]:
-        """A new sign-in, and the ids of the least recently used ones it pushed past the cap."""
-        token = REFRESH_PREFIX + secrets.token_urlsafe(32)
-        now = time.time()
-        record = TokenRecord(
-            token_id=secrets.token_hex(8),
-            person_id=person.person_id,
-            kind="refresh",
-            name=f"sign-in from {client}"[:100],
-            token_hash=_digest(token),
-            created_at=now,
-            last_used=now,
+    def _sign_in(
+        self, state: AuthState, person: Person, client: str
+    ) -> tuple[AuthState, TokenPair, list[str]]:
+        """A new sign-in, and the ids of the sign-ins it pushed out (expired, or past the cap)."""
+        state, record, token, dropped = new_sign_in(
+            state, person, client, limit=self.max_sign_ins, now=time.time()
         )
-        self._add_token(record)
-        sign_ins = [t for t in self.tokens_of(person.person_id) if t.kind == "refresh"]
-        stale = [t for t in sign_ins if _expired(t, now)]
-        fresh = sorted((t for t in sign_ins if not _expired(t, now)), key=lambda t: t.used_at)
-        dropped = stale + fresh[: max(0, len(fresh) - self.max_sign_ins)]
-        for old in dropped:
-            del self._tokens[old.token_id]
-            self._unindex(old)
         pair = TokenPair(self._access_token(record), token, ACCESS_TOKEN_SECONDS, record.token_id)
-        return pair, [t.token_id for t in dropped]
+        return state, pair, dropped
 
-    async def _commit_sign_in(self, name: str) -> None:
+    async def _commit_sign_in(self, state: AuthState, name: str) -> None:
         """Save a sign-in or a refresh; on a refusing disk it lives in memory until the disk is back."""
         try:
-            await self._commit()
+            await self._commit(state)
         except DiskFaultError as err:
             # Signing in must work on a full or read-only disk, or nobody could see what the hub
-            # says about it: the sign-in lives in memory (a restart ends it) and is saved by the
-            # store's retry once the disk takes writes again.
+            # says about it: the sign-in is served from memory (a restart ends it) and saved by
+            # the store's retry once the disk takes writes again.
+            self._saved.change_soon(lambda _: state)
             _LOGGER.warning("The sign-in of %s is kept in memory only: %s", name, err.message)
 
     async def _end_sign_in(self, token_id: str, *, replayed: bool) -> None:
         """End a sign-in whose refresh token expired or was replayed (called under the lock)."""
-        record = self._tokens.pop(token_id, None)
+        record = self._tokens.get(token_id)
         if record is None:
             return
-        self._unindex(record)
         if replayed:
             _LOGGER.warning(
                 "A used refresh token of %s was presented again: that sign-in is ended",
@@ -500,7 +459,7 @@ class AuthService:
                 if record.person_id in self._people
                 else "?",
             )
-        await self._commit_sign_in(record.person_id)
+        await self._commit_sign_in(self._saved.value.without_tokens([token_id]), record.person_id)
         self._announce([token_id])
 
     async def _check_current(self, person: Person, password: str | None, client: str) -> None:
@@ -525,22 +484,6 @@ class AuthService:
             against = stored if stored is not None else await asyncio.to_thread(_dummy_hash)
             return await asyncio.to_thread(verify_password, password, against)
 
-    def _add_token(self, record: TokenRecord) -> None:
-        self._tokens[record.token_id] = record
-        self._by_hash[record.token_hash] = record
-        for old in record.rotated:
-            self._by_rotated[old] = record.token_id
-
-    def _unindex(self, record: TokenRecord) -> None:
-        self._by_hash.pop(record.token_hash, None)
-        for old in record.rotated:
-            self._by_rotated.pop(old, None)
-
-    def _reindex(self) -> None:
-        self._by_hash, self._by_rotated = {}, {}
-        for record in self._tokens.values():
-            self._add_token(record)
-
     def _access_token(self, record: TokenRecord) -> str:
         expires = str(int(time.time()) + ACCESS_TOKEN_SECONDS)
         return f"{ACCESS_PREFIX}.{record.token_id}.{expires}.{self._sign(f'{record.token_id}.{expires}')}"
@@ -548,15 +491,6 @@ class AuthService:
     def _sign(self, payload: str) -> str:
         digest = hmac.new(self._signing_key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-    def _drop_tokens(self, person_id: str, *, keep: str | None = None) -> list[str]:
-        doomed = [
-            t for t in self._tokens.values() if t.person_id == person_id and t.token_id != keep
-        ]
-        for record in doomed:
-            del self._tokens[record.token_id]
-            self._unindex(record)
-        return [record.token_id for record in doomed]
 
     def _announce(self, token_ids: list[str]) -> None:
         for token_id in token_ids:
@@ -579,14 +513,6 @@ def _check_password(password: str) -> None:
         )
     if len(password) > 1024:
         raise BadRequestError("password: at most 1024 characters")
-
-
-def _expired(record: TokenRecord, now: float) -> bool:
-    return record.kind == "refresh" and now - record.used_at > REFRESH_IDLE_SECONDS
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
+from hub.core.committed import Committed
 from hub.core.errors import (
     SECRET_UNDECRYPTABLE,
     CryptoError,
@@ -98,11 +100,10 @@ class Keyring:
         self._env = env
         self._store = manager.store(KEYRING_KEY, 1)
         self._master: MasterKey  # set by open(), which must run before any other method
-        self._state: _State
+        self._saved: Committed[_State]  # set by open(); served only once on disk
         self._unwrapped: dict[str, bytes] = {}
         self._registered: dict[str, set[tuple[str, str]]] = {}
         self._lock = asyncio.Lock()
-        self._durable: set[str] = set()  # data key ids known to be on disk
 
     async def open(self) -> Keyring:
         """Load the master key and the keyring, creating both on a fresh install; returns self."""
@@ -113,9 +114,14 @@ class Keyring:
         if state is None:
             state = _State(master_fingerprint=master.fingerprint, owners={}, data_keys={})
             await self._store.save(state.model_dump())
-        self._master, self._state = master, state
-        self._durable = set(state.data_keys)
+        self._master = master
+        self._saved = Committed(self._store, state, _State.model_dump)
         return self
+
+    @property
+    def _state(self) -> _State:
+        """The keyring on disk (or, after a refused forget, owed to it)."""
+        return self._saved.value
 
     async def encrypt(self, owner_id: str, field: str, plaintext: str) -> str:
         """Return a token for ``plaintext``; the owner's data key is on disk before it returns."""
@@ -151,19 +157,15 @@ class Keyring:
         # Never raises for the disk: the keys leave memory at once, and a save the disk refuses
         # is retried until it lands, so a full disk never undoes a removal already made.
         async with self._lock:
-            state = self._state
-            doomed = {kid for kid, k in state.data_keys.items() if k.owner == owner_id}
-            if doomed or owner_id in state.owners:
-                owners = {o: kid for o, kid in state.owners.items() if o != owner_id}
-                keys = {kid: k for kid, k in state.data_keys.items() if kid not in doomed}
-                forgotten = state.model_copy(update={"owners": owners, "data_keys": keys})
+            doomed = {kid for kid, k in self._state.data_keys.items() if k.owner == owner_id}
+            if doomed or owner_id in self._state.owners:
+                forget = functools.partial(_without_owner, owner_id)
                 try:
-                    await self._commit(forgotten)
+                    await self._saved.change(forget)
                 except StorageError:
-                    # Dropping a key early is safe (no token may outlive its key, not the reverse).
-                    self._state = forgotten
-                    self._durable -= doomed
-                    self._store.schedule_save(lambda: self._state.model_dump())
+                    # Dropping a key early is safe (no token may outlive its key, not the reverse):
+                    # served now, and saved by the store's retry once the disk takes writes.
+                    self._saved.change_soon(forget)
                 for key_id in doomed:
                     self._unwrapped.pop(key_id, None)
         for _field, value in self._registered.pop(owner_id, set()):
@@ -171,13 +173,14 @@ class Keyring:
 
     async def _current_data_key(self, owner_id: str, field: str) -> tuple[str, bytes]:
         async with self._lock:
-            state = self._state
-            key_id = state.owners.get(owner_id)
+            view = self._saved.view  # with new keys of concurrent encrypts still on their way
+            key_id = view.owners.get(owner_id)
             if key_id is not None:
-                data_key = self._data_key(key_id, state.data_keys[key_id], field)
+                data_key = self._data_key(key_id, view.data_keys[key_id], field)
+                new = None
             else:
                 key_id = secrets.token_hex(6)
-                while key_id in state.data_keys:
+                while key_id in view.data_keys:
                     key_id = secrets.token_hex(6)
                 data_key = secrets.token_bytes(KEY_SIZE)
                 record = _DataKey(
@@ -185,37 +188,20 @@ class Keyring:
                     wrapped=_wrap(self._master, owner_id, key_id, data_key),
                     created=datetime.now(UTC).isoformat(timespec="seconds"),
                 )
-                owners = {**state.owners, owner_id: key_id}
-                keys = {**state.data_keys, key_id: record}
-                self._state = state.model_copy(update={"owners": owners, "data_keys": keys})
-                self._unwrapped[key_id] = data_key
-        if key_id not in self._durable:
-            # A token must never outlive its data key: wait until the key is on disk. New keys of
-            # concurrent encrypts share one write (group commit), so a burst of entries is cheap.
-            try:
-                await self._store.commit(lambda: self._state.model_dump())
-            except StorageError:
-                async with self._lock:
-                    self._forget_key(owner_id, key_id)
-                raise
-            self._durable.add(key_id)
+                new = functools.partial(_with_key, owner_id, key_id, record)
+        if key_id in self._state.data_keys:
+            return key_id, data_key
+        # A token must never outlive its data key: wait until the key is on disk. New keys of
+        # concurrent encrypts share one write (group commit), so a burst of entries is cheap.
+        if new is not None:
+            await self._saved.change(new)
+            self._unwrapped[key_id] = data_key
+        else:
+            await self._saved.commit()  # joins the write of the encrypt that made the key
+        if key_id not in self._saved.view.data_keys:
+            # The encrypt that made it was refused after this one joined a later write.
+            return await self._current_data_key(owner_id, field)
         return key_id, data_key
-
-    def _forget_key(self, owner_id: str, key_id: str) -> None:
-        state = self._state
-        if key_id in self._durable or key_id not in state.data_keys:
-            return
-        owners = {
-            o: kid for o, kid in state.owners.items() if not (o == owner_id and kid == key_id)
-        }
-        keys = {kid: k for kid, k in state.data_keys.items() if kid != key_id}
-        self._state = state.model_copy(update={"owners": owners, "data_keys": keys})
-        self._unwrapped.pop(key_id, None)
-
-    async def _commit(self, state: _State) -> None:
-        # Memory follows only a successful save: a token must never outlive its data key.
-        await self._store.save(state.model_dump())
-        self._state = state
 
     def _data_key(self, key_id: str, record: _DataKey, field: str | None) -> bytes:
         data_key = self._unwrapped.get(key_id)
@@ -248,7 +234,7 @@ class Keyring:
             # Never delete ``pending`` if this save fails: the keyring may have reached the disk
             # anyway, and ``open`` decides from the fingerprint which key file to keep.
             update = {"master_fingerprint": new.fingerprint, "data_keys": keys}
-            await self._commit(state.model_copy(update=update))
+            await self._saved.change(lambda _: state.model_copy(update=update))
             self._master = new
             if new.source == "file":
                 await asyncio.to_thread(promote, pending, pending.with_name(KEY_FILE))
@@ -261,6 +247,19 @@ async def rotate_master_key(manager: StorageManager, env: Mapping[str, str]) -> 
     """Re-wrap every data key under a new master key; tokens stay valid and untouched."""
     keyring = await Keyring(manager, env).open()
     return await keyring._rotate()
+
+
+def _with_key(owner_id: str, key_id: str, record: _DataKey, state: _State) -> _State:
+    owners = {**state.owners, owner_id: key_id}
+    keys = {**state.data_keys, key_id: record}
+    return state.model_copy(update={"owners": owners, "data_keys": keys})
+
+
+def _without_owner(owner_id: str, state: _State) -> _State:
+    doomed = {kid for kid, k in state.data_keys.items() if k.owner == owner_id}
+    owners = {o: kid for o, kid in state.owners.items() if o != owner_id}
+    keys = {kid: k for kid, k in state.data_keys.items() if kid not in doomed}
+    return state.model_copy(update={"owners": owners, "data_keys": keys})
 
 
 def _aad(*parts: str) -> bytes:

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -272,8 +272,8 @@ class Store:
         try:
             text = json.dumps(envelope, indent=2, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError) as err:
-            # As a StorageError, every caller rolls its change back as it does for a refusing
-            # disk, instead of keeping in memory what was never saved.
+            # As a StorageError, every caller's change stays unserved as it does for a refusing
+            # disk, instead of memory keeping what was never saved.
             raise StorageEncodingError(self.key, err) from None
         try:
             return text.encode()
@@ -332,7 +332,7 @@ class Store:
                     await self._write_unlocked(self._take(data_func))
             except Exception as err:  # noqa: BLE001  # handed to every waiting caller
                 if self._pending is None:
-                    # Callers roll their own change back; whatever else changed is still owed.
+                    # Callers' staged changes are never served; whatever else changed is still owed.
                     self._pending = data_func
                 if isinstance(err, StorageError):
                     self._failed(err)
@@ -445,29 +445,3 @@ class Store:
                 pass
             except OSError as err:
                 raise self._manager.write_error(self.path, err) from err
-
-
-_ABSENT: Any = object()
-
-
-async def commit_item(
-    store: Store,
-    items: MutableMapping[str, Any],
-    key: str,
-    value: Any,
-    data_func: Callable[[], Any],
-) -> None:
-    """Set ``items[key]`` (``None`` removes it) and commit; if the disk refuses, it is as before."""
-    before = items.get(key, _ABSENT)
-    if value is None:
-        items.pop(key, None)
-    else:
-        items[key] = value
-    try:
-        await store.commit(data_func)
-    except StorageError:
-        if before is _ABSENT:
-            items.pop(key, None)
-        else:
-            items[key] = before
-        raise

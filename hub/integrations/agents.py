@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError, StorageError
-from hub.core.storage import StorageManager, commit_item
+from hub.core.committed import CommittedItems
+from hub.core.errors import AGENT_NOT_FOUND, ForbiddenError, NotFoundError
+from hub.core.storage import StorageManager
 from hub.integrations.capabilities import AgentDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
@@ -58,17 +59,22 @@ class Agents:
     """Every contributed sub-agent; people may only switch them on and off."""
 
     def __init__(self, storage: StorageManager) -> None:
-        self._store = storage.store(AGENTS_KEY, 1)
-        self._agents: dict[str, DelegateAgent] = {}
+        self._state = CommittedItems[str, DelegateAgent](storage.store(AGENTS_KEY, 1), _encode)
 
     async def load(self) -> None:
         """Read the stored agents."""
-        data = await self._store.load()
+        data = await self._state.store.load()
         if data is not None:
-            self._agents = {
-                a["slug"]: DelegateAgent(**{**a, "required_tools": tuple(a["required_tools"])})
-                for a in data["agents"]
-            }
+            self._state.reset(
+                {
+                    a["slug"]: DelegateAgent(**{**a, "required_tools": tuple(a["required_tools"])})
+                    for a in data["agents"]
+                }
+            )
+
+    @property
+    def _agents(self) -> dict[str, DelegateAgent]:
+        return self._state.value
 
     def visible(self, person_id: str) -> list[DelegateAgent]:
         """Global agents and the person's own, by name."""
@@ -90,19 +96,15 @@ class Agents:
         if agent.owner is None and not admin:
             raise ForbiddenError("only an admin may switch a global sub-agent")
         agent = replace(agent, enabled=enabled, updated_at=time.time())
-        await commit_item(self._store, self._agents, slug, agent, self._snapshot)
+        await self._state.set_item(slug, agent)
         return agent
 
     async def forget_person(self, person_id: str) -> None:
         """Remove every agent contributed to a removed person."""
-        kept = {slug: a for slug, a in self._agents.items() if a.owner != person_id}
-        if len(kept) != len(self._agents):
-            before, self._agents = self._agents, kept
-            try:
-                await self._store.commit(self._snapshot)
-            except StorageError:
-                self._agents = before
-                raise
+        if any(a.owner == person_id for a in self._agents.values()):
+            await self._state.change(
+                lambda agents: {slug: a for slug, a in agents.items() if a.owner != person_id}
+            )
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the agents an entry's integration contributes (after its setup)."""
@@ -112,7 +114,7 @@ class Agents:
             _LOGGER.exception("agents() of %s failed", entry.domain)
             return
         owner = contribution_owner(entry)
-        changed = False
+        changed: dict[str, DelegateAgent] = {}
         for key, descriptor in declared.items():
             if not isinstance(descriptor, AgentDescriptor):
                 _LOGGER.error("agents() of %s: %r is not an AgentDescriptor", entry.domain, key)
@@ -134,18 +136,19 @@ class Agents:
                 updated_at=time.time(),
             )
             if old is None or replace(old, updated_at=agent.updated_at) != agent:
-                self._agents[slug] = agent
-                changed = True
+                changed[slug] = agent
         if changed:
-            await self._commit()
+            await self._state.change(lambda agents: {**agents, **changed})
 
     async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
         """Remove an entry's agents unless another entry of its domain and scope holds them."""
-        if drop_contributions(self._agents, entry, remaining):
-            await self._commit()
+        kept = dict(self._agents)  # a fresh dict: the one served is never changed in place
+        if drop_contributions(kept, entry, remaining):
+            doomed = self._agents.keys() - kept.keys()
+            await self._state.change(
+                lambda agents: {s: a for s, a in agents.items() if s not in doomed}
+            )
 
-    async def _commit(self) -> None:
-        await self._store.commit(self._snapshot)
 
-    def _snapshot(self) -> dict[str, Any]:
-        return {"agents": [a.public() for a in self._agents.values()]}
+def _encode(agents: dict[str, DelegateAgent]) -> dict[str, Any]:
+    return {"agents": [a.public() for a in agents.values()]}

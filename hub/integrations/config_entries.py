@@ -5,12 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from secrets import token_hex, token_urlsafe
 from typing import Any, Final, Unpack
 
 from hub.core.bus import EventBus
+from hub.core.committed import CommittedItems, with_item
 from hub.core.crypto import Keyring
 from hub.core.disk import DiskFaultError
 from hub.core.errors import TOO_MANY_ENTRIES, HubError, StorageError
@@ -67,9 +68,7 @@ class ConfigEntries(EntryLifecycle):
         self._store = storage.store(ENTRIES_KEY, ENTRIES_VERSION, migrate=migrate_entries)
         self._keyring = keyring
         self._bus = bus
-        self._entries = {}
-        self._staged: list[_Staged] = []
-        """Changes on their way to disk, in order: what ``_snapshot`` writes, not yet served."""
+        self._state = CommittedItems[str, ConfigEntry](self._store, _encode)
         self._webhook_tokens: dict[str, str] = {}
         self.context_extras: Callable[[ConfigEntry], Mapping[str, Any]] | None = None
         """Adds what later layers hand integrations (``writer``, ``events``) to every context."""
@@ -88,9 +87,14 @@ class ConfigEntries(EntryLifecycle):
                 f"{self._store.path} is damaged ({type(err).__name__}); restore it from a backup"
             ) from None
         # What ran last time says nothing about this start; the reason of a failure is kept.
-        self._entries = {
-            entry.entry_id: replace(entry, state=EntryState.NOT_LOADED) for entry in entries
-        }
+        self._state.reset(
+            {entry.entry_id: replace(entry, state=EntryState.NOT_LOADED) for entry in entries}
+        )
+
+    @property
+    def _entries(self) -> dict[str, ConfigEntry]:
+        """What memory serves; swapped whole, never changed in place."""
+        return self._state.value
 
     def get(self, entry_id: str) -> ConfigEntry | None:
         """The entry, if it exists."""
@@ -157,8 +161,7 @@ class ConfigEntries(EntryLifecycle):
             )
 
     # Changing: each change is a function from the stored entry to the next one (``None``:
-    # absent). It is staged, the store commits the view with it, and only then is it applied to
-    # what memory serves; a refused write unstages it, so nothing is ever put back by hand.
+    # absent), committed by ``CommittedItems``: served only once it is on disk.
 
     async def create(
         self,
@@ -301,8 +304,11 @@ class ConfigEntries(EntryLifecycle):
     def note(self, entry_id: str, **records: Unpack[EntryRecords]) -> None:
         """Record hub-owned state on the entry (saved soon, not at once: it can be recomputed)."""
         if entry_id in self._entries:
-            self._swap(entry_id, lambda entry: entry and replace(entry, **records))
-            self._store.schedule_save(self._snapshot)
+            self._state.change_soon(
+                lambda entries: with_item(
+                    entries, entry_id, lambda entry: entry and replace(entry, **records)
+                )
+            )
 
     async def set_settings(self, entry_id: str, **settings: Unpack[EntrySettings]) -> ConfigEntry:
         """Record an admin's settings on the entry (``None`` unsets one), on disk before returning."""
@@ -317,26 +323,15 @@ class ConfigEntries(EntryLifecycle):
 
     # Internals
 
-    def _snapshot(self) -> dict[str, Any]:
-        view = self._entries
-        for staged in self._staged:
-            view = _next(view, staged.entry_id, staged.change)
-        return {"entries": [entry.to_json() for entry in view.values()]}
+    def _snapshot(self) -> Any:
+        return self._state.snapshot()
 
     async def _commit(self) -> None:
-        await self._store.commit(self._snapshot)
+        await self._state.commit()
 
     async def _commit_change(self, entry_id: str, change: Change) -> ConfigEntry | None:
-        """Stage ``change``, commit it, and swap it in once on disk; refused, memory is untouched."""
-        staged = _Staged(entry_id, change)
-        # Staged with no await before the commit joins its write, so that write includes it.
-        self._staged.append(staged)
-        try:
-            await self._commit()
-        finally:
-            self._staged.remove(staged)
-        self._swap(entry_id, change)
-        return self._entries.get(entry_id)
+        """Commit ``change`` of one entry, served once on disk; refused, memory is untouched."""
+        return await self._state.change_item(entry_id, change)
 
     async def _commit_edit(
         self, entry_id: str, edit: Callable[[ConfigEntry], ConfigEntry]
@@ -350,29 +345,15 @@ class ConfigEntries(EntryLifecycle):
         return changed
 
     def _swap(self, entry_id: str, change: Change) -> None:
-        self._entries = _next(self._entries, entry_id, change)
+        self._state.swap(lambda entries: with_item(entries, entry_id, change))
 
 
 Change = Callable[[ConfigEntry | None], ConfigEntry | None]
 """The next version of one entry from its current one; ``None`` for an absent entry."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Staged:
-    """A change on its way to disk; compared by identity, as each is its own."""
-
-    entry_id: str
-    change: Change
-
-
-def _next(
-    entries: Mapping[str, ConfigEntry], entry_id: str, change: Change
-) -> dict[str, ConfigEntry]:
-    """The mapping with ``change`` applied to one entry; a new one keeps the others' order."""
-    after = change(entries.get(entry_id))
-    if after is None:
-        return {key: entry for key, entry in entries.items() if key != entry_id}
-    return {**entries, entry_id: after}
+def _encode(entries: Mapping[str, ConfigEntry]) -> dict[str, Any]:
+    return {"entries": [entry.to_json() for entry in entries.values()]}
 
 
 def _now() -> str:

@@ -48,9 +48,13 @@ class EntryLifecycle(ABC):
 
     # The storage side (``ConfigEntries``) owns these; declared here so the lifecycle type-checks
     # on its own and the contract between the two halves is written down in one place.
-    _entries: dict[str, ConfigEntry]
     _store: Store
     _bus: EventBus
+
+    @property
+    @abstractmethod
+    def _entries(self) -> Mapping[str, ConfigEntry]:
+        """What memory serves, by entry id; swapped whole, never changed in place."""
 
     def __init__(self, registry: IntegrationRegistry, *, setup_timeout: float) -> None:
         self._registry = registry

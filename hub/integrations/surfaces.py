@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
+from hub.core.committed import CommittedItems
 from hub.core.errors import (
     SURFACE_NOT_FOUND,
     BadRequestError,
     ForbiddenError,
     NotFoundError,
-    StorageError,
 )
-from hub.core.storage import StorageManager, commit_item
+from hub.core.storage import StorageManager
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
 from hub.integrations.integration import Integration
@@ -63,14 +63,17 @@ class Surfaces:
     """Every surface; contributed ones follow their entries, people's own are edited by them."""
 
     def __init__(self, storage: StorageManager) -> None:
-        self._store = storage.store(SURFACES_KEY, 1)
-        self._surfaces: dict[str, Surface] = {}
+        self._state = CommittedItems[str, Surface](storage.store(SURFACES_KEY, 1), _encode)
 
     async def load(self) -> None:
         """Read the stored surfaces."""
-        data = await self._store.load()
+        data = await self._state.store.load()
         if data is not None:
-            self._surfaces = {s["slug"]: Surface(**s) for s in data["surfaces"]}
+            self._state.reset({s["slug"]: Surface(**s) for s in data["surfaces"]})
+
+    @property
+    def _surfaces(self) -> dict[str, Surface]:
+        return self._state.value
 
     def visible(self, person_id: str) -> list[Surface]:
         """Global surfaces and the person's own, by name."""
@@ -92,7 +95,7 @@ class Surfaces:
             n += 1
             slug = f"{base}-{n}"
         surface = _surface(slug, descriptor, owner=owner, source_domain=None, read_only=False)
-        await commit_item(self._store, self._surfaces, slug, surface, self._snapshot)
+        await self._state.set_item(slug, surface)
         return surface
 
     async def replace(
@@ -103,24 +106,20 @@ class Surfaces:
         surface = _surface(
             slug, descriptor, owner=current.owner, source_domain=None, read_only=False
         )
-        await commit_item(self._store, self._surfaces, slug, surface, self._snapshot)
+        await self._state.set_item(slug, surface)
         return surface
 
     async def delete(self, slug: str, person_id: str, *, admin: bool) -> None:
         """Remove a dashboard."""
         self._editable(slug, person_id, admin=admin)
-        await commit_item(self._store, self._surfaces, slug, None, self._snapshot)
+        await self._state.set_item(slug, None)
 
     async def forget_person(self, person_id: str) -> None:
         """Remove every surface a removed person owned, their own dashboards and contributed ones."""
-        kept = {slug: s for slug, s in self._surfaces.items() if s.owner != person_id}
-        if len(kept) != len(self._surfaces):
-            before, self._surfaces = self._surfaces, kept
-            try:
-                await self._commit()
-            except StorageError:
-                self._surfaces = before
-                raise
+        if any(s.owner == person_id for s in self._surfaces.values()):
+            await self._state.change(
+                lambda surfaces: {slug: s for slug, s in surfaces.items() if s.owner != person_id}
+            )
 
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the surfaces an entry's integration contributes (after its setup)."""
@@ -130,7 +129,7 @@ class Surfaces:
             _LOGGER.exception("surfaces() of %s failed", entry.domain)
             return
         owner = contribution_owner(entry)
-        changed = False
+        changed: dict[str, Surface] = {}
         for key, descriptor in declared.items():
             slug = contributed_slug(entry.domain, key, owner)
             surface = _surface(
@@ -138,15 +137,18 @@ class Surfaces:
             )
             old = self._surfaces.get(slug)
             if old is None or replace(old, updated_at=surface.updated_at) != surface:
-                self._surfaces[slug] = surface
-                changed = True
+                changed[slug] = surface
         if changed:
-            await self._commit()
+            await self._state.change(lambda surfaces: {**surfaces, **changed})
 
     async def withdraw(self, entry: ConfigEntry, remaining: Iterable[ConfigEntry]) -> None:
         """Remove an entry's contributed surfaces unless another entry of its domain and scope holds them."""
-        if drop_contributions(self._surfaces, entry, remaining):
-            await self._commit()
+        kept = dict(self._surfaces)  # a fresh dict: the one served is never changed in place
+        if drop_contributions(kept, entry, remaining):
+            doomed = self._surfaces.keys() - kept.keys()
+            await self._state.change(
+                lambda surfaces: {s: v for s, v in surfaces.items() if s not in doomed}
+            )
 
     def _editable(self, slug: str, person_id: str, *, admin: bool) -> Surface:
         surface = self.get(slug, person_id)
@@ -158,11 +160,9 @@ class Surfaces:
             raise ForbiddenError("only an admin may change a global dashboard")
         return surface
 
-    async def _commit(self) -> None:
-        await self._store.commit(self._snapshot)
 
-    def _snapshot(self) -> dict[str, Any]:
-        return {"surfaces": [s.public() for s in self._surfaces.values()]}
+def _encode(surfaces: dict[str, Surface]) -> dict[str, Any]:
+    return {"surfaces": [s.public() for s in surfaces.values()]}
 
 
 def contributed_slug(domain: str, key: str, owner: str | None) -> str:

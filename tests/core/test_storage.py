@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from hub.core.committed import Committed, CommittedItems, with_item
 from hub.core.errors import STORAGE_UNREADABLE, StorageError
-from hub.core.storage import StorageEncodingError, StorageManager, commit_item
+from hub.core.storage import StorageEncodingError, StorageManager
 from tests.core import storage_writer
 
 WRITER = Path(storage_writer.__file__)
@@ -615,30 +616,74 @@ async def test_an_unencodable_change_is_a_refused_write_and_memory_stays_as_it_w
     tmp_path: Path,
 ) -> None:
     manager = prepared(tmp_path)
-    store = manager.store("core.items", 1)
-    items: dict[str, Any] = {"a": {"name": "first"}}
+    items = CommittedItems[str, Any](manager.store("core.items", 1), dict)
+    store = items.store
     bad = {"tags": {"a", "b"}}  # a set: JSON has no such thing
 
-    def snapshot() -> dict[str, Any]:
-        return dict(items)
-
-    await commit_item(store, items, "a", {"name": "kept"}, snapshot)
+    await items.set_item("a", {"name": "kept"})
+    served = items.value
     before = store.path.read_bytes()
     with pytest.raises(StorageEncodingError) as refused:
-        await commit_item(store, items, "b", bad, snapshot)
+        await items.set_item("b", bad)
     assert (refused.value.code, refused.value.http_status) == ("storage_unencodable", 422)
     assert "TypeError: Object of type set is not JSON serializable" in refused.value.message
-    assert items == {"a": {"name": "kept"}}, "the refused change is rolled back"
+    assert items.value == {"a": {"name": "kept"}}, "the refused change is never served"
+    assert items.value is served, "nothing was swapped in, and nothing put back"
     assert store.path.read_bytes() == before
-    with pytest.raises(StorageEncodingError):  # replacing an existing item restores it
-        await commit_item(store, items, "a", bad, snapshot)
-    assert items == {"a": {"name": "kept"}}
+    with pytest.raises(StorageEncodingError):  # replacing an existing item leaves it as it was
+        await items.set_item("a", bad)
+    assert items.value == {"a": {"name": "kept"}}
 
-    await commit_item(store, items, "c", {"name": "later"}, snapshot)  # later writes go on
-    assert items == {"a": {"name": "kept"}, "c": {"name": "later"}}
-    assert read_envelope(store.path)["data"] == items
+    await items.set_item("c", {"name": "later"})  # later writes go on
+    assert items.value == {"a": {"name": "kept"}, "c": {"name": "later"}}
+    assert served == {"a": {"name": "kept"}}, "a value once served is never changed in place"
+    assert read_envelope(store.path)["data"] == items.value
     await manager.flush()
-    assert read_envelope(store.path)["data"] == items, "the shutdown flush writes memory"
+    assert read_envelope(store.path)["data"] == items.value, "the shutdown flush writes memory"
+
+
+async def test_a_change_refused_by_the_disk_is_never_served_and_the_retry_writes_memory(
+    tmp_path: Path,
+) -> None:
+    manager = prepared(tmp_path)
+    manager.retry_delays = (3600.0,)  # retried by hand below, never by the clock
+    items = CommittedItems[str, int](manager.store("core.items", 1), dict)
+    await items.set_item("a", 1)
+    away = tmp_path / "away"
+    manager.path.rename(away)  # the directory is gone: every write is refused (root or not)
+    try:
+        with pytest.raises(StorageError):
+            await items.change_item("a", lambda n: None if n is None else n + 1)
+        with pytest.raises(StorageError):
+            await items.set_item("b", 2)
+        assert items.value == {"a": 1}
+    finally:
+        away.rename(manager.path)
+    await items.store.flush()
+    assert read_envelope(items.store.path)["data"] == {"a": 1}, "the retry writes the old state"
+
+
+async def test_concurrent_changes_share_a_write_and_each_is_served_once_on_disk(
+    tmp_path: Path,
+) -> None:
+    manager = prepared(tmp_path)
+    state = Committed[tuple[str, ...]](manager.store("core.items", 1), (), list)
+
+    def adding(name: str) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+        return lambda names: (*names, name)
+
+    await asyncio.gather(*(state.change(adding(f"n{n}")) for n in range(5)))
+    assert sorted(state.value) == [f"n{n}" for n in range(5)]
+    assert read_envelope(state.store.path)["data"] == list(state.value)
+    assert state.store.write_count < 5, "a burst of commits shares writes"
+
+
+def test_with_item_builds_a_new_mapping_in_order() -> None:
+    items = {"a": 1, "b": 2}
+    assert list(with_item(items, "c", lambda _: 3)) == ["a", "b", "c"]
+    assert with_item(items, "a", lambda _: None) == {"b": 2}
+    assert list(with_item(items, "a", lambda n: 9)) == ["a", "b"]
+    assert items == {"a": 1, "b": 2}
 
 
 @pytest.mark.parametrize("bad", [{"name": "x\ud800"}, {"\udc80": 1}])
@@ -648,15 +693,11 @@ async def test_a_lone_surrogate_is_stored_escaped_and_holds_up_no_later_change(
     # Integration text (a health message, an error) may carry one; a delayed save of it must
     # neither fail nor keep every later change of anyone's from being saved.
     manager = prepared(tmp_path)
-    store = manager.store("core.items", 1)
-    items: dict[str, Any] = {}
+    items = CommittedItems[str, Any](manager.store("core.items", 1), dict)
+    store = items.store
 
-    def snapshot() -> dict[str, Any]:
-        return dict(items)
-
-    items["b"] = bad
-    store.schedule_save(snapshot, 60)
-    await commit_item(store, items, "c", {"name": "later"}, snapshot)
+    items.change_soon(lambda current: {**current, "b": bad})
+    await items.set_item("c", {"name": "later"})
     assert read_envelope(store.path)["data"] == {"b": bad, "c": {"name": "later"}}
     assert store.path.read_bytes().isascii(), "escaped, so the file stays valid UTF-8"
     reopened = prepared(tmp_path).store("core.items", 1)

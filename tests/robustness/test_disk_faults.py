@@ -37,19 +37,25 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 import hub.core.storage as storage_module
 from hub.api.history import HISTORY
 from hub.api.state import (
+    AGENTS,
+    AUTH,
+    CHAT,
     CONFIG_ENTRIES,
     DATABASE,
     ENTITIES,
     KEYRING,
     REGISTRY,
     STORAGE,
+    SURFACES,
 )
 from hub.app import create_app
+from hub.auth.principal import Principal
 from hub.config import HttpConfig, HubConfig, IntegrationsConfig
 from hub.core.disk import StorageReadOnlyError
 from hub.core.errors import STORAGE_FULL, STORAGE_READ_ONLY, StorageError
 from hub.core.storage import StorageManager
 from hub.entities.history import History
+from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.config_entries import ENTRIES_VERSION
 from hub.integrations.entry import ConfigEntry, migrate_entries
 from tests.api.conftest import STATION, VAULT_FLOW, VAULT_INIT, FakeStation
@@ -1052,4 +1058,168 @@ async def test_an_entries_file_of_the_old_format_loads_with_every_value(
     token = hub.app[CONFIG_ENTRIES].webhook_token(hub.app[CONFIG_ENTRIES].require(entry_id))
     resp = await hub.client.post(f"/webhooks/integration/{entry_id}?token={token}", json={})
     assert resp.status == 401
+    no_tracebacks(caplog)
+
+
+# Every committed state: a refused change is never served, and the retry writes the old state
+
+AGENT_FILE: Final = {
+    "version": 1,
+    "minor_version": 1,
+    "key": "core.agents",
+    "data": {
+        "agents": [
+            {
+                "slug": "helper-research",
+                "key": "research",
+                "name": "Researcher",
+                "description": "Looks things up",
+                "instructions": "Be brief.",
+                "tool_config": {},
+                "required_tools": [],
+                "requires_surface": None,
+                "owner": None,
+                "source_domain": "helper",
+                "enabled": True,
+                "updated_at": 1.0,
+            }
+        ]
+    },
+}
+
+STATE_CHANGES: Final = {
+    "model_add": "core.models",
+    "model_update": "core.models",
+    "model_delete": "core.models",
+    "model_default": "core.models",
+    "person_create": "auth",
+    "person_update": "auth",
+    "person_password": "auth",
+    "person_delete": "auth",
+    "token_create": "auth",
+    "token_revoke": "auth",
+    "preference": "core.agent_preferences",
+    "surface_create": "core.surfaces",
+    "surface_replace": "core.surfaces",
+    "surface_delete": "core.surfaces",
+    "agent_switch": "core.agents",
+}
+
+
+async def _memory(hub: DiskHub, owner: Principal) -> dict[str, Any]:
+    """Everything the services touched here serve, field by field (secrets as ciphertext)."""
+    chat = await hub.app[CHAT].get()
+    auth = hub.app[AUTH]
+    people = auth.people()
+    return {
+        "models": [chat.models.get(m.name) for m in chat.models.all()],
+        "models_view": chat.models.views(),
+        "people": people,
+        "tokens": {p.person_id: auth.tokens_of(p.person_id) for p in people},
+        "preferences": chat.preferences.of(owner.person_id),
+        "surfaces": hub.app[SURFACES].visible(owner.person_id),
+        "agents": hub.app[AGENTS].visible(owner.person_id),
+        "keyring_owners": dict(hub.app[KEYRING]._state.owners),
+    }
+
+
+async def _refused_state_change(hub: DiskHub, change: str, owner: Principal, ids: Any) -> None:
+    chat = await hub.app[CHAT].get()
+    auth, models, surfaces = hub.app[AUTH], chat.models, hub.app[SURFACES]
+    kitchen = SurfaceDescriptor(name="Kitchen", config={"views": [{"cards": []}]})
+    if change == "model_add":
+        await models.add(
+            name="second",
+            base_url="http://127.0.0.1:1/v1",
+            model="m",
+            tier="regulated",
+            api_key="second-api-key",
+            is_default=True,
+        )
+    elif change == "model_update":
+        await models.update(
+            "first",
+            {"base_url": "http://127.0.0.1:2/v1", "api_key": "new-key-1", "tier": "internal"},
+        )
+    elif change == "model_delete":
+        await models.remove("first")
+    elif change == "model_default":
+        await models.update("first", {"is_default": False})
+    elif change == "person_create":
+        await auth.create_person("carol", "carol-password-1", is_admin=True)
+    elif change == "person_update":
+        await auth.update_person(ids["bob"], display_name="Robert", language="de", is_admin=True)
+    elif change == "person_password":
+        await auth.update_person(ids["bob"], password="bob-new-password")
+    elif change == "person_delete":
+        await auth.delete_person(ids["bob"])
+    elif change == "token_create":
+        await auth.create_long_lived(owner, "another script")
+    elif change == "token_revoke":
+        await auth.revoke(ids["token"])
+    elif change == "preference":
+        await chat.preferences.update(owner.person_id, allow_local_fetch=False)
+    elif change == "surface_create":
+        await surfaces.create(kitchen, owner=owner.person_id)
+    elif change == "surface_replace":
+        await surfaces.replace(ids["surface"], kitchen, owner.person_id, admin=True)
+    elif change == "surface_delete":
+        await surfaces.delete(ids["surface"], owner.person_id, admin=True)
+    else:
+        assert change == "agent_switch"
+        await hub.app[AGENTS].set_enabled("helper-research", False, owner.person_id, admin=True)
+
+
+@pytest.mark.parametrize("change", list(STATE_CHANGES))
+async def test_a_refused_change_of_any_stored_state_leaves_every_field_as_it_was(
+    start_hub: StartHub, tmp_path: Path, change: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_dir = tmp_path / "config"
+    (config_dir / ".storage").mkdir(parents=True)
+    (config_dir / ".storage" / "core.agents").write_text(json.dumps(AGENT_FILE))
+    hub = await start_hub(config_dir)
+    auth = hub.app[AUTH]
+    (person,) = auth.people()
+    owner = Principal(
+        person_id=person.person_id,
+        username=person.username,
+        display_name=person.display_name,
+        is_admin=True,
+        language=None,
+        token_id="",
+        expires_at=None,
+    )
+    chat = await hub.app[CHAT].get()
+    # Something of every kind, so that each change has something to lose.
+    await chat.models.add(
+        name="first",
+        base_url="http://127.0.0.1:3/v1",
+        model="m",
+        tier="unregulated",
+        api_key="first-api-key",
+        is_default=True,
+    )
+    bob = await auth.create_person("bob", "bob-password-1", display_name="Bob")
+    await auth.login("bob", "bob-password-1", "203.0.113.9")
+    token, _ = await auth.create_long_lived(owner, "backup script")
+    await chat.preferences.update(owner.person_id, allow_local_fetch=True)
+    surface = await hub.app[SURFACES].create(
+        SurfaceDescriptor(name="Hall", config={"views": [{"cards": []}]}), owner=owner.person_id
+    )
+    ids = {"bob": bob.person_id, "token": token.token_id, "surface": surface.slug}
+    await hub.app[STORAGE].flush()
+    key = STATE_CHANGES[change]
+    stored_before = hub.stored(key)
+    before = await _memory(hub, owner)
+
+    hub.disk.fail_files(FULL, only=key)
+    with pytest.raises(StorageError):
+        await _refused_state_change(hub, change, owner, ids)
+
+    assert await _memory(hub, owner) == before
+    # The retried save writes what memory serves, never the change the disk refused.
+    await hub.disk.fix()
+    await hub.app[STORAGE].flush()
+    assert hub.stored(key) == stored_before
+    assert await _memory(hub, owner) == before
     no_tracebacks(caplog)
