@@ -3,14 +3,14 @@
 For a person and a model: the applicable entries (the person's own, then global ones) of enabled,
 loaded integrations; the tier gate per entry (manifest ``required_tier`` or the admin's override on
 the entry), fail-closed, for tools and capability providers alike; each entry's toolsets as its
-``async_setup_entry`` returned them (built on first use when deferred), one failure logged and
-skipped; the chat's integration selection; the ambient capability slots and the hub's own tools;
-then the untrusted gate over the lot. Every tool name is attributed to its integration and entry.
+``async_setup_entry`` returned them (built on first use when deferred, through the entry's
+runtime, so a failed build means what any failed call does, and skipped); the chat's integration
+selection; the ambient capability slots and the hub's own tools; then the untrusted gate over the
+lot. Every tool name is attributed to its integration and entry.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from hub.agent.deps import RunDeps
 from hub.agent.governance import effective_required_tier, refusal, tier_ok
 from hub.agent.hub_tools import HubServices, hub_toolset
 from hub.agent.policy import GatedToolset, apply_untrusted_gate
+from hub.core.errors import IntegrationError
 from hub.integrations.agents import Agents, DelegateAgent
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
@@ -34,10 +35,8 @@ from hub.integrations.entry import ConfigEntry, EntryState, owned_by, visible_to
 from hub.integrations.integration import Integration
 from hub.integrations.manifest import IntegrationManifest, Tier
 from hub.integrations.registry import IntegrationRegistry
+from hub.integrations.runtime import EntryRuntime
 from hub.integrations.surfaces import Surface
-from hub.integrations.toolsets import resolve_toolset
-
-_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +121,20 @@ class ToolsetAssembler:
         """What an entry's ``async_setup_entry`` returned (deferred ones not yet built)."""
         return self._entries.toolsets(entry_id)
 
+    def built_toolsets(self, entry_id: str) -> tuple[list[Any], list[IntegrationError]]:
+        """An entry's toolsets, deferred ones built through its runtime, and the builds that failed."""
+        runtime = self._entries.runtime(entry_id)
+        if runtime is None:
+            return [], []
+        built: list[Any] = []
+        failed: list[IntegrationError] = []
+        for returned in self._entries.toolsets(entry_id):
+            try:
+                built.append(runtime.build_toolset(returned))
+            except IntegrationError as err:  # the runtime logged it
+                failed.append(err)
+        return built, failed
+
     def candidates(self, person_id: str, tier: Tier) -> list[Candidate]:
         """Applicable entries in precedence order: the person's own, then global; gate applied."""
         own: list[Candidate] = []
@@ -163,12 +176,15 @@ class ToolsetAssembler:
                 continue
             source = ToolSource(entry.domain, entry.entry_id, entry.title)
             trusted = candidate.manifest.trust_tier == "trusted"
+            runtime = self._entries.runtime(entry.entry_id)
+            if runtime is None:  # unloaded since the state was read
+                skipped.append(Skipped(entry.domain, entry.entry_id, "not loaded"))
+                continue
             for returned in self._entries.toolsets(entry.entry_id):
                 try:
-                    toolset = self._guarded(entry, resolve_toolset(returned))
-                except Exception as err:  # one broken integration never fails the run
-                    _LOGGER.exception("Toolset of %s (%s) failed", entry.entry_id, entry.domain)
-                    reason = f"its toolset failed to build ({type(err).__name__})"
+                    toolset = self._guarded(runtime, runtime.build_toolset(returned))
+                except IntegrationError as err:  # the runtime logged it; the run goes on
+                    reason = f"its toolset failed to build: {err.reason}"
                     skipped.append(Skipped(entry.domain, entry.entry_id, reason))
                     continue
                 names = tool_names(toolset)
@@ -227,11 +243,8 @@ class ToolsetAssembler:
             untrusted=untrusted,
         )
 
-    def _guarded(self, entry: ConfigEntry, toolset: Any) -> Any:
+    def _guarded(self, runtime: EntryRuntime, toolset: Any) -> Any:
         """The entry's toolset with every call going through the entry's runtime."""
-        runtime = self._entries.runtime(entry.entry_id)
-        if runtime is None:
-            return toolset
         from hub.agent.tool_errors import for_entry  # pydantic-ai: only once a run assembles
 
         return for_entry(toolset, runtime)

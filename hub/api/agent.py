@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entry_for, principal_of, require_admin
+from hub.api.errors import localize, request_language
 from hub.api.request import read_json
-from hub.api.state import AGENTS, CHAT, CONFIG_ENTRIES, SURFACES
+from hub.api.state import AGENTS, CHAT, CONFIG_ENTRIES, SURFACES, TRANSLATIONS
+from hub.core.errors import IntegrationError
 from hub.integrations.manifest import tier_name
-from hub.integrations.toolsets import resolve_toolset
 
 if TYPE_CHECKING:
     from hub.agent.chat import ChatService
     from hub.agent.conversations import Conversation
-
-_LOGGER = logging.getLogger(__name__)
 
 Domains = list[str] | None
 
@@ -175,7 +173,19 @@ async def picker(request: web.Request) -> web.Response:
             # reason_code lets the UI say it in the person's language; reason is the English.
             group.update(available=False, reason=candidate.refused, reason_code="tier_too_low")
             continue
-        group["tools"].extend(await _tools(chat, entry.entry_id))
+        tools, failed = await _tools(chat, entry.entry_id)
+        group["tools"].extend(tools)
+        if failed and not group["tools"] and group["available"]:
+            # Every build so far failed: say why, in the person's language (a later entry's
+            # tools make the integration available again).
+            group.update(
+                available=False,
+                reason=localize(failed[0], request.app[TRANSLATIONS], request_language(request)),
+                reason_code=failed[0].code,
+            )
+        elif group["tools"] and group.get("reason_code") != "tier_too_low":
+            group.update(available=True, reason=None)
+            group.pop("reason_code", None)
     return web.json_response(
         {
             "model": endpoint.name,
@@ -185,22 +195,22 @@ async def picker(request: web.Request) -> web.Response:
     )
 
 
-async def _tools(chat: ChatService, entry_id: str) -> list[dict[str, Any]]:
+async def _tools(
+    chat: ChatService, entry_id: str
+) -> tuple[list[dict[str, Any]], list[IntegrationError]]:
     from hub.agent.assembler import tool_names
 
     found: list[dict[str, Any]] = []
-    for returned in chat.assembler.entry_toolsets(entry_id):
-        try:
-            toolset = await asyncio.to_thread(resolve_toolset, returned)
-        except Exception:  # the run skips it too
-            _LOGGER.exception("The toolset of entry %s failed to build", entry_id)
-            continue
+    # A build may import pydantic-ai or talk to its service: off the loop. The run skips a
+    # failed one too; the runtime has logged it.
+    toolsets, failed = await asyncio.to_thread(chat.assembler.built_toolsets, entry_id)
+    for toolset in toolsets:
         tools = getattr(toolset, "tools", {})
         for name in tool_names(toolset):
             tool = tools.get(name) if isinstance(tools, dict) else None
             description = (getattr(tool, "description", None) or "").strip().split("\n")[0]
             found.append({"name": name, "description": description, "entry_id": entry_id})
-    return found
+    return found, failed
 
 
 # Sub-agents, preferences, tier overrides

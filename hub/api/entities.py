@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
 from hub.api.errors import respond
-from hub.api.request import read_json
+from hub.api.request import read_json, read_query
 from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
@@ -27,6 +26,37 @@ class ActionBody(BaseModel):
 
     action: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+class EntityFilters(BaseModel):
+    """The filters of ``GET /api/entities`` and ``entities/list``; an empty one is no filter."""
+
+    # A query string carries more than filters (``?language=``); the websocket forbids extras.
+    model_config = ConfigDict(extra="ignore")
+
+    domain: str | None = Field(default=None, max_length=64)
+    entry_id: str | None = Field(default=None, max_length=64)
+    entity_type: str | None = Field(default=None, max_length=64)
+    device_id: int | None = None
+    visible: bool | None = None
+    category: str | None = Field(default=None, max_length=32)
+    """One of ``CATEGORIES``; ``none`` means uncategorised."""
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any, info: ValidationInfo) -> Any:
+        # ``?domain=&limit=`` is what a form with blank fields sends: no filter, not a bad one.
+        if value != "":
+            return value
+        return cls.model_fields["limit"].default if info.field_name == "limit" else None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATEGORIES:
+            raise ValueError(f"must be one of {', '.join(CATEGORIES)}, not {value!r}")
+        return value
 
 
 class IntervalBody(BaseModel):
@@ -51,17 +81,6 @@ def _int(request: web.Request, name: str) -> int | None:
         raise BadRequestError(f"{name} must be a whole number, not {raw!r}") from None
 
 
-def _bool(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise BadRequestError(f"{name} must be true or false, not {raw!r}")
-
-
 def _entity_id(request: web.Request) -> int:
     raw = request.match_info["entity_id"]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
@@ -70,55 +89,30 @@ def _entity_id(request: web.Request) -> int:
 
 
 async def entity_list(
-    app: web.Application,
-    principal: Principal,
-    *,
-    domain: str | None,
-    entry_id: str | None,
-    entity_type: str | None,
-    device_id: int | None,
-    visible: bool | None,
-    category: str | None,
-    limit: int,
+    app: web.Application, principal: Principal, filters: EntityFilters
 ) -> list[dict[str, Any]]:
-    """The views of the entities ``principal`` may see, filtered; an empty filter is no filter and
-    the category ``none`` means uncategorised (``GET /api/entities`` and ``entities/list``)."""
-    if category and category not in CATEGORIES:
-        raise BadRequestError(f"category must be one of {', '.join(CATEGORIES)}, not {category!r}")
+    """The views of the entities ``principal`` may see, filtered (``GET /api/entities`` and
+    ``entities/list``)."""
     service = app[ENTITIES]
     allowed = visible_entry_ids(app, principal)
-    if entry_id:
-        allowed = [e for e in allowed if e == entry_id]
+    if filters.entry_id:
+        allowed = [e for e in allowed if e == filters.entry_id]
     rows = await service.list_entities(
-        domain=domain or None,
+        domain=filters.domain,
         entry_ids=allowed,
-        entity_type=entity_type or None,
-        device_id=device_id,
-        visible=visible,
-        category=category or None,
-        limit=limit,
+        entity_type=filters.entity_type,
+        device_id=filters.device_id,
+        visible=filters.visible,
+        category=filters.category,
+        limit=filters.limit,
     )
     return [service.view(row) for row in rows]
 
 
 async def list_entities(request: web.Request) -> web.Response:
     """Entities the caller may see, filtered by domain, entry, type, device, visibility, category."""
-    principal = principal_of(request)
-    limit = _int(request, "limit")
-    limit = 1000 if limit is None else limit
-    if not 1 <= limit <= 10_000:
-        raise BadRequestError("limit must be between 1 and 10000")
-    views = await entity_list(
-        request.app,
-        principal,
-        domain=request.query.get("domain"),
-        entry_id=request.query.get("entry_id"),
-        entity_type=request.query.get("entity_type"),
-        device_id=_int(request, "device_id"),
-        visible=_bool(request, "visible"),
-        category=request.query.get("category"),
-        limit=limit,
-    )
+    filters = read_query(request, EntityFilters)
+    views = await entity_list(request.app, principal_of(request), filters)
     return web.json_response({"entities": views})
 
 
@@ -143,12 +137,11 @@ async def search_entities(request: web.Request) -> web.Response:
     return web.json_response({"query": query, "results": results})
 
 
-async def entity_action(request: web.Request) -> web.Response:
-    """Run a declared action; the entity afterwards and the integration's message."""
-    body = await read_json(request, ActionBody)
-    app = request.app
-    entity_id = _entity_id(request)
-    row = await entity_for(app, principal_of(request), entity_id, manage=False)
+async def act(
+    app: web.Application, principal: Principal, entity_id: int, body: ActionBody
+) -> dict[str, Any]:
+    """Run a declared action (``POST /api/entities/{id}/action`` and ``entities/action``)."""
+    row = await entity_for(app, principal, entity_id, manage=False)
     updated, message = await call_action(
         row,
         body.action,
@@ -157,7 +150,14 @@ async def entity_action(request: web.Request) -> web.Response:
         entries=app[CONFIG_ENTRIES],
         registry=app[REGISTRY],
     )
-    return web.json_response({"entity": app[ENTITIES].view(updated), "message": message})
+    return {"entity": app[ENTITIES].view(updated), "message": message}
+
+
+async def entity_action(request: web.Request) -> web.Response:
+    """Run a declared action; the entity afterwards and the integration's message."""
+    body = await read_json(request, ActionBody)
+    entity_id = _entity_id(request)
+    return web.json_response(await act(request.app, principal_of(request), entity_id, body))
 
 
 async def sync_entry(request: web.Request) -> web.Response:
@@ -171,10 +171,8 @@ async def sync_entry(request: web.Request) -> web.Response:
         # to sync again at once while fixing an entry; everyone else waits out the cooldown.
         record = await request.app[SYNC].sync_now(entry_id, cooldown=not principal.is_admin)
     except SyncCooldownError as err:
-        seconds = max(1, math.ceil(err.retry_after))
-        err.params.setdefault("seconds", seconds)  # the sentence says how long, in any language
         response = respond(request, err)
-        response.headers["Retry-After"] = str(seconds)
+        response.headers["Retry-After"] = str(err.seconds)
         return response
     return web.json_response({"entry_id": entry_id, "sync": record})
 

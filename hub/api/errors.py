@@ -92,15 +92,19 @@ def error_body(err: HubError, translations: Translations, language: str) -> dict
 def respond(request: web.Request, err: HubError, status: int | None = None) -> web.Response:
     """``err`` as the envelope, in the request's language."""
     translations = request.app[TRANSLATIONS]
+    body = error_body(err, translations, request_language(request))
+    return web.json_response({"error": body}, status=status or err.http_status)
+
+
+def request_language(request: web.Request) -> str:
+    """The language a request's answers are in: ``?language=``, the person's, then the header."""
     principal = request.get(PRINCIPAL_KEY)
-    language = _language(
+    return _language(
         request.query.get("language"),
         principal.language if isinstance(principal, Principal) else None,
         request.headers.get(hdrs.ACCEPT_LANGUAGE),
-        frozenset(translations.languages()),
+        frozenset(request.app[TRANSLATIONS].languages()),
     )
-    body = error_body(err, translations, language)
-    return web.json_response({"error": body}, status=status or err.http_status)
 
 
 @functools.lru_cache(maxsize=256)

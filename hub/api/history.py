@@ -99,8 +99,8 @@ async def list_events(request: web.Request) -> web.Response:
     principal = principal_of(request)
     limit = _limit(request.query, DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT)
     event_type = request.query.get("event_type") or None
-    if event_type is not None and not _is_event_pattern(event_type):
-        raise BadRequestError(f"event_type {event_type!r} is not a type, '*' or 'prefix.*'")
+    if event_type is not None:
+        event_type = event_pattern(event_type)
     events = await request.app[EVENT_LOG].recent(limit, event_type, audience_keys(principal))
     return web.json_response({"events": events})
 
@@ -164,6 +164,13 @@ def _limit(query: Mapping[str, str], default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise BadRequestError(f"limit must be from 1 to {maximum}, got {limit}")
     return limit
+
+
+def event_pattern(text: str) -> str:
+    """``text`` when the bus understands it (``GET /api/events`` and ``subscribe_events``), else a 400."""
+    if not _is_event_pattern(text):
+        raise BadRequestError(f"event_type {text[:100]!r} is not a type, '*' or 'prefix.*'")
+    return text
 
 
 def _is_event_pattern(text: str) -> bool:

@@ -136,6 +136,16 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
         raise invalid_fields(err, translations.localizer(None, language), "body") from None
 
 
+def read_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The query string parsed as ``model`` (a repeated name: its last value), as ``read_json``."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as err:
+        translations = request.app[TRANSLATIONS]
+        language = language_of(request, translations, None, None)
+        raise invalid_fields(err, translations.localizer(None, language), "query") from None
+
+
 def invalid_fields(err: ValidationError, localizer: Localizer, root: str) -> BadRequestError:
     """A validation failure: each field's path as is, the sentence after it in the language."""
     english = [f"{_path(e, root)}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()]

@@ -41,6 +41,7 @@ from hub.api.websocket_outbox import Outbox
 from hub.auth.principal import Principal
 from hub.core.bus import Event, Subscription
 from hub.core.errors import (
+    BAD_REQUEST,
     ID_REUSE,
     INVALID_FORMAT,
     TOO_MANY_COMMANDS,
@@ -321,7 +322,7 @@ class Connection:
             problem = invalid_fields(err, localizer, "message")
             error = HubError(
                 f"{name}: {problem.message}",
-                code=INVALID_FORMAT,
+                code=BAD_REQUEST if command.twin else INVALID_FORMAT,
                 key="errors.ws_invalid_command",
                 command=name,
                 **problem.params,

@@ -13,22 +13,21 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.api.access import entity_for, require_admin
+from hub.api.access import require_admin
 from hub.api.config_flows import flow_view
-from hub.api.entities import entity_list
+from hub.api.entities import ActionBody, EntityFilters, act, entity_list
+from hub.api.history import event_pattern
 from hub.api.request import language_of
 from hub.api.state import (
     AUTH,
     CATALOG,
     CONFIG_ENTRIES,
-    ENTITIES,
     FLOW_MANAGER,
     REGISTRY,
     TRANSLATIONS,
 )
 from hub.auth.principal import Principal
-from hub.core.errors import BadRequestError, NotFoundError
-from hub.entities.actions import call_action
+from hub.core.errors import NotFoundError
 from hub.integrations.entry import visible_entries
 from hub.integrations.flow_manager import FlowOutcome
 from hub.integrations.overview import overview
@@ -89,16 +88,21 @@ class Command:
     model: type[Message]
     handler: Handler[Any]
     is_async: bool
+    twin: bool = False
+    """Whether a REST route does the same: its refused fields are then that route's
+    ``bad_request``, not the socket's ``invalid_format``, so one bad input has one code."""
 
 
 COMMANDS: Final[dict[str, Command]] = {}
 
 
-def command(name: str, model: type[MessageT]) -> Callable[[Handler[MessageT]], Handler[MessageT]]:
-    """Register a handler for the command ``name``."""
+def command(
+    name: str, model: type[MessageT], *, twin: bool = False
+) -> Callable[[Handler[MessageT]], Handler[MessageT]]:
+    """Register a handler for the command ``name``; ``twin`` when a REST route does the same."""
 
     def register(handler: Handler[MessageT]) -> Handler[MessageT]:
-        COMMANDS[name] = Command(model, handler, inspect.iscoroutinefunction(handler))
+        COMMANDS[name] = Command(model, handler, inspect.iscoroutinefunction(handler), twin)
         return handler
 
     return register
@@ -158,24 +162,16 @@ class Unsubscribe(Message):
     subscription: int
 
 
-class ListEntities(Message):
-    """``entities/list``: the filters of ``GET /api/entities``."""
+class ListEntities(Message, EntityFilters):
+    """``entities/list``: the filters of ``GET /api/entities``, checked by the same model."""
 
-    domain: str | None = None
-    entry_id: str | None = None
-    entity_type: str | None = None
-    device_id: int | None = None
-    visible: bool | None = None
-    category: str | None = None
-    limit: int = Field(default=1000, ge=1, le=10_000)
+    model_config = ConfigDict(extra="forbid")
 
 
-class EntityAction(Message):
-    """``entities/action``: ``POST /api/entities/{id}/action``."""
+class EntityAction(Message, ActionBody):
+    """``entities/action``: ``POST /api/entities/{id}/action``'s body and the entity's id."""
 
     entity_id: int
-    action: str = Field(min_length=1, max_length=64)
-    args: dict[str, Any] = Field(default_factory=dict)
 
 
 class StartFlow(Message):
@@ -212,13 +208,10 @@ def ping(conn: Connection, msg: Message) -> None:
     conn.send(b'{"id":%d,"type":"pong"}' % msg.id)
 
 
-@command("subscribe_events", SubscribeEvents)
+@command("subscribe_events", SubscribeEvents, twin=True)
 def subscribe_events(conn: Connection, msg: SubscribeEvents) -> None:
     """Events the caller may see arrive as ``{id, type: event, event}`` with this message's id."""
-    pattern = msg.event_type
-    if "*" in pattern.removesuffix(".*") and pattern != "*":
-        raise BadRequestError(f"event_type {pattern!r} is not a type, '*' or 'prefix.*'")
-    conn.events[msg.id] = pattern
+    conn.events[msg.id] = event_pattern(msg.event_type)
     conn.send_result(msg.id, None)
 
 
@@ -233,37 +226,17 @@ def unsubscribe_events(conn: Connection, msg: Unsubscribe) -> None:
     conn.send_result(msg.id, None)
 
 
-@command("entities/list", ListEntities)
+@command("entities/list", ListEntities, twin=True)
 async def list_entities(conn: Connection, msg: ListEntities) -> None:
     """Visible entities, filtered like ``GET /api/entities``."""
-    views = await entity_list(
-        conn.app,
-        conn.principal,
-        domain=msg.domain,
-        entry_id=msg.entry_id,
-        entity_type=msg.entity_type,
-        device_id=msg.device_id,
-        visible=msg.visible,
-        category=msg.category,
-        limit=msg.limit,
-    )
+    views = await entity_list(conn.app, conn.principal, msg)
     conn.send_result(msg.id, {"entities": views})
 
 
-@command("entities/action", EntityAction)
+@command("entities/action", EntityAction, twin=True)
 async def entity_action(conn: Connection, msg: EntityAction) -> None:
     """Run a declared action; the entity afterwards and the integration's message."""
-    app = conn.app
-    row = await entity_for(app, conn.principal, msg.entity_id, manage=False)
-    updated, message = await call_action(
-        row,
-        msg.action,
-        msg.args,
-        service=app[ENTITIES],
-        entries=app[CONFIG_ENTRIES],
-        registry=app[REGISTRY],
-    )
-    conn.send_result(msg.id, {"entity": app[ENTITIES].view(updated), "message": message})
+    conn.send_result(msg.id, await act(conn.app, conn.principal, msg.entity_id, msg))
 
 
 @command("config_flow/start", StartFlow)

@@ -1,12 +1,14 @@
-"""The entity service: one apply path for pull, push, webhooks and actions; reads; change events."""
+"""The entity service: one apply path for pull, push, webhooks and actions; reads; change events.
+
+What integrations declare about their types (views, categories) is ``hub/entities/types.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, Final, TypedDict
 
@@ -14,14 +16,10 @@ from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
-from hub.entities.query import EntityFilter, categorised_types
+from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
-from hub.entities.store import (
-    ApplyOutcome,
-    ApplyRequest,
-    TypeInfo,
-    apply_batch,
-)
+from hub.entities.store import ApplyOutcome, ApplyRequest, apply_batch
+from hub.entities.types import EntityTypes
 from hub.integrations.entities import (
     DeviceInfo,
     EntityStateRecord,
@@ -63,13 +61,12 @@ class EntityService:
     def __init__(self, database: Database, bus: EventBus, registry: IntegrationRegistry) -> None:
         self._db = database
         self._bus = bus
-        self._registry = registry
         self._pending: list[tuple[ApplyRequest, asyncio.Future[ApplyOutcome]]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._stopping = False
-        self._types: dict[str, dict[str, EntityStateTypeDescriptor]] = {}
-        self._infos: dict[str, dict[str, TypeInfo]] = {}
+        self.types = EntityTypes(registry)
+        """What each integration declares about its entity types, read once per domain."""
         self._removed: set[str] = set()
         """Entries whose entities were deleted; a late apply for one is refused, never stored."""
         self.batches = 0
@@ -106,7 +103,7 @@ class EntityService:
             records=result.records,
             full=result.full,
             covered_types=result.covered_types if result.full else (),
-            types=self._type_infos(domain),
+            types=self.types.infos(domain),
         )
         return await self._submit(request)
 
@@ -124,7 +121,7 @@ class EntityService:
             records=(),
             full=False,
             covered_types=(),
-            types=self._type_infos(domain),
+            types=self.types.infos(domain),
             removals=((entity_type, external_id),),
         )
         return (await self._submit(request)).deleted > 0
@@ -310,7 +307,7 @@ class EntityService:
             category=category,
         )
         # Every filter is SQL, so the limit counts only what matches.
-        found = wanted.where(self._categorised(category))
+        found = wanted.where(self.types.categorised(category))
         if found is None:
             return []
         where, params = found
@@ -336,7 +333,7 @@ class EntityService:
         )
         # Filtered inside the query, before its limit: other people's matches can neither crowd
         # out the caller's own nor be counted through the gap they leave.
-        found = wanted.where(self._categorised(category), alias="e.")
+        found = wanted.where(self.types.categorised(category), alias="e.")
         if found is None:
             return []
         where, params = found
@@ -349,12 +346,6 @@ class EntityService:
         rows = await self._db.conn.execute_fetchall(sql, (match, *params, limit))
         return [(EntityRow.from_sql(tuple(row)[:-1]), float(tuple(row)[-1])) for row in rows]
 
-    def _categorised(self, category: str | None) -> dict[tuple[str, str], str]:
-        if category is None:
-            return {}  # no category filter: the declarations are not needed
-        declared = ((domain, self._descriptors(domain)) for domain in self._registry.domains)
-        return categorised_types(declared)
-
     async def _select(self, sql: str, params: Sequence[Any]) -> list[EntityRow]:
         rows = await self._db.conn.execute_fetchall(sql, params)
         return [EntityRow.from_sql(tuple(row)) for row in rows]
@@ -363,62 +354,11 @@ class EntityService:
 
     def descriptor(self, domain: str, entity_type: str) -> EntityStateTypeDescriptor | None:
         """The integration's declaration of an entity type, if it is still loaded."""
-        return self._descriptors(domain).get(entity_type)
+        return self.types.descriptor(domain, entity_type)
 
     def view(self, row: EntityRow) -> dict[str, Any]:
         """The JSON a client sees for an entity."""
-        descriptor = self.descriptor(row.domain, row.entity_type)
-        return {
-            "id": row.id,
-            "entry_id": row.entry_id,
-            "domain": row.domain,
-            "entity_type": row.entity_type,
-            "external_id": row.external_id,
-            "name": row.name,
-            "state": row.state,
-            "attributes": row.attributes,
-            "parent_id": row.parent_id,
-            "device_id": row.device_id,
-            "visible": row.visible,
-            "category": descriptor.category if descriptor else None,
-            "device_class": descriptor.device_class if descriptor else None,
-            "state_class": descriptor.state_class if descriptor else None,
-            "unit": descriptor.unit if descriptor else None,
-            "actions": [
-                action.model_dump(mode="json")
-                for action in (descriptor.actions if descriptor else ())
-            ],
-            "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at),
-            "last_changed": _iso(row.last_changed),
-        }
-
-    def _descriptors(self, domain: str) -> dict[str, EntityStateTypeDescriptor]:
-        cached = self._types.get(domain)
-        if cached is None:
-            loaded = self._registry.get(domain)
-            cached = {}
-            if loaded is not None:
-                try:
-                    cached = dict(loaded.integration.entity_types())
-                except Exception:  # a broken declaration means no types, not a crash
-                    _LOGGER.exception("entity_types() of %s failed", domain)
-            self._types[domain] = cached
-        return cached
-
-    def _type_infos(self, domain: str) -> Mapping[str, TypeInfo]:
-        infos = self._infos.get(domain)
-        if infos is None:
-            infos = {
-                key: TypeInfo(visible_default=d.visible_default, rag=d.rag, to_text=d.to_text)
-                for key, d in self._descriptors(domain).items()
-            }
-            self._infos[domain] = infos
-        return infos
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+        return self.types.view(row)
 
 
 def _fts_query(text: str) -> str:

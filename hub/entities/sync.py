@@ -49,9 +49,15 @@ class SyncCooldownError(HubError):
     code = SYNC_COOLDOWN
     http_status = 429
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
+    def __init__(self, entry_id: str, *, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        # The sentence says how long in every language, so its number is a param.
+        super().__init__(
+            f"entry {entry_id} synced moments ago; try again in {seconds} s", seconds=seconds
+        )
         self.retry_after = retry_after
+        self.seconds = seconds
+        """Whole seconds until the next sync may run, as ``Retry-After`` says it."""
 
 
 def job_name(entry_id: str) -> str:
@@ -128,10 +134,7 @@ class SyncManager:
         now = time.monotonic()
         wait = self._on_demand.get(entry_id, -math.inf) + self._config.sync_cooldown_seconds - now
         if cooldown and wait > 0:
-            raise SyncCooldownError(
-                f"entry {entry_id} synced moments ago; try again in {math.ceil(wait)} s",
-                retry_after=wait,
-            )
+            raise SyncCooldownError(entry_id, retry_after=wait)
         self._on_demand[entry_id] = now
         await self._scheduler.run_job_now(name)
         fault = self._disk_faults.pop(entry_id, None)

@@ -45,6 +45,7 @@ from hub.integrations.integration import (
     SetupContext,
     WebhookPayloadError,
 )
+from hub.integrations.toolsets import DeferredToolset
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ WEBHOOK: Final = Hook(
 )
 TOOL: Final = Hook("tool", rejects=(ValueError,))
 """An agent tool of the entry's toolsets; ``target`` is the call."""
+TOOLSET_BUILD: Final = Hook("toolset build")
+"""A deferred toolset's ``build``, on the first run that needs it; ``target`` is the build."""
 
 
 def provider_hook(name: str, protocol: type) -> Hook:
@@ -139,6 +142,8 @@ class EntryRuntime:
         self._deadlines = deadlines
         self._attempt = 0
         self._retry: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The hub's loop, so a plain call made on a worker thread can still ask for reauth."""
 
     @property
     def deadlines(self) -> Deadlines:
@@ -155,6 +160,7 @@ class EntryRuntime:
     def bind(self, integration: Integration, ctx: SetupContext) -> None:
         """Hold the context a setup runs with; every later hook gets the same one."""
         self.integration, self.ctx = integration, ctx
+        self._loop = asyncio.get_running_loop()
 
     async def release(self, deadline: float) -> None:
         """Forget the context and run the integration's unload callbacks, newest first."""
@@ -210,9 +216,7 @@ class EntryRuntime:
         if target is None:
             integration, context = self.integration, ctx or self.ctx
             if integration is None or context is None:
-                raise IntegrationFailedError(
-                    f"{self.domain} is not set up", reason="not set up", code=hook.failed_code
-                )
+                raise self._not_set_up(hook)
             target, args = getattr(integration, hook.name), (context, *args)
         deadline = asyncio.timeout(timeout)
         try:
@@ -229,7 +233,7 @@ class EntryRuntime:
         except ConfigEntryNotReady as err:
             reason = safe_text(err) or "not ready"
             self._warn(what, reason)
-            raise EntryNotReadyError(f"{self.domain} is not ready: {what}", reason=reason) from None
+            raise self._not_ready(what, reason) from None
         except TimeoutError as err:
             raise self._timed_out(what, err, timeout, deadline.expired()) from None
         except hook.rejects as err:
@@ -249,37 +253,71 @@ class EntryRuntime:
             raise self._failed(hook, what, f"returned {type(result).__name__}", None)
         return result
 
-    def call_sync(self, hook: Hook, *args: Any, label: str | None = None) -> Any:
+    def call_sync(
+        self,
+        hook: Hook,
+        *args: Any,
+        target: Callable[..., Any] | None = None,
+        label: str | None = None,
+    ) -> Any:
         """Call a plain (not async) hook such as a provider factory, with the same outcomes.
 
-        A plain call cannot be timed out; a refused key asks for reauth as soon as the loop may.
+        Without ``target`` the integration's method named by the hook is called with the entry's
+        context first. A plain call cannot be timed out; a refused key asks for reauth as soon as
+        the loop may, also when the call ran on a worker thread.
         """
         what = label or hook.name
-        integration, ctx = self.integration, self.ctx
-        if integration is None or ctx is None:
-            raise IntegrationFailedError(
-                f"{self.domain} is not set up", reason="not set up", code=hook.failed_code
-            )
+        if target is None:
+            integration, ctx = self.integration, self.ctx
+            if integration is None or ctx is None:
+                raise self._not_set_up(hook)
+            target, args = getattr(integration, hook.name), (ctx, *args)
         try:
-            result = getattr(integration, hook.name)(ctx, *args)
+            result = target(*args)
         except DiskFaultError:
             raise
         except ConfigEntryAuthFailed as err:
             reason = refused_reason(err)
-            if hook.reauth and self._request_reauth_soon is not None:
-                self._request_reauth_soon(self.entry_id, reason)
-            raise EntryNeedsReauthError(
-                f"{self.domain} needs new credentials", reason=reason
-            ) from None
+            if hook.reauth:
+                self._reauth_soon(reason)
+            raise self._needs_reauth(reason) from None
         except ConfigEntryNotReady as err:
             reason = safe_text(err) or "not ready"
             self._warn(what, reason)
-            raise EntryNotReadyError(f"{self.domain} is not ready: {what}", reason=reason) from None
+            raise self._not_ready(what, reason) from None
         except Exception as err:  # noqa: BLE001  # an integration bug stays inside its call
             raise self._failed(hook, what, f"raised {type(err).__name__}", err) from None
         if result is not None and hook.returns and not isinstance(result, hook.returns):
             raise self._failed(hook, what, f"returned {type(result).__name__}", None)
         return result
+
+    def build_toolset(self, returned: Any) -> Any:
+        """The toolset behind what setup returned: a deferred one is built through ``call_sync``.
+
+        A build that fails is an ``IntegrationError`` like any other call's (reauth, not ready,
+        logged once with a correlation id), and the next run tries it again.
+        """
+        if not isinstance(returned, DeferredToolset):
+            return returned
+        from pydantic_ai.toolsets import AbstractToolset  # what the build has just imported
+
+        hook = Hook(TOOLSET_BUILD.name, (AbstractToolset,))
+        label = f"toolset {returned.label}"
+        toolset = self.call_sync(hook, target=returned.get, label=label)
+        if toolset is None:
+            raise self._failed(hook, label, "returned None", None)
+        return toolset
+
+    def _reauth_soon(self, reason: str) -> None:
+        if self._request_reauth_soon is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread (the picker builds toolsets there)
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._request_reauth_soon, self.entry_id, reason)
+            return
+        self._request_reauth_soon(self.entry_id, reason)
 
     async def _refused(
         self, hook: Hook, what: str, err: ConfigEntryAuthFailed, quiet: bool
@@ -287,7 +325,7 @@ class EntryRuntime:
         reason = refused_reason(err)
         if hook.reauth and not quiet:
             await self._request_reauth(self.entry_id, reason)
-        return EntryNeedsReauthError(f"{self.domain} needs new credentials", reason=reason)
+        return self._needs_reauth(reason)
 
     def _timed_out(
         self, what: str, err: TimeoutError, timeout: float, ours: bool
@@ -296,13 +334,22 @@ class EntryRuntime:
             reason = f"timed out after {timeout:g} s"
             self._warn(what, reason)
             return IntegrationTimeoutError(
-                f"{what} did not finish within {timeout:g} s", reason=reason
+                f"{what} of {self.domain} did not finish within {timeout:g} s",
+                reason=reason,
+                key="errors.integration_call_timed_out",
+                integration=self.domain,
+                call=what,
+                seconds=int(timeout) if float(timeout).is_integer() else timeout,
             )
         detail = safe_text(err)
         reason = f"its service timed out{': ' + detail if detail else ''}"
         self._warn(what, reason)
         return IntegrationTimeoutError(
-            f"{self.domain}'s service did not answer in time", reason=reason, code=UPSTREAM_TIMEOUT
+            f"{self.domain}'s service did not answer in time",
+            reason=reason,
+            code=UPSTREAM_TIMEOUT,
+            key="errors.integration_service_timed_out",
+            integration=self.domain,
         )
 
     def _failed(
@@ -321,13 +368,42 @@ class EntryRuntime:
         # The entry keeps the exception's text (masked), as a person fixing it needs it.
         text = safe_text(err) if err is not None else ""
         failure = IntegrationFailedError(
-            f"{what} failed; the hub's log has the details under {correlation_id}",
+            f"{what} of {self.domain} failed; the hub's log has the details under {correlation_id}",
             reason=f"{type(err).__name__}: {text}" if err is not None and text else f"{what} {how}",
             code=hook.failed_code,
+            key="errors.integration_call_failed",
+            integration=self.domain,
+            call=what,
             correlation_id=correlation_id,
         )
         failure.cause = type(err).__name__ if err is not None else None
         return failure
+
+    def _needs_reauth(self, reason: str) -> EntryNeedsReauthError:
+        # The general sentence would not say which of the person's integrations to sign in to.
+        return EntryNeedsReauthError(
+            f"{self.domain} needs new credentials",
+            reason=reason,
+            key="errors.integration_needs_reauth",
+            integration=self.domain,
+        )
+
+    def _not_ready(self, what: str, reason: str) -> EntryNotReadyError:
+        return EntryNotReadyError(
+            f"{self.domain} is not ready: {what}",
+            reason=reason,
+            key="errors.integration_not_ready",
+            integration=self.domain,
+        )
+
+    def _not_set_up(self, hook: Hook) -> IntegrationFailedError:
+        return IntegrationFailedError(
+            f"{self.domain} is not set up",
+            reason="not set up",
+            code=hook.failed_code,
+            key="errors.integration_not_set_up",
+            integration=self.domain,
+        )
 
     def _warn(self, what: str, reason: str) -> None:
         _LOGGER.warning("%s of %s (%s): %s", what, self.entry_id, self.domain, reason)

@@ -70,6 +70,14 @@ TOOL: dict[str, str] = {
     "crash": "RuntimeError: a bug in the integration",
 }
 
+# The entry's state after its deferred toolset fails to build so (its tools are missing).
+BUILD: dict[str, str] = {
+    "auth": "reauth_required",
+    "not_ready": "loaded",
+    "crash": "loaded",
+    "wrong_type": "loaded",
+}
+
 LOGGED_ONCE = {"crash", "wrong_type"}
 """Failures that are the integration's bug: one error line with a correlation id, never more."""
 
@@ -252,3 +260,82 @@ async def test_runtime_data_set_at_setup_reaches_every_later_hook(rig: Rig) -> N
     assert runtime.ctx.runtime_data == {"setups": 1}
     await rig.hub.post(f"/api/config-entries/{entry_id}/disable")
     assert rig.hub.app[CONFIG_ENTRIES].runtime(entry_id) is None
+
+
+@pytest.mark.parametrize("failure", [*sorted(BUILD), "ok"])
+async def test_a_deferred_toolset_that_fails_to_build_is_missing_and_the_run_goes_on(
+    rig: Rig, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    entry_id, _ = await _loaded_entry(rig)
+    rig.fail(build=failure)
+    offered: list[set[str]] = []
+
+    def brain(messages: list[Any], info: Any) -> Any:
+        offered.append({tool.name for tool in info.function_tools})
+        return say("Done.")
+
+    rig.hub.service.model_factory = lambda endpoint: scripted_model(brain)
+    events = await rig.hub.chat(await rig.hub.conversation(), "twiddle")
+    assert events[-1]["status"] == "completed"
+    assert "fiddle" in offered[0], "the entry's other toolset is still offered"
+    assert ("twiddle" in offered[0]) is (failure == "ok")
+    entry = await rig.entry(entry_id)
+    assert entry["state"] == BUILD.get(failure, "loaded"), entry
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    if failure in LOGGED_ONCE:
+        [line] = errors
+        for word in ("correlation id", entry_id, "misbehaving", "toolset more tools"):
+            assert word in line.getMessage(), line.getMessage()
+    else:
+        assert not errors, "an expected failure is a warning, never an error with a traceback"
+    if failure == "auth":
+        assert "credentials refused" in str(entry["reason"])
+
+
+async def test_the_picker_says_why_an_integration_whose_toolset_failed_offers_nothing(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig.fail(tools="deferred_only")
+    await rig.hub.add("misbehaving")
+    rig.fail(tools="deferred_only", build="crash")
+    status, picker = await rig.hub.get("/api/agent/integrations", params={"model": "hosted"})
+    assert status == 200, picker
+    [item] = picker["integrations"]
+    assert (item["available"], item["tools"]) == (False, [])
+    assert item["reason_code"] == "integration_failed"
+    [line] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    correlation_id = line.getMessage().rsplit("correlation id ", 1)[1].rstrip("]")
+    assert correlation_id in item["reason"], "the person can find the log line"
+
+    rig.fail(tools="deferred_only")
+    _, picker = await rig.hub.get("/api/agent/integrations", params={"model": "hosted"})
+    [item] = picker["integrations"]
+    assert item["available"] is True
+    assert [tool["name"] for tool in item["tools"]] == ["twiddle"]
+
+
+# The sentence a German speaker reads, per failure of an action: it names the integration.
+GERMAN: dict[str, str] = {
+    "auth": "Der Dienst von misbehaving hat die gespeicherten Zugangsdaten abgelehnt. "
+    "Melde dich erneut bei misbehaving an.",
+    "not_ready": "Der Dienst von misbehaving ist gerade nicht verfügbar. Versuch es später erneut.",
+    "timeout": "Der Dienst von misbehaving hat nicht rechtzeitig geantwortet.",
+    "hang": f"misbehaving hat poke nicht innerhalb von {DEADLINE:g} s abgeschlossen.",
+    "crash": "misbehaving ist bei poke fehlgeschlagen. "
+    "Details stehen im Protokoll des Hubs unter {correlation_id}.",
+}
+
+
+@pytest.mark.parametrize("failure", sorted(GERMAN))
+async def test_a_failed_call_says_which_integration_in_the_persons_language(
+    rig: Rig, failure: str
+) -> None:
+    _, entity_id = await _loaded_entry(rig)
+    rig.fail(action=failure)
+    status, body = await rig.hub.post(
+        f"/api/entities/{entity_id}/action", {"action": "poke"}, headers={"Accept-Language": "de"}
+    )
+    error = body["error"]
+    assert status == HTTP[failure][0], body
+    assert error["params"]["integration"] == "misbehaving"
+    assert error["message"] == GERMAN[failure].format(**error["params"]), error

@@ -29,10 +29,14 @@ async def test_a_member_waits_out_the_cooldown_between_on_demand_syncs(
     assert status == 200, answer
     before = hub.station.syncs
 
-    again = await hub.client.post(path, headers=bob)
+    again = await hub.client.post(path, headers={**bob, "Accept-Language": "de"})
     assert again.status == 429
-    assert (await again.json())["error"]["code"] == "sync_cooldown"
-    assert 1 <= int(again.headers["Retry-After"]) <= 30
+    error = (await again.json())["error"]
+    assert error["code"] == "sync_cooldown"
+    seconds = int(again.headers["Retry-After"])
+    assert 1 <= seconds <= 30
+    assert error["params"] == {"seconds": seconds}, "the error carries its own number"
+    assert f"versuch es in {seconds} s erneut" in error["message"]
     assert hub.station.syncs == before, "the refused sync never reached the station"
 
     await hub.app[SCHEDULER].run_job_now(job_name(entry_id))  # the schedule goes on as before

@@ -26,6 +26,7 @@ from hub.integrations.integration import (
     SetupContext,
     WebhookPayloadError,
 )
+from hub.integrations.toolsets import deferred
 
 BEHAVIOUR = Path(__file__).with_name("behaviour.json")
 GADGET = EntityStateTypeDescriptor(
@@ -39,10 +40,15 @@ def gadget(state: str = "idle") -> EntityStateRecord:
     return EntityStateRecord(entity_type="gadget", external_id="g1", name="Gadget", state=state)
 
 
+def mode_of(hook: str) -> str:
+    """What ``behaviour.json`` says ``hook`` should do now (``ok`` when it says nothing)."""
+    modes = json.loads(BEHAVIOUR.read_text()) if BEHAVIOUR.exists() else {}
+    return str(modes.get(hook, "ok"))
+
+
 async def behave(hook: str, *, bad_input: type[Exception] = ValueError) -> bool:
     """Fail as ``behaviour.json`` says for ``hook``; ``True`` when the hook should return garbage."""
-    modes = json.loads(BEHAVIOUR.read_text()) if BEHAVIOUR.exists() else {}
-    mode = modes.get(hook, "ok")
+    mode = mode_of(hook)
     if mode == "auth":
         raise ConfigEntryAuthFailed("the service refused the key")
     if mode == "not_ready":
@@ -81,6 +87,27 @@ def build_tools() -> Any:
     return FunctionToolset([fiddle])
 
 
+def build_more_tools() -> Any:
+    """The entry's deferred toolset, built on the first run: fails as ``build`` says."""
+    from pydantic_ai.toolsets import FunctionToolset
+
+    mode = mode_of("build")
+    if mode == "auth":
+        raise ConfigEntryAuthFailed("the service refused the key")
+    if mode == "not_ready":
+        raise ConfigEntryNotReady("the service is starting")
+    if mode == "crash":
+        raise RuntimeError("a bug in the toolset build")
+    if mode == "wrong_type":
+        return WRONG
+
+    async def twiddle(value: str) -> str:
+        """Twiddle a value."""
+        return f"twiddled {value}"
+
+    return FunctionToolset([twiddle])
+
+
 class Misbehaving(Integration):
     """Every hook the hub calls, each failing on demand."""
 
@@ -88,7 +115,8 @@ class Misbehaving(Integration):
         if await behave("setup"):
             return WRONG  # type: ignore[return-value]
         ctx.runtime_data = {"setups": 1}
-        return [build_tools()]
+        more = deferred(build_more_tools, label="more tools")
+        return [more] if mode_of("tools") == "deferred_only" else [build_tools(), more]
 
     def entity_types(self) -> dict[str, EntityStateTypeDescriptor]:
         return {"gadget": GADGET}
@@ -120,8 +148,7 @@ class Misbehaving(Integration):
         return EntityStateSyncResult(records=(gadget("pushed"),), full=False)
 
     def web_search_provider(self, ctx: SetupContext) -> Provider | None:
-        modes = json.loads(BEHAVIOUR.read_text()) if BEHAVIOUR.exists() else {}
-        mode = modes.get("provider", "ok")
+        mode = mode_of("provider")
         if mode == "auth":
             raise ConfigEntryAuthFailed("the service refused the key")
         if mode == "crash":
