@@ -116,6 +116,7 @@ class ToolsetAssembler:
         self._agents = agents
         self._services = services
         self._toolsets: dict[str, Any] = {}
+        self._wrapped: dict[int, tuple[Any, EntryRuntime, Any, list[str]]] = {}
 
     def entry_toolsets(self, entry_id: str) -> list[Any]:
         """What an entry's ``async_setup_entry`` returned (deferred ones not yet built)."""
@@ -182,12 +183,11 @@ class ToolsetAssembler:
                 continue
             for returned in self._entries.toolsets(entry.entry_id):
                 try:
-                    toolset = self._guarded(runtime, runtime.build_toolset(returned))
+                    toolset, names = self._guarded(runtime, returned)
                 except IntegrationError as err:  # the runtime logged it; the run goes on
                     reason = f"its toolset failed to build: {err.reason}"
                     skipped.append(Skipped(entry.domain, entry.entry_id, reason))
                     continue
-                names = tool_names(toolset)
                 if taken.intersection(names):
                     # A second entry of one integration offers the same names: tell them apart.
                     toolset = toolset.prefixed(_prefix(entry, taken))
@@ -243,11 +243,23 @@ class ToolsetAssembler:
             untrusted=untrusted,
         )
 
-    def _guarded(self, runtime: EntryRuntime, toolset: Any) -> Any:
-        """The entry's toolset with every call going through the entry's runtime."""
+    def _guarded(self, runtime: EntryRuntime, returned: Any) -> tuple[Any, list[str]]:
+        """What setup returned, built, with every call going through the entry's runtime; and
+        its tool names. Kept for the runtime's setup: each run would otherwise wrap it again."""
+        key = id(returned)
+        kept = self._wrapped.get(key)
+        if kept is not None and kept[0] is returned and kept[1] is runtime:
+            return kept[2], kept[3]
         from hub.agent.tool_errors import for_entry  # pydantic-ai: only once a run assembles
 
-        return for_entry(toolset, runtime)
+        toolset = for_entry(runtime.build_toolset(returned), runtime)  # a failed build: not kept
+        names = tool_names(toolset)
+        # Holding ``returned`` keeps its id from being reused while the entry is kept here; an
+        # entry set up again returns new toolsets, and the old ones are dropped below.
+        live = {id(t) for e in self._entries.entries() for t in self._entries.toolsets(e.entry_id)}
+        self._wrapped = {k: v for k, v in self._wrapped.items() if k in live}
+        self._wrapped[key] = (returned, runtime, toolset, names)
+        return toolset, names
 
     def _builtin(self, name: str) -> Any:
         """The hub's own toolsets, built on first use and shared by every run (they read deps)."""
