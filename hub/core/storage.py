@@ -137,6 +137,10 @@ class StorageManager:
         self.health.failed(fault)
         return fault
 
+    async def settle(self) -> None:
+        """Write every pending delayed save now and wait for writes in flight; a refusal raises."""
+        await asyncio.gather(*(store.flush() for store in list(self._stores.values())))
+
     async def flush(self) -> None:
         """Write every pending save once, on shutdown; failures are logged, never raised or retried."""
         self.closed = True

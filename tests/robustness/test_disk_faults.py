@@ -227,8 +227,9 @@ class DiskHub(HubClient):
             secrets={},
             version=1,
         )
-        # No sync races the test's snapshots.
+        # No sync, and no delayed save of what it noted on the entry, races the test's snapshots.
         await until(lambda: entries.require(entry.entry_id).last_sync is not None)
+        await self.app[STORAGE].settle()
         return entry.entry_id
 
     async def entities(self, **query: str) -> list[dict[str, Any]]:
