@@ -9,7 +9,7 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -530,25 +530,24 @@ async def test_a_client_that_never_reads_is_cut_off(site: Site) -> None:
     site.app[WEBSOCKETS].queue_bytes = 64 * 1024
     fast = await site.connect(site.owner_token)
     await fast.result("subscribe_events", event_type="test.big")
-    reader, writer = await raw_socket(site, site.owner_token)
-    writer.write(frame({"id": 1, "type": "subscribe_events", "event_type": "test.big"}))
-    assert (await read_frame(reader))["success"] is True
-    try:
+    async with raw_socket(site, site.owner_token) as (reader, writer):
+        writer.write(frame({"id": 1, "type": "subscribe_events", "event_type": "test.big"}))
+        assert (await read_frame(reader))["success"] is True
         await flood(site, fast)  # the raw socket reads nothing from here on
         await until(lambda: len(site.app[WEBSOCKETS].connections) == 1)
         async with asyncio.timeout(5):
             with contextlib.suppress(ConnectionError):
                 while await reader.read(65_536):
                     pass
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
     assert await fast.call("ping") == {"id": 2, "type": "pong"}
 
 
-async def raw_socket(site: Site, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A signed-in websocket over a bare TCP socket with tiny buffers, to stop reading for real."""
+@contextlib.asynccontextmanager
+async def raw_socket(
+    site: Site, token: str
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A signed-in websocket over a bare TCP socket with tiny buffers, to stop reading for real;
+    closed on leaving, whether or not the hub closed it first."""
     host, port = "127.0.0.1", site.client.port
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -564,7 +563,12 @@ async def raw_socket(site: Site, token: str) -> tuple[asyncio.StreamReader, asyn
     assert (await read_frame(reader))["type"] == "auth_required"
     writer.write(frame({"type": "auth", "access_token": token}))
     assert (await read_frame(reader))["type"] == "auth_ok"
-    return reader, writer
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
 
 def frame(message: dict[str, Any]) -> bytes:
@@ -596,8 +600,7 @@ async def test_commands_past_the_limit_in_flight_are_refused_and_the_socket_stay
     site: Site,
 ) -> None:
     await site.panel(switches=3)
-    reader, writer = await raw_socket(site, site.owner_token)
-    try:
+    async with raw_socket(site, site.owner_token) as (reader, writer):
         # One write, so the hub reads all of them before any has had a turn to run.
         writer.write(b"".join(frame({"id": n, "type": "entities/list"}) for n in range(1, 21)))
         replies = [await read_frame(reader) for _ in range(20)]
@@ -609,10 +612,6 @@ async def test_commands_past_the_limit_in_flight_are_refused_and_the_socket_stay
         writer.write(frame({"id": 21, "type": "entities/list"}))
         later = await read_frame(reader)
         assert (later["id"], later["success"], len(later["result"]["entities"])) == (21, True, 3)
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 async def test_a_client_that_asks_and_never_reads_is_cut_off_by_what_it_left(site: Site) -> None:
@@ -621,8 +620,7 @@ async def test_a_client_that_asks_and_never_reads_is_cut_off_by_what_it_left(sit
     fanout.queue_bytes = 64 * 1024
     await site.panel(switches=40)
     fast = await site.connect(site.owner_token)
-    _, writer = await raw_socket(site, site.owner_token)
-    try:
+    async with raw_socket(site, site.owner_token) as (_, writer):
         sent = 0
         while not cutting_off(fanout):
             assert sent < 1000, "the greedy client was never cut off"
@@ -635,10 +633,6 @@ async def test_a_client_that_asks_and_never_reads_is_cut_off_by_what_it_left(sit
         assert sent < 200
         await until(lambda: len(fanout.connections) == 1)
         assert await fast.call("ping") == {"id": fast.next_id, "type": "pong"}
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 async def test_an_entity_subscriber_that_never_reads_is_cut_off_too(site: Site) -> None:
@@ -647,9 +641,8 @@ async def test_an_entity_subscriber_that_never_reads_is_cut_off_too(site: Site) 
     fanout.queue_bytes = 64 * 1024
     entry_id = await site.panel()
     fast = await site.connect(site.owner_token)
-    reader, writer = await raw_socket(site, site.owner_token)
-    writer.write(frame({"id": 1, "type": "subscribe_entities"}))
-    try:
+    async with raw_socket(site, site.owner_token) as (reader, writer):
+        writer.write(frame({"id": 1, "type": "subscribe_entities"}))
         assert (await read_frame(reader))["success"] is True
         fired = 0
         while not cutting_off(fanout):
@@ -671,10 +664,6 @@ async def test_an_entity_subscriber_that_never_reads_is_cut_off_too(site: Site) 
         assert fired < 1500
         await until(lambda: len(fanout.connections) == 1)
         assert await fast.call("ping") == {"id": fast.next_id, "type": "pong"}
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 def cutting_off(fanout: Fanout) -> bool:
