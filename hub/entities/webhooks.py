@@ -137,9 +137,8 @@ class WebhookService:
             moment = float(stamp)
         except ValueError:
             moment = math.nan
-        if not math.isfinite(
-            moment
-        ):  # ``nan`` compares as within any window; ``inf`` never expires
+        # ``nan`` compares as within any window, and ``inf`` never expires.
+        if not math.isfinite(moment):
             return f"{TIMESTAMP_HEADER} must be unix seconds"
         now = time.time()
         if abs(now - moment) > REPLAY_WINDOW:
