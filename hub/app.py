@@ -20,6 +20,7 @@ from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
 from hub.api import entities as entities_api
+from hub.api import entity_types as entity_types_api
 from hub.api import history as history_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
@@ -206,6 +207,7 @@ def create_app(
     config_flows_api.register(app)
     config_entries_api.register(app)
     entities_api.register(app)
+    entity_types_api.register(app)
     webhooks_api.register(app)
     history_api.register(app)
     surfaces_api.register(app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -18,6 +18,7 @@ from hub.api.request import read_json
 from hub.core.errors import BadRequestError
 from hub.entities.event_log import EventLog
 from hub.entities.history import MAX_RETENTION_DAYS, History
+from hub.entities.history_buckets import MAX_BUCKETS
 from hub.entities.service import EntityNotFoundError
 
 HISTORY: Final = web.AppKey("history", History)
@@ -42,7 +43,14 @@ class RetentionBody(BaseModel):
 
 
 async def get_history(request: web.Request) -> web.Response:
-    """An entity's states from ``start`` to ``end`` (ISO 8601 or unix seconds), oldest first."""
+    """An entity's states from ``start`` to ``end`` (ISO 8601 or unix seconds), oldest first.
+
+    ``previous`` is the last change before ``start`` (the state that still held then), or null.
+    With ``buckets=n`` the range is cut into ``n`` equal slices and each non-empty one is answered
+    in ``buckets`` instead of every row in ``history``: its last state and when it was set, the
+    number of changes, and the ``min``, ``max`` and ``mean`` of its numeric states (see
+    ``hub.entities.history_buckets``), so a month of minute readings stays a few hundred rows.
+    """
     entity_id = _entity_id(request)
     await entity_for(request.app, principal_of(request), entity_id, manage=False)
     query = request.query
@@ -53,15 +61,35 @@ async def get_history(request: web.Request) -> web.Response:
     if start is None:
         start = max(0.0, end - DEFAULT_RANGE_SECONDS)
     if start > end:
-        raise BadRequestError(f"start ({_iso(start)}) is after end ({_iso(end)})")
+        raise BadRequestError(
+            f"start ({_iso(start)}) is after end ({_iso(end)})",
+            key="errors.history_range_reversed",
+            start=_iso(start),
+            end=_iso(end),
+        )
+    history = request.app[HISTORY]
+    buckets = _buckets(query)
+    if buckets is not None:
+        summary, before = await history.summary(entity_id, start, end, buckets)
+        return web.json_response(
+            {
+                "entity_id": entity_id,
+                "start": _iso(start),
+                "end": _iso(end),
+                "bucket_seconds": (end - start) / buckets,
+                "previous": _change(before),
+                "buckets": [bucket.as_dict(_iso) for bucket in summary],
+            }
+        )
     limit = _limit(query, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT)
     # One more than asked tells whether the range holds more than the page.
-    rows = await request.app[HISTORY].query(entity_id, start, end, limit + 1)
+    rows = await history.query(entity_id, start, end, limit + 1)
     return web.json_response(
         {
             "entity_id": entity_id,
             "start": _iso(start),
             "end": _iso(end),
+            "previous": _change(await history.before(entity_id, start)),
             "history": [
                 {"state": state, "changed_at": _iso(changed_at)}
                 for changed_at, state in rows[:limit]
@@ -69,6 +97,30 @@ async def get_history(request: web.Request) -> web.Response:
             "truncated": len(rows) > limit,
         }
     )
+
+
+def _change(change: tuple[float, Any] | None) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    changed_at, state = change
+    return {"state": state, "changed_at": _iso(changed_at)}
+
+
+def _buckets(query: Mapping[str, str]) -> int | None:
+    raw = query.get("buckets")
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not (
+        1 <= int(text) <= MAX_BUCKETS
+    ):
+        raise BadRequestError(
+            f"buckets must be a whole number from 1 to {MAX_BUCKETS}, not {raw[:20]!r}",
+            key="errors.history_buckets_invalid",
+            maximum=MAX_BUCKETS,
+            value=raw[:20],
+        )
+    return int(text)
 
 
 async def set_retention(request: web.Request) -> web.Response:
@@ -149,7 +201,10 @@ def _time(query: Mapping[str, str], name: str) -> float | None:
     except (ValueError, OverflowError):
         raise BadRequestError(
             f"{name}={raw!r} is not a time: use ISO 8601 (2024-05-01T12:00:00+02:00) "
-            "or unix seconds, from 1970 to 9999"
+            "or unix seconds, from 1970 to 9999",
+            key="errors.history_time_invalid",
+            name=name,
+            value=raw[:40],
         ) from None
 
 

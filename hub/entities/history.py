@@ -18,6 +18,7 @@ from hub.config import HistoryConfig
 from hub.core.database import Database
 from hub.core.errors import BadRequestError
 from hub.core.scheduler import Scheduler
+from hub.entities.history_buckets import MAX_BUCKETS, Bucket, select_before, select_buckets
 from hub.entities.service import EntityNotFoundError
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,6 +106,24 @@ class History:
         if rows is None:
             raise EntityNotFoundError(f"no entity {entity_id}")
         return rows
+
+    async def summary(
+        self, entity_id: int, start: float, end: float, buckets: int
+    ) -> tuple[list[Bucket], tuple[float, Any] | None]:
+        """``[start, end]`` in ``buckets`` equal slices (the empty ones left out), and the state
+        that held at ``start``: ``(changed_at, state)`` of the last change before it, if any."""
+        if not 1 <= buckets <= MAX_BUCKETS:
+            raise BadRequestError(f"buckets must be from 1 to {MAX_BUCKETS}, got {buckets}")
+        result = await self._db.run(
+            partial(_select_summary, entity_id=entity_id, start=start, end=end, buckets=buckets)
+        )
+        if result is None:
+            raise EntityNotFoundError(f"no entity {entity_id}")
+        return result
+
+    async def before(self, entity_id: int, start: float) -> tuple[float, Any] | None:
+        """``(changed_at, state)`` of the entity's last change before ``start``, if any."""
+        return await self._db.run(partial(select_before, entity_id=entity_id, start=start))
 
     async def retention(self, entity_id: int) -> Retention:
         """The retention that applies to an entity now."""
@@ -341,6 +360,15 @@ def _select_history(
         (float(changed_at), None if state is None else json.loads(state))
         for changed_at, state in conn.execute(f"{sql} ORDER BY changed_at, id LIMIT ?", params)
     ]
+
+
+def _select_summary(
+    conn: sqlite3.Connection, entity_id: int, start: float, end: float, buckets: int
+) -> tuple[list[Bucket], tuple[float, Any] | None] | None:
+    if conn.execute("SELECT 1 FROM entities WHERE id = ?", (entity_id,)).fetchone() is None:
+        return None
+    before = select_before(conn, entity_id, start)
+    return select_buckets(conn, entity_id, start, end, buckets), before
 
 
 def _measure_files(conn: sqlite3.Connection, path: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
+from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.entities.store import ApplyOutcome, ApplyRequest, apply_batch
@@ -345,6 +346,21 @@ class EntityService:
         )
         rows = await self._db.conn.execute_fetchall(sql, (match, *params, limit))
         return [(EntityRow.from_sql(tuple(row)[:-1]), float(tuple(row)[-1])) for row in rows]
+
+    async def devices(self, entry_ids: Iterable[str]) -> list[DeviceRow]:
+        """The devices of the entries ``entry_ids``, by id."""
+        wanted = sorted(set(entry_ids))
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._db.conn.execute_fetchall(
+            f"SELECT id, entry_id, info FROM devices WHERE entry_id IN ({marks}) ORDER BY id",
+            wanted,
+        )
+        return [
+            DeviceRow(int(row_id), str(entry_id), DeviceInfo.model_validate_json(info))
+            for row_id, entry_id, info in rows
+        ]
 
     async def _select(self, sql: str, params: Sequence[Any]) -> list[EntityRow]:
         rows = await self._db.conn.execute_fetchall(sql, params)

@@ -95,10 +95,16 @@ class _Contract(BaseModel):
 
 
 class DeviceInfo(_Contract):
-    """The device an entity belongs to; the hub gets or creates it by ``identifier`` within the entry."""
+    """The device an entity belongs to; the hub gets or creates it by ``identifier`` within the entry.
+
+    ``translation_key`` names ``device.<key>.name`` in the integration's translations: the device's
+    name in the reader's language, for a device whose name is a kind ("This computer") rather than
+    one its owner gave it.
+    """
 
     identifier: Text
     name: str | None = None
+    translation_key: TypeKey | None = None
     manufacturer: str | None = None
     model: str | None = None
     sw_version: str | None = None
@@ -191,10 +197,15 @@ class EntityStateTypeDescriptor(_Contract):
     """An entity type an integration produces: its label, attributes, behaviour hints and actions.
 
     ``to_text`` is code, not data: it is never serialized, so a dumped descriptor is plain JSON.
+    ``translation_key`` (default: ``key``) names the type's words under ``entity.<translation_key>``
+    in the integration's translations - ``name``, ``state.<value>``, ``attribute.<name>``,
+    ``action.<name>``, ``field.<name>`` - as Home Assistant's entity translations do; where a
+    translation is missing the English given here is shown.
     """
 
     key: TypeKey
     name: Text
+    translation_key: TypeKey | None = None
     attributes: tuple[FieldDescriptor, ...] = ()
     rag: bool = False
     to_text: Callable[[EntityStateRecord], str] | None = Field(default=None, exclude=True)
@@ -223,6 +234,11 @@ class EntityStateTypeDescriptor(_Contract):
         # The hub dispatches an action call by name, so two with one name would be ambiguous.
         _reject_duplicates([action.name for action in actions], "action")
         return actions
+
+    @property
+    def text_key(self) -> str:
+        """The key of this type's words in the translations: ``translation_key``, else ``key``."""
+        return self.translation_key or self.key
 
     def action(self, name: str) -> EntityStateActionDescriptor | None:
         """The declared action called ``name``, or ``None``: only declared actions may be called."""

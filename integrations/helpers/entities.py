@@ -9,8 +9,8 @@ from hub.integrations.manifest import FieldDescriptor
 
 from .model import KIND_BUTTON, KIND_NUMBER, KIND_TOGGLE
 
-# Entity and action labels are shown as written (the entity API does not localize them yet);
-# translations/<lang>.json carries the same words under "entity" for when it does.
+# The English here is the fallback: GET /api/entity-types shows a person the words of
+# translations/<lang>.json under "entity.<key>" (names, action and field labels).
 TOGGLE: Final = EntityStateTypeDescriptor(
     key=KIND_TOGGLE,
     name="Toggle",

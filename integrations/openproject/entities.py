@@ -41,8 +41,8 @@ def work_package_text(record: EntityStateRecord) -> str:
     return "\n".join(lines)
 
 
-# Labels are shown as written (the entity API does not localize them yet); translations/<lang>.json
-# carries the same words under "entity" and "event" for when it does.
+# The English here is the fallback: GET /api/entity-types shows a person the words of
+# translations/<lang>.json under "entity.<key>" (and the event's under "event").
 PROJECT: Final = EntityStateTypeDescriptor(
     key=PROJECT_TYPE,
     name="Project",

@@ -29,8 +29,8 @@ def _load(minutes: int) -> EntityStateTypeDescriptor:
     )
 
 
-# Labels are shown as written (the entity API does not localize them yet); translations/<lang>.json
-# carries the same words under "entity" for when it does.
+# The English here is the fallback: GET /api/entity-types shows a person the words of
+# translations/<lang>.json under "entity.<key>" (names, attribute labels).
 ENTITY_TYPES: Final = {
     descriptor.key: descriptor
     for descriptor in (

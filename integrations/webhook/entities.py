@@ -27,8 +27,8 @@ def value_text(record: EntityStateRecord) -> str:
     return "\n".join(lines)
 
 
-# Labels are shown as written (the entity API does not localize them yet); translations/<lang>.json
-# carries the same words under "entity" and "event" for when it does.
+# The English here is the fallback: GET /api/entity-types shows a person the words of
+# translations/<lang>.json under "entity.<key>" (and the event's under "event").
 VALUE: Final = EntityStateTypeDescriptor(
     key=VALUE_TYPE,
     name="Webhook value",

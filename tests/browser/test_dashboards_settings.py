@@ -106,7 +106,8 @@ async def test_a_dashboard_shows_safe_markdown_and_live_entities(
     lights = page.get_by_role("region", name="Lights")
     lamp_row = lights.get_by_role("listitem").filter(has_text="Lamp")
     await expect(lamp_row).to_contain_text("Off")
-    await lights.get_by_role("switch", name="Toggle Lamp").click()
+    # The same switch as on the entities page, named by the entity.
+    await lights.get_by_role("switch", name="Lamp", exact=True).click()
     await expect(lamp_row).to_contain_text("On")
     assert (await hub.api("GET", f"/api/entities/{lamp['id']}"))["state"] == "on"
     await hub.api("POST", f"/api/entities/{lamp['id']}/action", {"action": "turn_off"})
@@ -114,8 +115,12 @@ async def test_a_dashboard_shows_safe_markdown_and_live_entities(
 
     # Delete, after confirming.
     await page.get_by_role("button", name="Delete").click()
-    confirm = page.get_by_role("dialog")
-    await expect(confirm).to_contain_text("Living room")
+    # The question is the title; the body says what it means rather than repeating it.
+    confirm = page.get_by_role("dialog", name="Delete “Living room”?")
+    await expect(confirm.locator("p")).to_have_text(
+        "The dashboard, its views and its cards are removed for everyone who sees it. "
+        "This cannot be undone."
+    )
     await confirm.get_by_role("button", name="Delete").click()
     await expect(page).to_have_url(re.compile(r"#/dashboards$"))
     await expect(page.get_by_role("link", name="Living room")).to_have_count(0)
@@ -141,15 +146,20 @@ async def test_settings_tokens_people_theme_and_language(hub: RunningHub, page: 
     await expect(tokens.get_by_role("cell", name="backup script", exact=True)).to_be_visible()
 
     await page.get_by_role("button", name="Revoke token backup script").click()
-    await page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    ask = page.get_by_role("dialog", name="Revoke the token “backup script”?")
+    # The body says what will happen, not the question again.
+    await expect(ask).to_contain_text("can no longer reach the hub")
+    await ask.get_by_role("button", name="Revoke").click()
     await expect(page.get_by_text("No long-lived tokens yet.")).to_be_visible()
     assert await _status_with(hub, token) == 401
 
     # People: an admin adds someone and removes them again.
-    await page.get_by_label("Username").fill("guest")
-    await page.get_by_label("Password", exact=True).fill("guest-password-1")
-    await page.get_by_label("Display name").fill("Guest")
-    await page.get_by_role("button", name="Add person").click()
+    add = page.get_by_role("form", name="Add person")
+    await add.get_by_label("Username").fill("guest")
+    await add.get_by_label("Password", exact=True).fill("guest-password-1")
+    await add.get_by_label("Password again").fill("guest-password-1")
+    await add.get_by_label("Display name").fill("Guest")
+    await add.get_by_role("button", name="Add person").click()
     people = page.get_by_role("table", name="People")
     await expect(people.get_by_role("cell", name="guest", exact=True)).to_be_visible()
     listed = (await hub.api("GET", "/api/people"))["people"]
@@ -171,11 +181,11 @@ async def test_settings_tokens_people_theme_and_language(hub: RunningHub, page: 
     await expect(page.get_by_role("radio", name="Dark")).to_be_checked()
 
     # The language is the person's: German changes the page and the navigation.
-    await page.get_by_label("Language").select_option("de")
+    await page.get_by_label("Language").first.select_option("de")
     await expect(page.get_by_role("heading", name="Einstellungen", exact=True)).to_be_visible()
     await expect(page.get_by_role("link", name="Einstellungen", exact=True)).to_be_visible()
     await expect(page.get_by_role("button", name="Token erstellen")).to_be_visible()
-    await expect(page.get_by_label("Sprache")).to_have_value("de")
+    await expect(page.get_by_label("Sprache").first).to_have_value("de")
     assert (await hub.api("GET", "/api/auth/current_user"))["language"] == "de"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -112,28 +113,9 @@ async def test_filter_by_text_and_domain(hub: RunningHub, page: Any) -> None:
 
     await page.get_by_role("searchbox", name="Filter entities").fill("")
     await expect(garden).to_be_visible()
-    domain = page.get_by_role("combobox", name="Domain")
+    domain = page.get_by_role("combobox", name="Integration")
     await domain.select_option("helpers")
     await expect(page.get_by_role("status")).to_have_text("2 entities")
-
-
-async def test_the_history_chart_of_a_number(hub: RunningHub, page: Any) -> None:
-    level = await _helper(hub, name="Tank", kind="number", min=0, max=100, step=1, unit="%")
-    for value in (20, 55, 40):
-        await _act(hub, level["id"], "set_value", value=value)
-    await expect(_row(page, level["id"]).locator(".entity__value")).to_have_text("40")
-
-    await page.get_by_role("button", name="Tank", exact=True).click()
-    dialog = page.get_by_role("dialog", name="History of Tank")
-    chart = dialog.get_by_role("img", name=re.compile(r"^Tank over the last 24 hours"))
-    await expect(chart).to_have_attribute("aria-label", re.compile(r"from 0 % to 55 %, now 40 %"))
-    await expect(chart.locator("path.history-chart__line")).to_have_attribute("d", re.compile("^M"))
-
-    # The open chart follows the live state.
-    await _act(hub, level["id"], "set_value", value=90)
-    await expect(chart).to_have_attribute("aria-label", re.compile(r"to 90 %, now 90 %"))
-    await dialog.get_by_role("button", name="Close").click()
-    await expect(dialog).to_be_hidden()
 
 
 def test_the_german_strings_cover_the_english_ones() -> None:
@@ -147,3 +129,194 @@ def test_the_german_strings_cover_the_english_ones() -> None:
     german = json.loads((www / "de" / "entities.json").read_text())
     assert keys(german) == keys(english)
     assert german["entities"]["nav"] != english["entities"]["nav"]
+
+
+# ---- words: entity names, states, units, devices and integrations in the person's language ----
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+# Fits the placeholder text into the search box's content box, in the box's own font.
+PLACEHOLDER_FITS = """(el) => {
+  const style = getComputedStyle(el);
+  const canvas = document.createElement("canvas").getContext("2d");
+  canvas.font = style.font;
+  const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return canvas.measureText(el.placeholder).width <= room;
+}"""
+NO_JUNK = """() => {
+  const text = document.body.innerText;
+  return ["undefined", "null", "[object Object]", "NaN"].filter((word) => text.includes(word));
+}"""
+
+
+async def _speak(hub: RunningHub, language: str) -> None:
+    """Set the owner's language, as the settings page does."""
+    me = await hub.api("GET", "/api/auth/current_user")
+    await hub.api("PATCH", f"/api/people/{me['id']}", {"language": language})
+
+
+async def _by_type(hub: RunningHub, domain: str) -> dict[str, dict[str, Any]]:
+    """The domain's entities by type, once its first sync stored them."""
+    while True:
+        listed = await hub.api("GET", f"/api/entities?domain={domain}")
+        if listed["entities"]:
+            return {entity["entity_type"]: entity for entity in listed["entities"]}
+        await asyncio.sleep(0.05)
+
+
+async def _fits(page: Any, size: dict[str, int]) -> None:
+    """Nothing sticks out sideways and the filter's hint is whole."""
+    await page.set_viewport_size(size)
+    search = page.locator(".entities__search")
+    assert await search.evaluate(PLACEHOLDER_FITS), await search.get_attribute("placeholder")
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= size["width"]
+    assert await page.evaluate(NO_JUNK) == []
+
+
+async def test_entities_read_in_english_and_german_grouped_by_their_device(
+    hub: RunningHub, page: Any
+) -> None:
+    await hub.api("POST", "/api/config-flows", {"domain": "system_monitor"})
+    tank = await _helper(hub, name="Tank", kind="number", min=0, max=100, step=1, unit="L")
+    monitor = await _by_type(hub, "system_monitor")
+    [host] = (await hub.api("GET", "/api/entity-types"))["devices"]
+    cpu, uptime, memory = (
+        _row(page, monitor[k]["id"]) for k in ("cpu_usage", "uptime", "memory_usage")
+    )
+
+    # English: the host's sensors under the host's name, the helper (no device) under "Other".
+    device_group = page.get_by_role("region", name=host["name"], exact=True)
+    await expect(device_group.get_by_role("heading", name=host["name"])).to_be_visible()
+    await expect(page.get_by_role("heading", name=re.compile(r"^Device"))).to_have_count(0)
+    await expect(
+        device_group.locator(f'tr[data-entity-id="{monitor["cpu_usage"]["id"]}"]')
+    ).to_be_visible()
+    other = page.get_by_role("region", name="Other", exact=True)
+    await expect(other.locator(f'tr[data-entity-id="{tank["id"]}"]')).to_be_visible()
+    await expect(cpu.get_by_role("button", name="CPU usage", exact=True)).to_be_visible()
+    await expect(cpu.locator(".entity__meta")).to_have_text("System Monitor")
+    await expect(cpu.locator(".entity__unit")).to_have_text("%")
+    # Uptime in days and hours, not a count of seconds; attributes as a hint, bytes humanized.
+    await expect(uptime.locator(".entity__value")).to_have_text(
+        re.compile(r"^\d+ (days?|hr|min|sec)\b")
+    )
+    await expect(uptime.locator(".entity__unit")).to_have_text("")
+    await expect(memory.locator(".entity__hint")).to_have_text(
+        re.compile(r"^Total: [\d.]+\s[KMGT]B · Used: ")
+    )
+    await expect(_row(page, tank["id"]).locator(".entity__meta")).to_have_text("Helpers · Number")
+    await expect(page.get_by_role("combobox", name="Integration")).to_contain_text("System Monitor")
+    await _fits(page, DESKTOP)
+    await _fits(page, PHONE)
+
+    # One request for every type's words on load, beside the snapshot: none per type.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    await page.reload()
+    await expect(cpu.locator(".entity__unit")).to_have_text("%")
+    assert [url for url in asked if "/api/entit" in url] == [
+        f"{hub.url}/api/entity-types?language=en"
+    ]
+
+    # German: the same page in the person's language, informal throughout.
+    await _speak(hub, "de")
+    await page.set_viewport_size(DESKTOP)
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Entitäten", exact=True)).to_be_visible()
+    await expect(cpu.get_by_role("button", name="CPU-Auslastung", exact=True)).to_be_visible()
+    await expect(cpu.locator(".entity__meta")).to_have_text("Systemmonitor")
+    await expect(memory.get_by_role("button", name="Arbeitsspeicher-Auslastung")).to_be_visible()
+    await expect(memory.locator(".entity__hint")).to_have_text(
+        re.compile(r"^Gesamt: [\d,]+\s[KMGT]B · Belegt: ")
+    )
+    await expect(uptime.get_by_role("button", name="Laufzeit", exact=True)).to_be_visible()
+    await expect(uptime.locator(".entity__value")).to_have_text(
+        re.compile(r"^\d+ (Tg\.|Std\.|Min\.|Sek\.)")
+    )
+    await expect(page.get_by_role("heading", name=host["name"], exact=True)).to_be_visible()
+    await expect(page.get_by_role("heading", name="Sonstige", exact=True)).to_be_visible()
+    await expect(_row(page, tank["id"]).locator(".entity__meta")).to_have_text("Helfer · Zahl")
+    await expect(page.get_by_role("slider", name="Wert setzen: Tank", exact=True)).to_be_visible()
+    await expect(page.get_by_role("button", name="Um einen Schritt erhöhen: Tank")).to_be_visible()
+    await expect(page.get_by_role("combobox", name="Integration")).to_contain_text("Systemmonitor")
+    await _fits(page, DESKTOP)
+    await _fits(page, PHONE)
+
+
+async def _numbers_controls(row: Any) -> list[list[str | None]]:
+    """What a person can operate in a row: each control's role and accessible name, in order."""
+    result: list[list[str | None]] = await row.locator(".entity__actions").evaluate(
+        """(box) => [...box.querySelectorAll("button, input, select")].map(
+          (el) => [el.getAttribute("role") || el.type, el.getAttribute("aria-label")])"""
+    )
+    return result
+
+
+async def test_the_number_helper_is_the_same_control_on_a_dashboard(
+    hub: RunningHub, page: Any, second_page: Any
+) -> None:
+    tank = await _helper(hub, name="Tank", kind="number", min=0, max=100, step=5, unit="L")
+    card = {"type": "entities", "title": "Water", "entities": [tank["id"]]}
+    body = {"name": "Water", "config": {"views": [{"title": "Main", "cards": [card]}]}}
+    await hub.api("POST", "/api/surfaces", body)
+    dashboard = second_page
+    await dashboard.goto(hub.url + "/#/dashboards/water")
+
+    on_page = _row(page, tank["id"])
+    on_card = dashboard.get_by_role("region", name="Water").locator(
+        f'[data-entity-id="{tank["id"]}"]'
+    )
+    for row in (on_page, on_card):
+        await expect(row.locator(".entity__value")).to_have_text("0")
+        await expect(row.locator(".entity__unit")).to_have_text("L")
+        await expect(row.get_by_role("slider", name="Set value: Tank", exact=True)).to_be_visible()
+    assert await _numbers_controls(on_page) == await _numbers_controls(on_card)
+    assert await _numbers_controls(on_card) == [
+        ["button", "Decrease by one step: Tank"],
+        ["range", "Set value: Tank"],
+        ["button", "Increase by one step: Tank"],
+    ]
+
+    # A step on the dashboard shows on the entities page, a slide there shows on the dashboard.
+    await on_card.get_by_role("button", name="Increase by one step: Tank").click()
+    await expect(on_page.locator(".entity__value")).to_have_text("5")
+    slider = on_page.get_by_role("slider", name="Set value: Tank")
+    await slider.focus()
+    await slider.press("ArrowRight")
+    await expect(on_card.locator(".entity__value")).to_have_text("10")
+    await expect(on_card.get_by_role("slider", name="Set value: Tank")).to_have_value("10")
+    assert (await hub.api("GET", f"/api/entities/{tank['id']}"))["state"] == 10
+
+    # The name opens the same detail view from either place.
+    for where, row in ((page, on_page), (dashboard, on_card)):
+        await row.get_by_role("button", name="Tank", exact=True).click()
+        detail = where.get_by_role("dialog", name="Tank")
+        await expect(detail).to_be_visible()
+        await where.keyboard.press("Escape")
+        await expect(detail).to_be_hidden()
+
+    # German, on a phone: the same words and the same control, all of it on the screen.
+    await _speak(hub, "de")
+    await dashboard.set_viewport_size(PHONE)
+    await dashboard.reload()
+    await expect(
+        on_card.get_by_role("slider", name="Wert setzen: Tank", exact=True)
+    ).to_be_visible()
+    await expect(on_card.locator(".entity__value")).to_have_text("10")
+    await expect(on_card.locator(".entity__unit")).to_have_text("L")
+    step = on_card.get_by_role("button", name="Um einen Schritt verringern: Tank")
+    box = await step.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    increase = await on_card.get_by_role(
+        "button", name="Um einen Schritt erhöhen: Tank"
+    ).bounding_box()
+    assert increase is not None
+    assert increase["x"] + increase["width"] <= PHONE["width"]
+    width = await dashboard.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+    await step.click()
+    await expect(on_card.locator(".entity__value")).to_have_text("5")
+    assert await dashboard.evaluate(NO_JUNK) == []

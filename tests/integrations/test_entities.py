@@ -89,8 +89,10 @@ def test_openproject_declares_its_types_as_the_specification_does() -> None:
         "unit": None,
         "actions": (),
         "message": False,
+        "translation_key": None,
     }
     assert PROJECT.to_text is None
+    assert PROJECT.text_key == "project"  # its words: "entity.project" in the translations
 
 
 def test_a_descriptor_serializes_to_json_without_its_to_text_callable() -> None:
