@@ -19,6 +19,7 @@ from hub.integrations.entry import (
     ConfigEntry,
     EntryNotFoundError,
     audience,
+    may_manage,
     visible_entries,
     visible_to,
 )
@@ -75,7 +76,7 @@ async def entity_for(
 
 def require_manager(principal: Principal, entry: ConfigEntry) -> None:
     """Changing a visible entry: the household's (global) ones are the admins' to change."""
-    if audience(entry) == EVERYONE:
+    if not may_manage(entry, principal.person_id, is_admin=principal.is_admin):
         require_admin(principal)
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entry_for, principal_of, require_admin
 from hub.api.request import language_of, read_json
-from hub.api.state import FLOW_MANAGER, REGISTRY, TRANSLATIONS
+from hub.api.state import CONFIG_ENTRIES, FLOW_MANAGER, REGISTRY, TRANSLATIONS
 from hub.integrations.config_flow import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from hub.integrations.flow_manager import FlowOutcome
 from hub.integrations.flow_serializer import serialize_flow_result
@@ -51,6 +51,7 @@ def serialize(request: web.Request, outcome: FlowOutcome) -> web.Response:
 def flow_view(app: web.Application, outcome: FlowOutcome) -> dict[str, Any]:
     """The localized view of one step; REST and websocket answer with the same."""
     loaded = app[REGISTRY].get(outcome.domain)
+    entry = app[CONFIG_ENTRIES].get(outcome.entry_id) if outcome.entry_id else None
     return serialize_flow_result(
         outcome.result,
         flow_id=outcome.flow_id,
@@ -61,6 +62,7 @@ def flow_view(app: web.Application, outcome: FlowOutcome) -> dict[str, Any]:
         entry_id=outcome.entry_id,
         masked=outcome.masked,
         correlation_id=outcome.correlation_id,
+        entry_title=entry.title if entry is not None else None,
     )
 
 

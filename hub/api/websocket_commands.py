@@ -14,23 +14,22 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.api.access import require_admin
+from hub.api.config_entries import entry_view
 from hub.api.config_flows import flow_view
 from hub.api.entities import ActionBody, EntityFilters, act, entity_list
 from hub.api.history import event_pattern
+from hub.api.integrations import catalog_view
 from hub.api.request import language_of
 from hub.api.state import (
     AUTH,
-    CATALOG,
     CONFIG_ENTRIES,
     FLOW_MANAGER,
-    REGISTRY,
     TRANSLATIONS,
 )
 from hub.auth.principal import Principal
 from hub.core.errors import NotFoundError
 from hub.integrations.entry import visible_entries
 from hub.integrations.flow_manager import FlowOutcome
-from hub.integrations.overview import overview
 
 if TYPE_CHECKING:
     from hub.api.websocket import Connection
@@ -285,14 +284,15 @@ def list_entries(conn: Connection, msg: ListEntries) -> None:
     """Entries the caller may see."""
     entries = conn.app[CONFIG_ENTRIES].entries(msg.domain or None)
     visible = visible_entries(entries, conn.principal.person_id)
-    conn.send_result(msg.id, {"entries": [entry.as_public() for entry in visible]})
+    language = conn.language()
+    public = [entry_view(conn.app, conn.principal, entry, language) for entry in visible]
+    conn.send_result(msg.id, {"entries": public})
 
 
 @command("integrations/list", Message)
 def list_integrations(conn: Connection, msg: Message) -> None:
     """Every integration the hub knows, with its catalog settings."""
-    app = conn.app
-    conn.send_result(msg.id, overview(app[REGISTRY], app[CATALOG].rows()))
+    conn.send_result(msg.id, catalog_view(conn.app, conn.principal, conn.language()))
 
 
 @command("auth/current_user", Message)

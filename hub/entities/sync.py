@@ -27,6 +27,7 @@ from hub.entities.writer import EntryEvents, EntryWriter
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import EntityStateSyncResult
 from hub.integrations.entry import ConfigEntry, EntryHealth, EntryState
+from hub.integrations.features import features
 from hub.integrations.integration import HealthResult, Integration
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.runtime import HEALTH, INITIAL_ENTITIES, SYNC
@@ -67,8 +68,7 @@ def job_name(entry_id: str) -> str:
 
 def pulls(integration: Integration) -> bool:
     """Whether the integration pulls: it declares entity types and overrides the sync hook."""
-    overrides = type(integration).async_sync_entities is not Integration.async_sync_entities
-    return overrides and bool(integration.entity_types())
+    return features(integration).pulls
 
 
 class SyncManager:
@@ -241,7 +241,17 @@ class SyncManager:
 def _health(health: HealthResult) -> EntryHealth:
     # The detail is the integration's text, often an upstream's answer, which may echo a credential.
     detail = SECRETS.redact(health.detail)
-    return EntryHealth(status=health.status, detail=detail, checked_at=_iso(time.time()))
+    params = {
+        name: SECRETS.redact(value) if isinstance(value, str) else value
+        for name, value in health.params.items()
+    }
+    return EntryHealth(
+        status=health.status,
+        detail=detail,
+        checked_at=_iso(time.time()),
+        key=health.key,
+        params=params,
+    )
 
 
 def _left(deadline: asyncio.Timeout, timeout: float) -> float:

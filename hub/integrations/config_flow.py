@@ -1,4 +1,12 @@
-"""Config flows: a pure state machine whose ``async_step_<id>`` methods return a ``FlowResult``."""
+"""Config flows: a pure state machine whose ``async_step_<id>`` methods return a ``FlowResult``.
+
+A step answers one of four results: a form (``async_show_form``) whose submission goes back to
+the step that showed it; a menu (``async_show_menu``), a choice between next steps that the person
+makes by submitting ``{"next_step_id": <option>}``, after which the chosen ``async_step_<option>``
+runs with ``None`` (as Home Assistant's menu steps do; the option labels are the translation keys
+``step.<step_id>.menu_options.<option>``); an entry (``async_create_entry``); or an abort
+(``async_abort``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +31,8 @@ _LOGGER = logging.getLogger(__name__)
 STEP_PREFIX: Final = "async_step_"
 STEP_USER: Final = "user"
 STEP_RECONFIGURE: Final = "reconfigure"
+NEXT_STEP_ID: Final = "next_step_id"
+"""The one input a menu step takes: the option the person chose."""
 BASE_ERROR: Final = "base"
 """The ``errors`` key for a failure that belongs to the whole form rather than one field."""
 STEP_REAUTH: Final = "reauth"
@@ -78,11 +88,12 @@ class StepFailedError(FlowError):
 
 
 class FlowResultType(StrEnum):
-    """What a step decided: show a form, create the entry, or end the flow."""
+    """What a step decided: show a form or a menu, create the entry, or end the flow."""
 
     FORM = "form"
     CREATE_ENTRY = "create_entry"
     ABORT = "abort"
+    MENU = "menu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,8 @@ class FlowResult:
     errors: Mapping[str, str] = field(default_factory=dict)
     data_schema: tuple[FieldDescriptor, ...] = ()
     description_placeholders: Mapping[str, str] = field(default_factory=dict)
+    menu_options: tuple[str, ...] = ()
+    """A menu's choices: each the id of the step that runs when it is chosen."""
 
     @classmethod
     def form(
@@ -150,6 +163,37 @@ class FlowResult:
             step_id=step_id,
             data_schema=schema,
             errors=_check_errors(errors, {f.name for f in schema}),
+            description_placeholders=_check_placeholders(description_placeholders),
+        )
+
+    @classmethod
+    def menu(
+        cls,
+        *,
+        step_id: str,
+        menu_options: Iterable[str],
+        errors: Mapping[str, str] | None = None,
+        description_placeholders: Mapping[str, str | int | float] | None = None,
+    ) -> FlowResult:
+        """A choice between the steps ``menu_options``; raises ``FlowDefinitionError`` on bad ids.
+
+        ``errors`` may hold only ``base``: why the choice is asked (``{"base": "timeout"}``).
+        """
+        _check_step_id(step_id)
+        if isinstance(menu_options, str | bytes | Mapping):
+            raise FlowDefinitionError("menu_options must be a list of step ids")
+        options = tuple(menu_options)
+        if not options:
+            raise FlowDefinitionError("a menu needs at least one option")
+        for option in options:
+            _check_step_id(option)
+        if len(set(options)) != len(options):
+            raise FlowDefinitionError("a menu lists an option twice")
+        return cls(
+            type=FlowResultType.MENU,
+            step_id=step_id,
+            menu_options=options,
+            errors=_check_errors(errors, set()),
             description_placeholders=_check_placeholders(description_placeholders),
         )
 
@@ -289,6 +333,29 @@ class ConfigFlow(ABC):
             description_placeholders=description_placeholders,
         )
 
+    def async_show_menu(
+        self,
+        *,
+        step_id: str,
+        menu_options: Iterable[str],
+        errors: Mapping[str, str] | None = None,
+        description_placeholders: Mapping[str, str | int | float] | None = None,
+    ) -> FlowResult:
+        """Offer a choice of next steps; the chosen ``async_step_<option>`` then runs with ``None``."""
+        result = FlowResult.menu(
+            step_id=step_id,
+            menu_options=menu_options,
+            errors=errors,
+            description_placeholders=description_placeholders,
+        )
+        missing = [option for option in result.menu_options if not self.has_step(option)]
+        if missing:
+            raise FlowDefinitionError(
+                f"{type(self).__qualname__} offers {', '.join(missing)} in a menu "
+                f"but has no {STEP_PREFIX}{missing[0]} to run"
+            )
+        return result
+
     def async_create_entry(self, *, title: str, data: Mapping[str, Any]) -> FlowResult:
         """Finish the flow with a config entry named ``title`` holding ``data``."""
         return FlowResult.create_entry(title=title, data=data)
@@ -311,6 +378,12 @@ class ConfigFlow(ABC):
             correlation_id,
             frames,
         )
+
+
+def is_shown(item: FieldDescriptor, values: Mapping[str, Any]) -> bool:
+    """Whether ``item`` applies to a form holding ``values`` (its ``show_when`` rule, if any)."""
+    rule = item.show_when or {}
+    return all(values.get(name) in allowed for name, allowed in rule.items())
 
 
 def is_key(value: object) -> bool:
@@ -352,6 +425,13 @@ def _check_schema(data_schema: Iterable[FieldDescriptor]) -> tuple[FieldDescript
         if item.name in names:
             raise FlowDefinitionError(f"data_schema has two fields named {item.name!r}")
         names.add(item.name)
+    for item in schema:
+        unknown = sorted(set(item.show_when or ()) - names)
+        if unknown:
+            raise FlowDefinitionError(
+                f"field {item.name!r} is shown when {unknown[0]!r} has a value, "
+                "but the form has no such field"
+            )
     return schema
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
 
 from hub.core.bus import EventType
-from hub.core.errors import ENTRY_NOT_FOUND, NotFoundError
+from hub.core.errors import ENTRY_NOT_FOUND, NotFoundError, Param
 
 
 class EntryState(enum.StrEnum):
@@ -61,15 +61,25 @@ class EntryRecords(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True)
 class EntryHealth:
-    """The entry's last ``async_health`` answer (its detail already redacted)."""
+    """The entry's last ``async_health`` answer (its detail and params already redacted)."""
 
     status: str
     detail: str
     checked_at: str
+    key: str | None = None
+    """The detail's translation key in the integration's files; ``detail`` is its English text."""
+    params: Mapping[str, Param] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, str]:
-        """As stored and as shown."""
-        return {"status": self.status, "detail": self.detail, "checked_at": self.checked_at}
+    def to_json(self) -> dict[str, Any]:
+        """As stored and as shown; ``key`` and ``params`` only when the detail has a key."""
+        stored: dict[str, Any] = {
+            "status": self.status,
+            "detail": self.detail,
+            "checked_at": self.checked_at,
+        }
+        if self.key is not None:
+            stored.update(key=self.key, params=dict(self.params))
+        return stored
 
 
 SEEDED_KEY: Final = "initial_entities_seeded"
@@ -250,6 +260,14 @@ def owned_by(entry: ConfigEntry, person_id: str | None) -> bool:
     """Whether ``entry`` is ``person_id``'s own (a user entry of theirs), not the household's."""
     seen_by = audience(entry)
     return seen_by not in (None, EVERYONE) and seen_by == person_id
+
+
+def may_manage(entry: ConfigEntry, person_id: str | None, *, is_admin: bool) -> bool:
+    """Whether ``person_id`` may change ``entry``: a visible one of their own, or any visible
+    household (global) entry when they are an admin."""
+    if not visible_to(entry, person_id):
+        return False
+    return is_admin or audience(entry) != EVERYONE
 
 
 def visible_entries(entries: Iterable[ConfigEntry], person_id: str | None) -> list[ConfigEntry]:

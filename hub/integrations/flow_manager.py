@@ -21,6 +21,7 @@ from hub.integrations.catalog import SCOPES, IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.config_flow import (
     BASE_ERROR,
+    NEXT_STEP_ID,
     SCOPE_GLOBAL,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
@@ -212,7 +213,11 @@ class FlowManager:
     async def _step(
         self, state: FlowState, flow_cls: type[ConfigFlow], user_input: dict[str, Any] | None
     ) -> FlowOutcome:
-        if user_input is not None:
+        if user_input is not None and _is_menu(state.last_form):
+            # A menu's answer picks the next step, which then runs as if shown for the first time.
+            state.step_id = self._chosen(state, user_input)
+            user_input = None
+        elif user_input is not None:
             self._record_input(state, user_input)
         flow = flow_cls(state.context)
         flow._collected = {**state.collected, **self._store.unseal(state)}
@@ -225,7 +230,7 @@ class FlowManager:
                 _LOGGER.error("%s [correlation id %s]", err.message, correlation_id)
             return self._failed(state, correlation_id)
         self._record_derived(state, flow._collected, before)
-        if result.type is FlowResultType.FORM:
+        if result.type in (FlowResultType.FORM, FlowResultType.MENU):
             assert result.step_id is not None
             state.step_id = result.step_id
             state.secret_fields |= result.secret_fields
@@ -255,6 +260,19 @@ class FlowManager:
             else:
                 state.collected[name] = value
 
+    def _chosen(self, state: FlowState, user_input: dict[str, Any]) -> str:
+        menu = state.last_form
+        options = menu.menu_options if menu is not None else ()
+        choice = user_input.get(NEXT_STEP_ID)
+        if set(user_input) != {NEXT_STEP_ID} or choice not in options:
+            raise BadRequestError(
+                f"{NEXT_STEP_ID}: choose one of {', '.join(options)}",
+                key="errors.flow_menu_choice",
+                options=", ".join(options),
+            )
+        assert isinstance(choice, str)
+        return choice
+
     def _record_derived(
         self, state: FlowState, collected: Mapping[str, Any], before: Mapping[str, Any]
     ) -> None:
@@ -274,6 +292,10 @@ class FlowManager:
             self._store.discard(state.flow_id)
             result = FlowResult.abort(reason=ERROR_UNKNOWN)
             return self._outcome(state, result, correlation_id=correlation_id)
+        if _is_menu(form):
+            # The chosen step failed: the same choice again, with the reference for the log.
+            self._store.put(state)
+            return self._outcome(state, form, correlation_id=correlation_id)
         result = FlowResult.form(
             step_id=form.step_id or state.step_id,
             data_schema=form.data_schema,
@@ -356,6 +378,10 @@ class FlowManager:
 
 
 _MISSING: Final = object()
+
+
+def _is_menu(result: FlowResult | None) -> bool:
+    return result is not None and result.type is FlowResultType.MENU
 
 
 def _changed(entry: ConfigEntry, name: str, value: str) -> bool:

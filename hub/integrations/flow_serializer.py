@@ -43,11 +43,13 @@ def serialize_flow_result(
     entry_id: str | None = None,
     masked: Mapping[str, str] | None = None,
     correlation_id: str | None = None,
+    entry_title: str | None = None,
 ) -> dict[str, Any]:
     """The client's view of ``result`` in ``language``; entry data and secret defaults never appear.
 
     ``masked`` maps a stored ``password`` field to its mask (``mask_password``) and a stored
     ``secret`` field to anything: a secret only learns that it has a value, never what it is.
+    ``entry_title`` (the entry a reconfigure or reauth flow edits) fills ``{entry}`` in its texts.
     """
     localize = translations.localizer(domain, language)
     name = translations.title(domain, language, integration_name)
@@ -57,12 +59,17 @@ def serialize_flow_result(
         "domain": domain,
         "language": language,
     }
+    known = {"integration": name, "entry": SECRETS.redact(entry_title or name)}
     if result.type is FlowResultType.FORM:
-        out.update(_form(result, localize, name, masked or {}))
+        out.update(_form(result, localize, known, masked or {}))
+    elif result.type is FlowResultType.MENU:
+        out.update(_menu(result, localize, known))
     elif result.type is FlowResultType.ABORT:
         reason = result.reason or _UNKNOWN_REASON
         out["reason"] = reason
-        out["description"] = fill(localize(f"abort.{reason}"), {"integration": name})
+        # A reason without a sentence still gets one, never its bare key.
+        text = localize.get(f"abort.{reason}") or localize(f"abort.{_UNKNOWN_REASON}")
+        out["description"] = fill(text, known)
     elif result.type is FlowResultType.CREATE_ENTRY:
         # The title is the person's own words (a URL, an account), shown as given; the data holds
         # secrets in plain text and is deliberately left out.
@@ -73,21 +80,46 @@ def serialize_flow_result(
     return out
 
 
-def _form(
-    result: FlowResult, localize: Localizer, name: str, masked: Mapping[str, str]
-) -> dict[str, Any]:
+def _texts(
+    result: FlowResult, localize: Localizer, known: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A form's or a menu's step id, title and description, and the placeholder values they use."""
     step_id = result.step_id or ""
     # Placeholder values come from the integration at run time, so they go through the same
     # redaction as log lines in case a step echoed something it read back with a credential.
     given = {key: SECRETS.redact(value) for key, value in result.description_placeholders.items()}
-    values = {"integration": name, **given}
+    values = {**known, **given}
     title = localize.get(f"step.{step_id}.title")
     description = localize.get(f"step.{step_id}.description")
-    return {
+    texts = {
         "step_id": step_id,
-        "title": name if title is None else fill(title, values),
+        "title": known["integration"] if title is None else fill(title, values),
         "description": None if description is None else fill(description, values),
         "description_placeholders": given,
+    }
+    return texts, values
+
+
+def _menu(result: FlowResult, localize: Localizer, known: Mapping[str, str]) -> dict[str, Any]:
+    texts, values = _texts(result, localize, known)
+    step_id = texts["step_id"]
+    options = [
+        {
+            "id": option,
+            "label": fill(localize(f"step.{step_id}.menu_options.{option}"), values),
+        }
+        for option in result.menu_options
+    ]
+    errors = {field: fill(localize(f"error.{key}"), values) for field, key in result.errors.items()}
+    return {**texts, "errors": errors, "error_keys": dict(result.errors), "menu_options": options}
+
+
+def _form(
+    result: FlowResult, localize: Localizer, known: Mapping[str, str], masked: Mapping[str, str]
+) -> dict[str, Any]:
+    texts, values = _texts(result, localize, known)
+    return {
+        **texts,
         "errors": {
             field: fill(localize(f"error.{key}"), values) for field, key in result.errors.items()
         },

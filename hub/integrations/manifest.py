@@ -153,6 +153,9 @@ class FieldDescriptor(_Strict):
     image: str | None = None
     filter: Annotated[dict[str, Any] | None, AfterValidator(_json_safe)] = None
     multiple: bool = False
+    show_when: dict[_FieldName, tuple[str | int | float | bool, ...]] | None = None
+    """Shown (and sent) only while each named field of the same form holds one of the listed
+    values, e.g. ``{"kind": ("number",)}``; a hidden field's value is never checked or sent."""
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom
     @property
@@ -189,6 +192,10 @@ class FieldDescriptor(_Strict):
                 raise ValueError(f"image is only for a note field, not {kind}")
             if not _IMAGE.match(self.image):
                 raise ValueError("image must be a data: URL or an http(s):// URL")
+        if self.show_when is not None and (
+            self.name in self.show_when or not all(self.show_when.values())
+        ):
+            raise ValueError("show_when names other fields, each with at least one value")
         if self.filter is not None and kind not in _FILTER_TYPES:
             raise ValueError(f"filter is only for entity, device and area fields, not {kind}")
         if self.options and self.default is not None:

@@ -3,7 +3,8 @@
 Every caller (setup, unload, sync, health, actions, webhooks, providers, agent tools) goes through
 ``EntryRuntime.call``, so a failure means the same whoever called: ``ConfigEntryAuthFailed`` asks
 the person to reauthenticate, ``ConfigEntryNotReady`` is retryable, the integration's own
-``TimeoutError`` is apart from the caller's deadline, refused input is the caller's 400, and
+``TimeoutError`` is apart from the caller's deadline, a refused connection (``ConnectionError``)
+is retryable too and logged as one line, refused input is the caller's 400, and
 anything else (a wrong return type too) is logged once with a correlation id and is a 502.
 """
 
@@ -78,9 +79,12 @@ class Hook:
     """Whether a refusal's message starts with the call's label (``set_level: …``)."""
     reauth: bool = True
     """Whether a refusal of the credentials asks for reauth here (setup records it itself)."""
+    warns: bool = True
+    """Whether an expected failure (not ready, timed out) is logged here; setup's is logged once,
+    as the entry state it leads to, with the same reason."""
 
 
-SETUP: Final = Hook("async_setup_entry", (list, tuple), reauth=False)
+SETUP: Final = Hook("async_setup_entry", (list, tuple), reauth=False, warns=False)
 UNLOAD: Final = Hook("async_unload_entry", reauth=False)
 MIGRATE: Final = Hook("async_migrate_entry", (dict,), reauth=False)
 INITIAL_ENTITIES: Final = Hook("async_initial_entities", (list, tuple))
@@ -232,10 +236,16 @@ class EntryRuntime:
             raise await self._refused(hook, what, err, quiet) from None
         except ConfigEntryNotReady as err:
             reason = safe_text(err) or "not ready"
-            self._warn(what, reason)
+            self._warn(hook, what, reason)
+            raise self._not_ready(what, reason) from None
+        except ConnectionError as err:
+            # A service that refused or dropped the connection is expected, not a bug: one line.
+            detail = safe_text(err)
+            reason = f"cannot connect ({type(err).__name__}{': ' + detail if detail else ''})"
+            self._warn(hook, what, reason)
             raise self._not_ready(what, reason) from None
         except TimeoutError as err:
-            raise self._timed_out(what, err, timeout, deadline.expired()) from None
+            raise self._timed_out(hook, what, err, timeout, deadline.expired()) from None
         except hook.rejects as err:
             text = safe_text(err, limit=500) or "the input was refused"
             raise IntegrationRejectedError(
@@ -245,7 +255,7 @@ class EntryRuntime:
             ) from None
         except ConfigEntryError as err:  # the integration's own words: expected, no traceback
             reason = safe_text(err) or f"{what} failed"
-            self._warn(what, reason)
+            self._warn(hook, what, reason)
             raise IntegrationFailedError(reason, reason=reason, code=hook.failed_code) from None
         except Exception as err:  # noqa: BLE001  # an integration bug stays inside its call
             raise self._failed(hook, what, f"raised {type(err).__name__}", err) from None
@@ -283,7 +293,7 @@ class EntryRuntime:
             raise self._needs_reauth(reason) from None
         except ConfigEntryNotReady as err:
             reason = safe_text(err) or "not ready"
-            self._warn(what, reason)
+            self._warn(hook, what, reason)
             raise self._not_ready(what, reason) from None
         except Exception as err:  # noqa: BLE001  # an integration bug stays inside its call
             raise self._failed(hook, what, f"raised {type(err).__name__}", err) from None
@@ -328,11 +338,11 @@ class EntryRuntime:
         return self._needs_reauth(reason)
 
     def _timed_out(
-        self, what: str, err: TimeoutError, timeout: float, ours: bool
+        self, hook: Hook, what: str, err: TimeoutError, timeout: float, ours: bool
     ) -> IntegrationTimeoutError:
         if ours:
             reason = f"timed out after {timeout:g} s"
-            self._warn(what, reason)
+            self._warn(hook, what, reason)
             return IntegrationTimeoutError(
                 f"{what} of {self.domain} did not finish within {timeout:g} s",
                 reason=reason,
@@ -343,7 +353,7 @@ class EntryRuntime:
             )
         detail = safe_text(err)
         reason = f"its service timed out{': ' + detail if detail else ''}"
-        self._warn(what, reason)
+        self._warn(hook, what, reason)
         return IntegrationTimeoutError(
             f"{self.domain}'s service did not answer in time",
             reason=reason,
@@ -405,5 +415,6 @@ class EntryRuntime:
             integration=self.domain,
         )
 
-    def _warn(self, what: str, reason: str) -> None:
-        _LOGGER.warning("%s of %s (%s): %s", what, self.entry_id, self.domain, reason)
+    def _warn(self, hook: Hook, what: str, reason: str) -> None:
+        if hook.warns:
+            _LOGGER.warning("%s of %s (%s): %s", what, self.entry_id, self.domain, reason)

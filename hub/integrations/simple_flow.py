@@ -18,6 +18,7 @@ from hub.integrations.config_flow import (
     FlowDefinitionError,
     FlowResult,
     is_key,
+    is_shown,
 )
 from hub.integrations.manifest import FieldDescriptor
 
@@ -89,9 +90,11 @@ class SimpleConfigFlow(ConfigFlow):
         return data
 
     def validate_fields(self, data: dict[str, Any]) -> dict[str, str]:
-        """Field-level checks: ``{field: error_key}`` for missing, non-numeric and unknown-option values."""
+        """Field-level checks of the fields shown: missing, non-numeric and unknown-option values."""
         errors: dict[str, str] = {}
         for item in self._value_fields():
+            if not is_shown(item, data):
+                continue  # hidden from the person by its show_when rule: nothing to check
             value = data.get(item.name)
             if _is_empty(value):
                 if item.required:

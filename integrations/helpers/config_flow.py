@@ -20,10 +20,12 @@ from .model import (
 
 _DEFAULTS = {"min": DEFAULT_MIN, "max": DEFAULT_MAX, "step": DEFAULT_STEP}
 _STORED_KIND = "stored_kind"
+_NUMBER_ONLY: dict[str, tuple[str | int | float | bool, ...]] = {"kind": (KIND_NUMBER,)}
+"""The range and unit are asked for only while the kind chosen is a number."""
 
 
 class HelpersConfigFlow(SimpleConfigFlow):
-    """One form per helper; the number fields only matter when the kind is ``number``."""
+    """One form per helper; the number fields are shown only while the kind is ``number``."""
 
     domain = "helpers"
     TITLE_FIELD = "name"
@@ -46,6 +48,7 @@ class HelpersConfigFlow(SimpleConfigFlow):
             required=False,
             default=DEFAULT_MIN,
             description="field.min.description",
+            show_when=_NUMBER_ONLY,
         ),
         FieldDescriptor(
             name="max",
@@ -54,6 +57,7 @@ class HelpersConfigFlow(SimpleConfigFlow):
             required=False,
             default=DEFAULT_MAX,
             description="field.max.description",
+            show_when=_NUMBER_ONLY,
         ),
         FieldDescriptor(
             name="step",
@@ -62,6 +66,7 @@ class HelpersConfigFlow(SimpleConfigFlow):
             required=False,
             default=DEFAULT_STEP,
             description="field.step.description",
+            show_when=_NUMBER_ONLY,
         ),
         FieldDescriptor(
             name="unit",
@@ -69,6 +74,7 @@ class HelpersConfigFlow(SimpleConfigFlow):
             required=False,
             placeholder="field.unit.placeholder",
             description="field.unit.description",
+            show_when=_NUMBER_ONLY,
         ),
     ]
 

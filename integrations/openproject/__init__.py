@@ -14,6 +14,7 @@ from hub.integrations.entities import (
 )
 from hub.integrations.integration import (
     ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
     HealthResult,
     Integration,
     SetupContext,
@@ -68,12 +69,21 @@ class OpenProjectIntegration(Integration):
         return {WP_OVERDUE: OVERDUE_EVENT}
 
     async def async_setup_entry(self, ctx: SetupContext) -> list[Any]:
-        """Prepare the entry's client (no network yet) and its toolset, built on first use."""
+        """Sign in once (a server that does not answer is retried), then the toolset, built on use."""
         if not ctx.secrets.get("api_key"):
             raise ConfigEntryAuthFailed("no API key is stored for this entry")
-        client = self._clients.get(ctx.entry_id)
-        if client is None:
-            client = self._clients[ctx.entry_id] = _new_client(ctx)
+        client = self._clients.get(ctx.entry_id) or _new_client(ctx)
+        try:
+            await client.me()
+        except OpenProjectAuthError:
+            await client.close()
+            raise ConfigEntryAuthFailed("OpenProject refused the API key") from None
+        except OpenProjectError as err:
+            # Expected while the server is down (or behind a proxy's error page): the hub
+            # retries the setup with a backoff.
+            await client.close()
+            raise ConfigEntryNotReady(str(err)) from None
+        self._clients[ctx.entry_id] = client
         toolset_id = f"openproject_{ctx.entry_id}"
         return [deferred(lambda: build_toolset(client, toolset_id=toolset_id), label="openproject")]
 
@@ -108,10 +118,23 @@ class OpenProjectIntegration(Integration):
             # Not just an error health: the hub then asks the person for a new key (reauth).
             raise ConfigEntryAuthFailed("OpenProject refused the API key") from None
         except OpenProjectConnectionError:
-            return HealthResult(HealthResult.DEGRADED, "OpenProject is unreachable")
+            return HealthResult(
+                HealthResult.DEGRADED, "OpenProject is unreachable", key="health.unreachable"
+            )
         except OpenProjectError as err:
-            return HealthResult(HealthResult.DEGRADED, f"OpenProject answered oddly: {err}"[:200])
-        return HealthResult(HealthResult.OK, f"signed in as {user.name}")
+            problem = str(err)[:200]
+            return HealthResult(
+                HealthResult.DEGRADED,
+                f"OpenProject answered oddly: {problem}",
+                key="health.odd_answer",
+                params={"problem": problem},
+            )
+        return HealthResult(
+            HealthResult.OK,
+            f"signed in as {user.name}",
+            key="health.signed_in_as",
+            params={"name": user.name},
+        )
 
     async def _poll(self, ctx: SetupContext) -> EntityStateSyncResult:
         async with self._client(ctx) as client:
@@ -127,6 +150,8 @@ class OpenProjectIntegration(Integration):
             statuses = await client.statuses(refresh=True)
         except OpenProjectAuthError as err:
             raise ConfigEntryAuthFailed(str(err)) from None
+        except OpenProjectConnectionError as err:
+            raise ConfigEntryNotReady(str(err)) from None  # one line in the log, no traceback
         complete = not (projects.truncated or work_packages.truncated)
         records = [
             project_record(project, client.project_url(project.identifier))

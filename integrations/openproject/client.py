@@ -54,7 +54,16 @@ class OpenProjectAuthError(OpenProjectError):
 
 
 class OpenProjectConnectionError(OpenProjectError):
-    """OpenProject could not be reached, timed out, or said it is unavailable."""
+    """OpenProject could not be reached, timed out, or said it is unavailable.
+
+    ``kind`` says which, for a person: ``cannot_connect``, ``timeout`` or ``service_unavailable``.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, kind: str = "cannot_connect"
+    ) -> None:
+        super().__init__(message, status=status)
+        self.kind = kind
 
 
 class OpenProjectClient:
@@ -214,7 +223,8 @@ class OpenProjectClient:
                 text = await response.text()
         except TimeoutError:
             raise OpenProjectConnectionError(
-                f"OpenProject at {self._host} did not answer within {self._timeout.total:g} s"
+                f"OpenProject at {self._host} did not answer within {self._timeout.total:g} s",
+                kind="timeout",
             ) from None
         except aiohttp.ClientError as err:
             raise OpenProjectConnectionError(
@@ -225,8 +235,10 @@ class OpenProjectClient:
             raise OpenProjectAuthError("OpenProject refused the API key", status=status)
         if status >= 400:
             what = self._clean(_message(data)) or f"HTTP {status}"
-            error = OpenProjectConnectionError if status in _UNAVAILABLE else OpenProjectError
-            raise error(f"OpenProject answered {method} {path}: {what}", status=status)
+            message = f"OpenProject answered {method} {path}: {what}"
+            if status in _UNAVAILABLE:
+                raise OpenProjectConnectionError(message, status=status, kind="service_unavailable")
+            raise OpenProjectError(message, status=status)
         if not isinstance(data, dict):
             raise OpenProjectError(
                 f"OpenProject answered {method} {path} with something other than a JSON object"

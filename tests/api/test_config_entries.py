@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Any
 
 import pytest
 
-from hub.api.state import CONFIG_ENTRIES, KEYRING
+from hub.api.state import BUS, CONFIG_ENTRIES, KEYRING
 from hub.core.errors import CryptoError
 from tests.api.conftest import Hub, StartHub
 
@@ -146,3 +147,59 @@ async def test_listing_never_shows_a_secret(start_hub: StartHub) -> None:
     assert "pin-list-secret" not in text
     assert "webhook_token" not in text
     assert body["entries"][0]["secret_fields"] == ["pin", "token"]
+
+
+async def test_an_entry_is_renamed_trimmed_and_checked(start_hub: StartHub) -> None:
+    hub = await start_hub()
+    entry_id = await create_vault(hub, "home")
+    path = f"/api/config-entries/{entry_id}"
+    updates = hub.app[BUS].subscribe("config_entry.updated")
+    resp = await hub.client.patch(path, json={"title": "  Living room  "})
+    renamed = await resp.json()
+    assert resp.status == 200, renamed
+    assert (renamed["title"], renamed["state"]) == ("Living room", "loaded")
+    assert (await entry(hub, entry_id))["title"] == "Living room"
+    assert entry_id not in vault_module().UNLOADS, "a new title needs no reload"
+    event = await asyncio.wait_for(updates.get(), 5)  # what other tabs are told
+    updates.close()
+    assert (event.data["entry_id"], event.data["title"]) == (entry_id, "Living room")
+
+    for body, key, language, text in [
+        ({"title": "   "}, "errors.entry_title_empty", "en", "The title must not be empty."),
+        ({"title": "x" * 101}, "errors.entry_title_too_long", "de", "höchstens 100 Zeichen"),
+    ]:
+        resp = await hub.client.patch(path, json=body, headers={"Accept-Language": language})
+        error = (await resp.json())["error"]
+        assert (resp.status, error["code"], error["key"]) == (400, "bad_request", key)
+        assert text in error["message"]
+    resp = await hub.client.patch(path, json={"title": 7})
+    assert resp.status == 400
+    resp = await hub.client.patch(path, json={"title": "x", "domain": "other"})
+    assert resp.status == 400
+    assert (await entry(hub, entry_id))["title"] == "Living room"
+
+
+async def test_can_manage_says_what_the_caller_may_change(start_hub: StartHub) -> None:
+    hub = await start_hub()
+    household = await create_vault(hub, "household")
+    member = await hub.another_person("member", "member-password-1")
+    status, flow = await hub.post("/api/config-flows", {"domain": "vault"}, headers=member)
+    assert status == 200, flow
+    own = await hub.submit(flow["flow_id"], {"name": "mine"}, headers=member)
+    assert own["type"] == "create_entry", own
+
+    status, listed = await hub.get("/api/config-entries", headers=member)
+    assert status == 200, listed
+    may = {e["entry_id"]: e["can_manage"] for e in listed["entries"]}
+    assert may == {household: False, own["entry_id"]: True}
+    _, as_owner = await hub.get("/api/config-entries")
+    assert {e["entry_id"]: e["can_manage"] for e in as_owner["entries"]} == {household: True}
+    # The same rule as the routes: the member may rename their own entry, not the household's.
+    resp = await hub.client.patch(
+        f"/api/config-entries/{household}", json={"title": "taken over"}, headers=member
+    )
+    assert resp.status == 403
+    resp = await hub.client.patch(
+        f"/api/config-entries/{own['entry_id']}", json={"title": "my vault"}, headers=member
+    )
+    assert resp.status == 200

@@ -85,5 +85,47 @@ async def test_a_vanished_integration_is_listed_as_not_found(
             "source": None,
             "path": None,
             "missing_requirements": [],
+            "description": None,
+            "icon": None,
+            "features": None,
+            "entries": [],
         }
     ]
+
+
+async def test_the_catalog_speaks_the_persons_language_and_shows_what_is_set_up(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(create_app(tmp_path, HubConfig(), env={}))
+    await sign_in(client, OWNER, OWNER_PASSWORD)
+    resp = await client.post("/api/config-flows", json={"domain": "system_monitor"})
+    monitor_entry = (await resp.json())["entry_id"]
+
+    english = (await (await client.get("/api/integrations")).json())["integrations"]
+    by_domain = {item["domain"]: item for item in english}
+    helpers = by_domain["helpers"]
+    assert helpers["name"] == "Helpers"
+    assert helpers["description"].startswith("Toggles, numbers and buttons")
+    assert helpers["features"] == {"webhooks": False, "health": False, "pulls": False}
+    assert by_domain["openproject"]["features"] == {"webhooks": True, "health": True, "pulls": True}
+    assert by_domain["webhook"]["features"]["webhooks"] is True
+    assert by_domain["system_monitor"]["entries"] == [
+        {"entry_id": monitor_entry, "title": "System Monitor", "scope": "global"}
+    ]
+    assert helpers["entries"] == []
+
+    german = (
+        await (await client.get("/api/integrations", headers={"Accept-Language": "de"})).json()
+    )["integrations"]
+    helfer = next(item for item in german if item["domain"] == "helpers")
+    assert helfer["name"] == "Helfer"
+    assert helfer["description"].startswith("Schalter, Zahlen und Tasten")
+
+    # The icon: an image, public like the UI's files, that cannot run as a page.
+    assert helpers["icon"] == "/integration-icons/helpers.svg"
+    resp = await client.get(helpers["icon"], headers={"Authorization": ""})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "image/svg+xml"
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    assert (await resp.text()).startswith("<svg")
+    assert (await client.get("/integration-icons/nothing_here.svg")).status == 404

@@ -38,9 +38,11 @@ async def test_add_reconfigure_and_delete_a_helper(page: Page, hub: RunningHub) 
     helpers = page.get_by_role("article", name="Helpers")
     await expect(helpers).to_be_visible()
     await expect(page.get_by_role("article", name="Webhook")).to_have_count(0)
-    await expect(helpers).to_contain_text("Loaded")
-    await expect(helpers).to_contain_text("Service")
-    await expect(helpers).to_contain_text("Stable")
+    # What it is for, in words; no status when nothing is wrong, no developer facts on the card.
+    await expect(helpers).to_contain_text("Toggles, numbers and buttons that live in the hub")
+    await expect(helpers.locator(".badge")).to_have_count(0)
+    for fact in ("Loaded", "Service", "Stable", "1.0.0"):
+        await expect(helpers.get_by_text(fact, exact=True)).not_to_be_visible()
     await page.get_by_label("Search by name or domain").fill("webho")  # by domain too
     await expect(page.get_by_role("article", name="Webhook")).to_be_visible()
     await page.get_by_label("Search by name or domain").fill("helpers")
@@ -66,19 +68,15 @@ async def test_add_reconfigure_and_delete_a_helper(page: Page, hub: RunningHub) 
         "loaded",
     )
 
-    # The webhook URL is the page's origin with the path the hub answers.
-    await entry.get_by_text("Webhook URL", exact=True).click()
-    webhook = await hub.api("GET", f"/api/config-entries/{stored['entry_id']}/webhook")
-    url = entry.get_by_role("textbox", name="Webhook URL of Guest mode")
-    await expect(url).to_have_value(hub.url + webhook["path"])
-    await expect(
-        entry.get_by_role("button", name="Copy the webhook URL of Guest mode")
-    ).to_be_visible()
+    # A helper takes no webhooks, has no health check and is not pulled: none of that is shown.
+    for absent in ("Webhook URL", "Health", "Last sync", "pushes its updates"):
+        await expect(entry.get_by_text(absent)).to_have_count(0)
 
     # Reconfigure: the same form, pre-filled; the entry is updated in place.
     await entry.get_by_role("button", name="Reconfigure: Guest mode").click()
-    wizard = page.get_by_role("dialog", name="Change Helpers")
+    wizard = page.get_by_role("dialog", name="Change Guest mode")
     await expect(wizard.get_by_label("Name")).to_have_value("Guest mode")
+    await expect(wizard.get_by_label("Minimum")).to_be_hidden()  # a toggle has no range
     await wizard.get_by_label("Name").fill("Guest room")
     await wizard.get_by_role("button", name="Submit").click()
     await expect(wizard).to_have_count(0)
@@ -96,7 +94,10 @@ async def test_add_reconfigure_and_delete_a_helper(page: Page, hub: RunningHub) 
 
     # Delete asks first; cancelling keeps the entry.
     await renamed.get_by_role("button", name="Delete: Guest room").click()
-    confirm = page.get_by_role("dialog", name=re.compile("^Delete Guest room"))
+    confirm = page.get_by_role("dialog", name="Delete Guest room?")
+    # The body says what will happen, not the heading again.
+    await expect(confirm).to_contain_text("Its entities and their history are removed")
+    await expect(confirm.get_by_text("Delete Guest room?")).to_have_count(1)
     await confirm.get_by_role("button", name="Cancel").click()
     await expect(confirm).to_have_count(0)
     assert len(await entries(hub)) == 1
@@ -242,14 +243,8 @@ async def test_a_multi_step_flow_with_a_qr_note_and_every_field_type(
 
     await expect(wizard).to_have_count(0)
     await expect(page.get_by_role("article", name="Front door")).to_contain_text("Loaded")
-    assert sent[0]["user_input"] == {
-        "name": "Front door",
-        "kind": "toggle",
-        "min": 0,
-        "max": 100,
-        "step": 1,
-        "unit": "",
-    }
+    # A toggle's form has no range: the fields that do not apply are neither shown nor sent.
+    assert sent[0]["user_input"] == {"name": "Front door", "kind": "toggle"}
     assert sent[2]["user_input"] == {  # the note takes no value, so it is never sent
         "target": porch_entity["id"],
         "wait": 60,
@@ -300,7 +295,7 @@ async def test_stored_secrets_are_kept_unless_cleared(page: Page, hub: RunningHu
     await page.route(f"{hub.url}/api/config-flows/*", advance)
     await page.goto(hub.url + "/#/entries")
     await page.get_by_role("button", name="Reconfigure: Alarm").click()
-    wizard = page.get_by_role("dialog", name="Change Helpers")
+    wizard = page.get_by_role("dialog", name="Change Alarm")
     password = wizard.get_by_label("Password", exact=True)
     await expect(password).to_have_attribute("type", "password")
     await expect(password).to_have_value("")
@@ -411,13 +406,13 @@ async def test_an_integration_without_a_form_is_added_at_once_and_syncs(
     [stored] = await entries(hub)
     assert stored["last_sync"]["at"]
 
-    # It may be set up once: a second try ends in an abort that says why.
+    # It may be set up once: the catalog says so and leads to the entry instead of adding.
     await page.get_by_role("link", name="Integrations").click()
-    await page.get_by_role("button", name="Add System Monitor").click()
-    wizard = page.get_by_role("dialog", name="System Monitor")
-    await expect(wizard.get_by_role("alert")).to_have_text("System Monitor is already set up.")
-    await wizard.get_by_role("button", name="Close", exact=True).click()
-    await expect(wizard).to_have_count(0)
+    card = page.get_by_role("article", name="System Monitor")
+    await expect(card.get_by_role("button", name="Add System Monitor")).to_have_count(0)
+    await card.get_by_role("link", name="Already set up").click()
+    await expect(page).to_have_url(re.compile(r"#/entries/"))
+    await expect(page.get_by_role("article", name="System Monitor")).to_be_focused()
     assert len(await entries(hub)) == 1
 
 
@@ -430,7 +425,7 @@ async def test_a_german_person_gets_a_german_wizard(browser: Any, hub: RunningHu
     await page.get_by_label("Password").fill("owner-password-1")
     await page.get_by_role("button", name="Sign in").click()
     await page.get_by_role("link", name="Integrationen").click()
-    await page.get_by_role("button", name="Helpers hinzufügen").click()
+    await page.get_by_role("button", name="Helfer hinzufügen").click()
     wizard = page.get_by_role("dialog", name="Helfer hinzufügen")
     await expect(wizard).to_contain_text("Schritt 1")
     await wizard.get_by_label("Art").select_option(label="Zahl")

@@ -196,14 +196,71 @@ async def test_the_flow_checks_the_url_and_the_key(hub: BundledHub, op_url: str)
     assert entry["state"] == "loaded"
 
 
-async def test_an_unreachable_server_does_not_block_the_flow(hub: BundledHub) -> None:
+async def test_an_unreachable_server_asks_and_can_be_added_anyway(
+    hub: BundledHub, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    entry_id = await add_entry(hub, url)
+    form = await hub.start_flow("openproject")
+    asked = await hub.submit(form["flow_id"], {"base_url": f"{url}/api/v3", "api_key": API_KEY})
+    assert asked["type"] == "menu", asked
+    assert asked["title"] == "OpenProject did not answer"
+    assert url in asked["description"], "it names the address that did not answer"
+    assert asked["errors"] == {"base": "Nothing answered at this address."}
+    assert asked["menu_options"] == [
+        {"id": "add_anyway", "label": "Add anyway"},
+        {"id": "user", "label": "Back"},
+    ]
+    german = await hub.submit(
+        form["flow_id"], {"next_step_id": "user"}, headers={"Accept-Language": "de"}
+    )
+    assert german["type"] == "form", "Back shows the form again, with the address kept"
+    assert {f["name"]: f.get("default") for f in german["data_schema"]}[
+        "base_url"
+    ] == f"{url}/api/v3"
+    asked = await hub.submit(
+        german["flow_id"], {"base_url": url, "api_key": API_KEY}, headers={"Accept-Language": "de"}
+    )
+    assert asked["title"] == "OpenProject antwortet nicht"
+    assert asked["errors"] == {"base": "Unter dieser Adresse antwortet nichts."}
+    assert [option["label"] for option in asked["menu_options"]] == [
+        "Trotzdem hinzufügen",
+        "Zurück",
+    ]
+    status, refused = await hub.post(
+        f"/api/config-flows/{form['flow_id']}", {"user_input": {"next_step_id": "nowhere"}}
+    )
+    assert (status, refused["error"]["code"]) == (400, "bad_request")
+
+    caplog.clear()
+    done = await hub.submit(form["flow_id"], {"next_step_id": "add_anyway"})
+    assert (done["type"], done["title"]) == ("create_entry", url)
+    _, entry = await hub.get(f"/api/config-entries/{done['entry_id']}")
+    assert entry["state"] == "setup_retry", "one state: it connects when the server answers"
+    assert entry["reason"].startswith("cannot reach OpenProject")
+    # One warning line naming the entry and the reason; no traceback for an expected condition.
+    lines = [r for r in caplog.records if done["entry_id"] in r.getMessage()]
+    assert [r.levelname for r in lines] == ["WARNING"]
+    assert "cannot reach OpenProject" in lines[0].getMessage()
+    assert all(record.exc_info is None for record in caplog.records)
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_sync_of_a_server_gone_away_logs_one_line(
+    hub: BundledHub,
+    fake: FakeOpenProject,
+    aiohttp_server: AiohttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = await aiohttp_server(fake.app())
+    entry_id = await add_entry(hub, str(server.make_url("/")).rstrip("/"))
+    await sync(hub, entry_id)  # after the first sync setup started, while the server answers
+    await server.close()
+    caplog.clear()
     record = await sync(hub, entry_id)
-    assert record["error"].startswith("OpenProjectConnectionError: cannot reach OpenProject")
-    _, entry = await hub.get(f"/api/config-entries/{entry_id}")
-    assert (entry["state"], entry["health"]["status"]) == ("loaded", "degraded")
-    assert entry["health"]["detail"] == "OpenProject is unreachable"
+    assert "cannot reach OpenProject" in record["error"]
+    assert "Traceback" not in caplog.text
+    warnings = [r for r in caplog.records if entry_id in r.getMessage()]
+    assert [r.levelname for r in warnings] == ["WARNING"], [r.getMessage() for r in warnings]
 
 
 async def test_the_key_reaches_no_answer_and_no_file(
@@ -468,3 +525,20 @@ async def test_tools_fail_clearly_without_revealing_the_key(
     with pytest.raises(Exception, match="could not be found") as not_found:
         await missing(project="nowhere", subject="Lost")
     assert type(not_found.value).__name__ == "OpenProjectError"
+
+
+async def test_an_edit_to_an_address_that_does_not_answer_can_be_saved_anyway(
+    hub: BundledHub, op_url: str
+) -> None:
+    entry_id = await add_entry(hub, op_url)
+    status, form = await hub.post(f"/api/config-entries/{entry_id}/reconfigure", {})
+    assert status == 200, form
+    assert form["title"] == f"Edit {op_url}", "the title names the entry being changed"
+    url = f"http://127.0.0.1:{closed_port()}"
+    asked = await hub.submit(form["flow_id"], {"base_url": url})
+    assert (asked["type"], asked["step_id"]) == ("menu", "unreachable_edit")
+    assert [o["label"] for o in asked["menu_options"]] == ["Save anyway", "Back"]
+    done = await hub.submit(form["flow_id"], {"next_step_id": "save_anyway"})
+    assert (done["type"], done["entry_id"]) == ("create_entry", entry_id)
+    _, entry = await hub.get(f"/api/config-entries/{entry_id}")
+    assert (entry["data"], entry["state"]) == ({"base_url": url}, "setup_retry")

@@ -123,7 +123,7 @@ def probe() -> Probe:
 
 
 def test_result_types_are_the_wire_strings() -> None:
-    assert [t.value for t in FlowResultType] == ["form", "create_entry", "abort"]
+    assert [t.value for t in FlowResultType] == ["form", "create_entry", "abort", "menu"]
     assert f"{FlowResultType.CREATE_ENTRY}" == "create_entry"
 
 
@@ -168,6 +168,45 @@ def test_show_form_without_errors_has_empty_ones() -> None:
     result = probe().async_show_form(step_id="user", data_schema=(NAME,), errors=None)
     assert result.errors == {}
     assert result.description_placeholders == {}
+
+
+def test_show_menu_offers_steps_the_flow_has() -> None:
+    menu = probe().async_show_menu(
+        step_id="choose",
+        menu_options=["confirm", "user"],
+        errors={"base": "timeout"},
+        description_placeholders={"url": "http://x"},
+    )
+    assert (menu.type, menu.step_id, menu.menu_options) == (
+        FlowResultType.MENU,
+        "choose",
+        ("confirm", "user"),
+    )
+    assert (dict(menu.errors), dict(menu.description_placeholders)) == (
+        {"base": "timeout"},
+        {"url": "http://x"},
+    )
+    with pytest.raises(FlowDefinitionError, match="async_step_nowhere"):
+        probe().async_show_menu(step_id="choose", menu_options=["nowhere"])
+    with pytest.raises(FlowDefinitionError, match="at least one"):
+        probe().async_show_menu(step_id="choose", menu_options=[])
+    with pytest.raises(FlowDefinitionError, match="twice"):
+        probe().async_show_menu(step_id="choose", menu_options=["user", "user"])
+    with pytest.raises(FlowDefinitionError, match="neither a field"):
+        probe().async_show_menu(step_id="choose", menu_options=["user"], errors={"x": "y"})
+
+
+def test_show_when_must_name_a_field_of_the_same_form() -> None:
+    kind = FieldDescriptor(
+        name="kind", label="k", type="select", options=(SelectOption(value="a", label="a"),)
+    )
+    shown = FieldDescriptor(name="size", label="s", show_when={"kind": ("a",)})
+    form = probe().async_show_form(step_id="user", data_schema=[kind, shown])
+    assert form.data_schema[1].show_when == {"kind": ("a",)}
+    with pytest.raises(FlowDefinitionError, match="no such field"):
+        probe().async_show_form(step_id="user", data_schema=[shown])
+    with pytest.raises(ValueError, match="other fields"):
+        FieldDescriptor(name="size", label="s", show_when={"size": ("a",)})
 
 
 def test_create_entry_and_abort() -> None:

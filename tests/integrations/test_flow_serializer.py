@@ -296,7 +296,11 @@ def test_abort_reason_is_localized(translations: Translations) -> None:
     english = serialize(translations, FlowResult.abort(reason="unknown_error"), language="en")
     assert english["description"] == HUB_EN["abort"]["unknown_error"]
     unknown = serialize(translations, FlowResult.abort(reason="gone_fishing"))
-    assert (unknown["reason"], unknown["description"]) == ("gone_fishing", "abort.gone_fishing")
+    # A reason without a sentence gets the general one, never its bare key.
+    assert (unknown["reason"], unknown["description"]) == (
+        "gone_fishing",
+        HUB_DE["abort"]["unknown"],
+    )
 
 
 def test_create_entry_carries_the_entry_id_and_never_the_data(translations: Translations) -> None:

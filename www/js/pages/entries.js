@@ -1,7 +1,6 @@
-// Config entries: state, health, last sync and failure, the webhook URL, and what can be done.
+// Config entries: one clear state each, what its integration does, and what the person may change.
 
-import { h, clear, confirmDialog, when } from "../dom.js";
-import { openFlow } from "../components/flow-form.js";
+import { h, clear, append, confirmDialog, dialog, when } from "../dom.js";
 import { errorText } from "../errors.js";
 
 export const route = "entries";
@@ -14,6 +13,9 @@ const STATE_KIND = {
   setup_error: "error",
   migration_error: "error",
   reauth_required: "warn",
+  disabled: "muted",
+  health_degraded: "warn",
+  health_error: "error",
 };
 
 export async function render(root, ctx) {
@@ -22,7 +24,8 @@ export async function render(root, ctx) {
   let alive = true;
   let unsubscribe = null;
   let reloadTimer = null;
-  let names = {};
+  let catalog = {};
+  let wanted = decodeURIComponent(ctx.params?.rest || ""); // #/entries/<entry_id>: show that one
 
   const list = h("ul", { class: "entries", "aria-label": t("wizard.entries_title") });
   const empty = h("p", { class: "muted", hidden: true },
@@ -42,13 +45,23 @@ export async function render(root, ctx) {
     const entries = (answer?.entries || []).slice()
       .sort((a, b) => (a.title || "").localeCompare(b.title || "", ctx.lang));
     // Keep open webhook panels open across a refresh.
-    const open = new Set([...list.querySelectorAll("details[open]")].map((el) => el.dataset.entry));
+    const open = new Set([...list.querySelectorAll("details.webhook[open]")].map((el) => el.dataset.entry));
     // A live refresh must not take the keyboard focus away from the button someone is on.
     const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     clear(list).append(...entries.map((entry) => item(entry, open.has(entry.entry_id), jobs)));
     empty.hidden = entries.length > 0;
     if (focused) {
       [...list.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === focused)?.focus();
+    }
+    if (wanted) {
+      const article = [...list.querySelectorAll("article.entry")].find((el) => el.dataset.entry === wanted);
+      wanted = "";
+      if (article) {
+        article.setAttribute("tabindex", "-1");
+        article.classList.add("entry-wanted");
+        article.scrollIntoView({ block: "center" });
+        article.focus();
+      }
     }
   }
 
@@ -57,11 +70,12 @@ export async function render(root, ctx) {
     reloadTimer = setTimeout(() => reload().catch(() => {}), 150);
   }
 
-  function startFlow(path, heading) {
-    wizard = openFlow(ctx, () => ctx.api.post(path, { language: ctx.lang }), {
+  async function startFlow(path, heading) {
+    const { openFlow } = await import("../components/flow-form.js");
+    wizard = openFlow(ctx, (signal) => ctx.api.post(path, { language: ctx.lang }, { signal }), {
       title: heading,
       onDone: () => reload(),
-      successMessage: (result) => t("wizard.entry_updated", { title: result.title || "" }),
+      successMessage: (result, entry) => t("wizard.entry_updated", { title: entry?.title || result.title || "" }),
     });
   }
 
@@ -78,17 +92,49 @@ export async function render(root, ctx) {
     }
   }
 
+  function rename(entry) {
+    const id = `rename-${entry.entry_id}`;
+    const input = h("input", { id, type: "text", value: entry.title, maxlength: 100, required: true, autocomplete: "off" });
+    const problem = h("p", { class: "error", role: "alert", hidden: true });
+    const save = h("button", { type: "submit", class: "primary" }, t("wizard.save"));
+    const cancel = h("button", { type: "button", onclick: () => dlg.close() }, t("wizard.cancel"));
+    const form = h("form", { class: "rename-form", onsubmit: async (event) => {
+      event.preventDefault();
+      save.disabled = true;
+      problem.hidden = true;
+      try {
+        const base = `/api/config-entries/${encodeURIComponent(entry.entry_id)}`;
+        const changed = await ctx.api.patch(base, { title: input.value });
+        dlg.close();
+        ctx.toast(t("wizard.renamed_toast", { title: changed.title }), "info");
+        await reload().catch(() => {});
+      } catch (err) {
+        append(clear(problem), [errorText(err)]);
+        problem.hidden = false;
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      } finally {
+        save.disabled = false;
+      }
+    } },
+    h("label", { for: id }, t("wizard.name")), input, problem,
+    h("div", { class: "actions" }, cancel, save));
+    const dlg = dialog(t("wizard.rename_title", { title: entry.title }), form);
+    input.select();
+  }
+
   function item(entry, webhookOpen, jobs) {
     const id = encodeURIComponent(entry.entry_id);
     const base = `/api/config-entries/${id}`;
     const headingId = `entry-${entry.entry_id}`;
-    const state = entry.disabled ? "disabled" : entry.state;
+    const info = catalog[entry.domain] || {};
+    // Unknown features (an integration gone from the catalog) are shown as before: all of them.
+    const does = info.features || { webhooks: true, health: true, pulls: true };
+    const manage = entry.can_manage !== false;
+    const state = shownState(entry);
     const sync = entry.last_sync || null;
     const health = entry.health || null;
-    const failure = entry.reason || sync?.error || null;
-    // Only admins may read the scheduler; for them an entry without a sync job is push-only.
     const job = jobs?.get(entry.entry_id) || null;
-    const pushOnly = jobs !== null && !job && entry.state === "loaded" && !entry.disabled;
 
     const buttons = [];
     const button = (label, handler, extra = {}) => {
@@ -99,26 +145,51 @@ export async function render(root, ctx) {
       buttons.push(el);
       return el;
     };
-    if (!pushOnly) {
-      button(t("wizard.sync_now"), (el) => act(el, () => ctx.api.post(`${base}/sync`),
-        (result) => syncSummary(result?.sync, t)), { disabled: entry.disabled || entry.state !== "loaded" });
+    if (manage) {
+      if (does.pulls) {
+        button(t("wizard.sync_now"), (el) => act(el, () => ctx.api.post(`${base}/sync`),
+          (result) => (result?.sync?.error
+            ? t("wizard.sync_failed_toast", { title: entry.title })
+            : syncSummary(result?.sync, t))), { disabled: entry.disabled || entry.state !== "loaded" });
+      }
+      button(t("wizard.rename"), () => rename(entry));
+      if (info.config_flow !== false) {
+        button(t("wizard.reconfigure"), () => startFlow(`${base}/reconfigure`, entry.title));
+      }
+      if (entry.state === "reauth_required") {
+        button(t("wizard.reauth"), () => startFlow(`${base}/reauth`, entry.title), { class: "primary" });
+      }
+      if (entry.disabled) {
+        button(t("wizard.enable"), (el) => act(el, () => ctx.api.post(`${base}/enable`),
+          () => t("wizard.enabled_toast", { title: entry.title })));
+      } else {
+        button(t("wizard.disable"), (el) => act(el, () => ctx.api.post(`${base}/disable`),
+          () => t("wizard.disabled_toast", { title: entry.title })));
+      }
+      button(t("wizard.delete"), async (el) => {
+        const sure = await confirmDialog(t("wizard.delete_question", { title: entry.title }),
+          t("wizard.delete"), t("wizard.cancel"), t("wizard.delete_details"));
+        if (sure) await act(el, () => ctx.api.del(base), () => t("wizard.deleted_toast", { title: entry.title }));
+      }, { class: "danger" });
     }
-    button(t("wizard.reconfigure"), () => startFlow(`${base}/reconfigure`, entry.title));
-    if (entry.state === "reauth_required") {
-      button(t("wizard.reauth"), () => startFlow(`${base}/reauth`, entry.title), { class: "primary" });
+
+    const facts = [];
+    const fact = (label, value, attrs = {}) => facts.push(h("dt", {}, label), h("dd", attrs, value));
+    const problem = explanation(entry, t);
+    if (problem) fact(t("wizard.problem"), problem, { class: "entry-problem" });
+    if (does.health && health && entry.state === "loaded" && !entry.disabled) {
+      fact(t("wizard.health"), [h("span", { class: `health-${health.status}` }, t(`wizard.health_${health.status}`)),
+        health.detail ? ` — ${health.detail}` : null]);
     }
-    if (entry.disabled) {
-      button(t("wizard.enable"), (el) => act(el, () => ctx.api.post(`${base}/enable`),
-        () => t("wizard.enabled_toast", { title: entry.title })));
-    } else {
-      button(t("wizard.disable"), (el) => act(el, () => ctx.api.post(`${base}/disable`),
-        () => t("wizard.disabled_toast", { title: entry.title })));
+    if (does.pulls) {
+      fact(t("wizard.last_sync"), sync?.at
+        ? [when(sync.at, ctx.lang), sync.error ? ` — ${t("wizard.sync_failed")}` : ` — ${syncSummary(sync, t)}`]
+        : t("wizard.never"));
+      if (job?.next_run) fact(t("wizard.next_sync"), when(job.next_run, ctx.lang));
+    } else if (does.webhooks) {
+      fact(t("wizard.updates"), t("wizard.push_only"));
     }
-    button(t("wizard.delete"), async (el) => {
-      const sure = await confirmDialog(t("wizard.delete_confirm", { title: entry.title }),
-        t("wizard.delete"), t("wizard.cancel"));
-      if (sure) await act(el, () => ctx.api.del(base), () => t("wizard.deleted_toast", { title: entry.title }));
-    }, { class: "danger" });
+    const technical = entry.reason || sync?.error || null;
 
     return h("li", {},
       h("article", { class: "card entry", "aria-labelledby": headingId, dataset: { entry: entry.entry_id, state } },
@@ -126,24 +197,16 @@ export async function render(root, ctx) {
           h("h2", { id: headingId }, entry.title),
           h("span", { class: `badge state-${STATE_KIND[state] || "muted"}`, dataset: { state } },
             t(`wizard.state_${state}`))),
-        h("p", { class: "muted" }, names[entry.domain] || entry.domain,
-          entry.scope === "user" ? ` · ${t("wizard.scope_user")}` : null),
-        h("dl", { class: "facts" },
-          h("dt", {}, t("wizard.health")),
-          h("dd", {}, health
-            ? [h("span", { class: `health-${health.status}` }, t(`wizard.health_${health.status}`)),
-              health.detail ? ` — ${health.detail}` : null]
-            : t("wizard.unknown")),
-          h("dt", {}, t("wizard.last_sync")),
-          h("dd", {}, sync?.at
-            ? [when(sync.at, ctx.lang), sync.error ? null : ` — ${syncSummary(sync, t)}`]
-            : (pushOnly ? t("wizard.push_only") : t("wizard.never"))),
-          job?.next_run ? h("dt", {}, t("wizard.next_sync")) : null,
-          job?.next_run ? h("dd", {}, when(job.next_run, ctx.lang)) : null,
-          failure ? h("dt", {}, t("wizard.last_error")) : null,
-          failure ? h("dd", { class: "error entry-error" }, failure) : null),
-        webhook(entry, webhookOpen),
-        h("div", { class: "actions" }, buttons)));
+        h("p", { class: "muted" }, info.name || entry.domain,
+          entry.scope === "user" ? ` · ${t("wizard.scope_user")}` : ` · ${t("wizard.scope_global")}`,
+          manage ? null : ` · ${t("wizard.read_only")}`),
+        facts.length ? h("dl", { class: "facts" }, facts) : null,
+        technical && manage
+          ? h("details", { class: "entry-technical" }, h("summary", {}, t("wizard.technical_details")),
+            h("p", { class: "entry-error" }, technical))
+          : null,
+        does.webhooks && manage ? webhook(entry, webhookOpen) : null,
+        buttons.length ? h("div", { class: "actions" }, buttons) : null));
   }
 
   function webhook(entry, isOpen) {
@@ -165,13 +228,13 @@ export async function render(root, ctx) {
             () => ctx.toast(t("wizard.copied"), "info"),
             () => ctx.toast(t("wizard.copy_failed"), "error")),
         }, t("wizard.copy"));
-        clear(output).append(
+        append(clear(output), [
           h("label", { for: inputId, class: "visually-hidden" }, t("wizard.webhook_url", { title: entry.title })),
           h("div", { class: "webhook-row" }, field, copy),
-          h("p", { class: "muted" }, info.signed ? t("wizard.webhook_signed") : t("wizard.webhook_unsigned")));
+          h("p", { class: "muted" }, info.signed ? t("wizard.webhook_signed") : t("wizard.webhook_unsigned"))]);
       } catch (err) {
         loaded = false;
-        clear(output).append(h("p", { class: "error" }, errorText(err)));
+        append(clear(output), [h("p", { class: "error" }, errorText(err))]);
       }
     };
     details.addEventListener("toggle", load);
@@ -180,10 +243,10 @@ export async function render(root, ctx) {
   }
 
   try {
-    const catalog = await ctx.api.get("/api/integrations");
-    names = Object.fromEntries((catalog?.integrations || []).map((i) => [i.domain, i.name || i.domain]));
+    const answer = await ctx.api.get("/api/integrations");
+    catalog = Object.fromEntries((answer?.integrations || []).map((i) => [i.domain, i]));
   } catch {
-    names = {};
+    catalog = {};
   }
   await reload();
 
@@ -200,6 +263,22 @@ export async function render(root, ctx) {
   };
 }
 
+/** The one state an entry's badge says: off, not working (and why), or working (and how well). */
+function shownState(entry) {
+  if (entry.disabled) return "disabled";
+  if (entry.state !== "loaded") return entry.state;
+  const health = entry.health?.status;
+  return health === "degraded" || health === "error" ? `health_${health}` : "loaded";
+}
+
+/** A sentence for a person about what is wrong; the technical reason stays in a disclosure. */
+function explanation(entry, t) {
+  if (entry.disabled || entry.state === "loaded" || entry.state === "not_loaded") return null;
+  const key = `wizard.explain_${entry.state}`;
+  const text = t(key);
+  return text === key ? null : text;
+}
+
 /** Admins: entry id → its sync job (``sync:<entry_id>``); anyone else: null (not known). */
 async function syncJobs(ctx) {
   if (!ctx.person?.is_admin) return null;
@@ -214,8 +293,8 @@ async function syncJobs(ctx) {
 
 function syncSummary(sync, t) {
   if (!sync || !sync.at) return t("wizard.synced");
-  if (sync.error) return sync.error;
-  if (sync.skipped) return sync.skipped;
+  if (sync.error) return t("wizard.sync_failed");
+  if (sync.skipped) return t("wizard.sync_skipped");
   const changed = ["created", "updated", "deleted", "rejected"].filter((key) => sync[key] > 0)
     .map((key) => t(`wizard.sync_${key}`, { n: sync[key] }));
   return changed.length ? t("wizard.synced_counts", { counts: changed.join(", ") }) : t("wizard.synced_nothing");

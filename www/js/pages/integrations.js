@@ -1,7 +1,6 @@
-// The integration catalog: search by name or domain, see each one's status, add an entry.
+// The integration catalog: what each integration is for, whether it is set up, and adding one.
 
 import { h, clear } from "../dom.js";
-import { openFlow } from "../components/flow-form.js";
 
 export const route = "integrations";
 export const navKey = "wizard.nav_integrations";
@@ -26,8 +25,10 @@ export async function render(root, ctx) {
     list,
   );
 
-  function add(item) {
-    wizard = openFlow(ctx, () => ctx.api.post("/api/config-flows", startBody(item, ctx)), {
+  async function add(item) {
+    // Only the dialog needs the wizard: it is loaded on the first "Add", not with the page.
+    const { openFlow } = await import("../components/flow-form.js");
+    wizard = openFlow(ctx, (signal) => ctx.api.post("/api/config-flows", startBody(item, ctx), { signal }), {
       title: item.name,
       onDone: () => ctx.navigate("entries"),
     });
@@ -36,7 +37,8 @@ export async function render(root, ctx) {
   function show() {
     const query = search.value.trim().toLowerCase();
     const shown = items.filter((item) => !query
-      || item.name.toLowerCase().includes(query) || item.domain.toLowerCase().includes(query));
+      || item.name.toLowerCase().includes(query) || item.domain.toLowerCase().includes(query)
+      || (item.description || "").toLowerCase().includes(query));
     clear(list).append(...shown.map((item) => card(item, ctx, add)));
     count.textContent = t("wizard.integrations_count", { count: shown.length, total: items.length });
   }
@@ -52,43 +54,83 @@ export async function render(root, ctx) {
   return () => wizard?.close();
 }
 
+function addScope(item, ctx) {
+  // An admin adds global entries unless the catalog only allows personal ones.
+  const scopes = item.allowed_scopes || ["user", "global"];
+  return ctx.person?.is_admin && scopes.includes("global") ? "global" : "user";
+}
+
 function startBody(item, ctx) {
   const body = { domain: item.domain, language: ctx.lang };
-  // An admin adds global entries unless the catalog only allows personal ones.
-  if (ctx.person?.is_admin && !item.allowed_scopes?.includes("global") && item.allowed_scopes?.includes("user")) {
-    body.scope = "user";
-  }
+  if (ctx.person?.is_admin && addScope(item, ctx) === "user") body.scope = "user";
   return body;
+}
+
+/** Only what is wrong gets a badge: failed to load, missing packages, switched off. */
+function problem(item) {
+  if (item.status === "failed") return "failed";
+  if (!item.enabled) return "disabled";
+  if (item.missing_requirements?.length) return "missing_requirements";
+  return null;
 }
 
 function card(item, ctx, add) {
   const { t } = ctx;
   const headingId = `integration-${item.domain}`;
-  const status = !item.enabled ? "disabled" : item.status;
-  const canAdd = item.status === "loaded" && item.enabled && canUseScope(item, ctx);
+  const wrong = problem(item);
+  const entries = item.entries || [];
+  const mine = entries.filter((entry) => entry.scope === addScope(item, ctx));
+  const single = item.single_instance && mine.length > 0;
+  const canAdd = item.status === "loaded" && item.enabled && canUseScope(item, ctx) && !single;
+  const action = single
+    ? h("a", { class: "button", href: `#/entries/${encodeURIComponent(mine[0].entry_id)}` }, t("wizard.already_set_up"))
+    : h("button", {
+      type: "button", class: "primary", disabled: !canAdd,
+      "aria-label": t("wizard.add_named", { name: item.name }),
+      onclick: () => add(item),
+    }, t("wizard.add"));
   return h("li", {},
     h("article", { class: "card catalog-item", "aria-labelledby": headingId, dataset: { domain: item.domain } },
       h("div", { class: "catalog-head" },
+        icon(item),
         h("h2", { id: headingId }, item.name),
-        h("span", { class: `badge status-${status}` }, t(`wizard.status_${status}`))),
-      h("p", { class: "muted catalog-domain" }, item.domain, item.version ? ` · ${item.version}` : null),
-      h("dl", { class: "facts" },
-        h("dt", {}, t("wizard.type")),
-        h("dd", {}, t(`wizard.type_${item.integration_type}`)),
-        h("dt", {}, t("wizard.quality_scale")),
-        h("dd", {}, t(`wizard.quality_${item.quality_scale}`))),
+        wrong ? h("span", { class: `badge status-${wrong}` }, t(`wizard.status_${wrong}`)) : null),
+      item.description ? h("p", { class: "catalog-description" }, item.description) : null,
+      entries.length
+        ? h("p", { class: "catalog-setup" },
+          h("a", { href: `#/entries/${encodeURIComponent(entries[0].entry_id)}` },
+            t(entries.length === 1 ? "wizard.set_up_once" : "wizard.set_up_many", { n: entries.length })))
+        : null,
       item.status === "failed" && item.reason
-        ? h("p", { class: "error catalog-reason" }, item.reason)
+        ? h("p", { class: "error catalog-reason" }, t("wizard.failed_to_load"))
         : null,
       item.missing_requirements?.length
         ? h("p", { class: "muted" }, t("wizard.missing_requirements", { list: item.missing_requirements.join(", ") }))
         : null,
-      h("div", { class: "actions" },
-        h("button", {
-          type: "button", class: "primary", disabled: !canAdd,
-          "aria-label": t("wizard.add_named", { name: item.name }),
-          onclick: () => add(item),
-        }, t("wizard.add")))));
+      ctx.person?.is_admin ? facts(item, t) : null,
+      h("div", { class: "actions" }, action)));
+}
+
+/** The integration's own icon when it ships one, else its initial on a colour of its own. */
+function icon(item) {
+  if (item.icon) return h("img", { class: "catalog-icon", src: item.icon, alt: "", width: 40, height: 40 });
+  let hue = 0;
+  for (const char of item.domain) hue = (hue * 31 + char.charCodeAt(0)) % 360;
+  return h("span", { class: "catalog-icon catalog-initial", "aria-hidden": "true", style: `--hue: ${hue}` },
+    (item.name || item.domain).charAt(0).toUpperCase());
+}
+
+/** For admins: what a developer or a bug report needs, out of the way. */
+function facts(item, t) {
+  return h("details", { class: "catalog-facts" },
+    h("summary", {}, t("wizard.details")),
+    h("dl", { class: "facts" },
+      h("dt", {}, t("wizard.domain")), h("dd", {}, item.domain),
+      item.version ? h("dt", {}, t("wizard.version")) : null,
+      item.version ? h("dd", {}, item.version) : null,
+      h("dt", {}, t("wizard.type")), h("dd", {}, t(`wizard.type_${item.integration_type}`)),
+      h("dt", {}, t("wizard.quality_scale")), h("dd", {}, t(`wizard.quality_${item.quality_scale}`))),
+    item.status === "failed" && item.reason ? h("p", { class: "catalog-reason" }, item.reason) : null);
 }
 
 function canUseScope(item, ctx) {

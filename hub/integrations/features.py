@@ -1,0 +1,32 @@
+"""What an integration does for its entries, read from which hooks it overrides (for the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.integrations.integration import Integration
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Whether an integration's entries take webhooks, report health, and pull on a schedule."""
+
+    webhooks: bool
+    health: bool
+    pulls: bool
+
+    def to_json(self) -> dict[str, bool]:
+        """As ``GET /api/integrations`` shows it."""
+        return {"webhooks": self.webhooks, "health": self.health, "pulls": self.pulls}
+
+
+def features(integration: Integration) -> Features:
+    """The hooks ``integration`` overrides: a default hook contributes nothing, so it is no feature."""
+    kind = type(integration)
+    return Features(
+        webhooks=kind.async_handle_webhook is not Integration.async_handle_webhook,
+        health=kind.async_health is not Integration.async_health,
+        # Pulling also needs entity types to pull; the scheduler asks this same rule.
+        pulls=kind.async_sync_entities is not Integration.async_sync_entities
+        and bool(integration.entity_types()),
+    )
