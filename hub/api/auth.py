@@ -14,9 +14,10 @@ from hub.api.client_address import client_address
 from hub.api.errors import respond
 from hub.api.origin import check_origin
 from hub.api.request import read_json
-from hub.api.state import AUTH, PEOPLE
+from hub.api.state import AUTH, PEOPLE, TRANSLATIONS
+from hub.auth.errors import check_confirmed
 from hub.auth.throttle import LoginThrottledError
-from hub.core.errors import NotFoundError, UnauthorizedError
+from hub.core.errors import LANGUAGE_UNKNOWN, BadRequestError, NotFoundError, UnauthorizedError
 
 PUBLIC: Final = frozenset(
     {"/api/health", "/api/onboarding", "/api/auth/login", "/api/auth/refresh", "/api/websocket"}
@@ -62,6 +63,8 @@ class Onboarding(Credentials):
 
     display_name: str | None = Field(default=None, max_length=100)
     language: str | None = Field(default=None, max_length=20)
+    password_confirmation: str | None = Field(default=None, max_length=1024)
+    """The password typed again; when given, it must match."""
 
 
 class RefreshBody(BaseModel):
@@ -86,6 +89,16 @@ class NewPerson(Credentials):
     display_name: str | None = Field(default=None, max_length=100)
     language: str | None = Field(default=None, max_length=20)
     is_admin: bool = False
+    password_confirmation: str | None = Field(default=None, max_length=1024)
+
+
+class SignOutEverywhere(BaseModel):
+    """``POST /api/auth/sign-out-everywhere``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep_this: bool = False
+    """Keep the sign-in this request comes from (the others end)."""
 
 
 class PersonChanges(BaseModel):
@@ -99,6 +112,18 @@ class PersonChanges(BaseModel):
     password: str | None = Field(default=None, max_length=1024)
     current_password: str | None = Field(default=None, max_length=1024)
     """Needed when a person changes their own password; an admin resetting another's needs none."""
+    password_confirmation: str | None = Field(default=None, max_length=1024)
+
+
+def _check_language(request: web.Request, language: str | None) -> None:
+    """Refuse a language the hub has no translations for (empty: follow the browser)."""
+    if language and language not in request.app[TRANSLATIONS].languages():
+        raise BadRequestError(
+            f"language: the hub does not speak {language!r}",
+            code=LANGUAGE_UNKNOWN,
+            key="errors.language_unknown",
+            language=language,
+        )
 
 
 def _client(request: web.Request) -> str:
@@ -114,6 +139,8 @@ async def onboard(request: web.Request) -> web.Response:
     """Create the owner and sign them in; refused once anyone exists, and to other sites' pages."""
     check_origin(request)
     body = await read_json(request, Onboarding)
+    check_confirmed(body.password, body.password_confirmation)
+    _check_language(request, body.language)
     pair = await request.app[AUTH].onboard(
         body.username, body.password, body.display_name, body.language
     )
@@ -154,6 +181,15 @@ async def logout(request: web.Request) -> web.Response:
     """Revoke the caller's sign-in; its refresh token and accesses stop working."""
     await request.app[AUTH].logout(principal_of(request))
     return web.json_response({"signed_out": True})
+
+
+async def sign_out_everywhere(request: web.Request) -> web.Response:
+    """End every sign-in of the caller, but this one when ``keep_this``; scripts' tokens stay."""
+    body = await read_json(request, SignOutEverywhere)
+    ended = await request.app[AUTH].sign_out_everywhere(
+        principal_of(request), keep_this=body.keep_this
+    )
+    return web.json_response({"signed_out": ended})
 
 
 async def current_user(request: web.Request) -> web.Response:
@@ -205,6 +241,8 @@ async def create_person(request: web.Request) -> web.Response:
     """Add an account (admins only)."""
     require_admin(principal_of(request))
     body = await read_json(request, NewPerson)
+    check_confirmed(body.password, body.password_confirmation)
+    _check_language(request, body.language)
     person = await request.app[AUTH].create_person(
         body.username,
         body.password,
@@ -224,6 +262,8 @@ async def update_person(request: web.Request) -> web.Response:
     body = await read_json(request, PersonChanges)
     if person_id != principal.person_id or body.is_admin is not None:
         require_admin(principal)
+    check_confirmed(body.password, body.password_confirmation)
+    _check_language(request, body.language)
     person = await request.app[AUTH].update_person(
         person_id,
         display_name=body.display_name,
@@ -256,6 +296,7 @@ def register(app: web.Application) -> None:
     app.router.add_post("/api/auth/login", login)
     app.router.add_post("/api/auth/refresh", refresh)
     app.router.add_post("/api/auth/logout", logout)
+    app.router.add_post("/api/auth/sign-out-everywhere", sign_out_everywhere)
     app.router.add_get("/api/auth/current_user", current_user)
     app.router.add_get("/api/auth/tokens", list_tokens)
     app.router.add_post("/api/auth/tokens", create_token)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
+from hub.auth.errors import LastAdminError, PasswordTooShortError
 from hub.auth.models import Person, TokenPair, TokenRecord
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.principal import Principal
@@ -210,12 +211,14 @@ class AuthService:
             person = self.person(person_id)
             changes: dict[str, Any] = {}
             if display_name is not None:
-                changes["display_name"] = display_name
+                changes["display_name"] = display_name.strip()[:100] or person.username
             if language is not None:
                 changes["language"] = language or None
             if is_admin is not None:
                 if not is_admin and person.is_admin and self._admins() == 1:
-                    raise BadRequestError("the last admin cannot stop being one")
+                    raise LastAdminError(
+                        "the last admin cannot stop being one", key="errors.last_admin"
+                    )
                 changes["is_admin"] = is_admin
             if password is not None:
                 _check_password(password)
@@ -235,7 +238,7 @@ class AuthService:
         """The person, unless removing them would leave the hub without an admin."""
         person = self.person(person_id)
         if person.is_admin and not person.removing and self._admins() == 1:
-            raise BadRequestError("the last admin cannot be removed")
+            raise LastAdminError("the last admin cannot be removed", key="errors.last_admin_remove")
         return person
 
     async def begin_removal(self, person_id: str) -> None:
@@ -316,6 +319,24 @@ class AuthService:
     async def logout(self, principal: Principal) -> None:
         """Revoke the token the caller's access descends from."""
         await self.revoke(principal.token_id)
+
+    async def sign_out_everywhere(self, principal: Principal, *, keep_this: bool) -> int:
+        """End every sign-in of the caller (but this one, if asked); how many ended.
+
+        Long-lived tokens stay: they belong to scripts, each revoked on its own. The ended
+        sign-ins' sockets close, and their tabs find out at their next refresh.
+        """
+        keep = principal.token_id if keep_this else None
+        async with self._lock:
+            revoked = [
+                t.token_id
+                for t in self.tokens_of(principal.person_id)
+                if t.kind == "refresh" and t.token_id != keep
+            ]
+            if revoked:
+                await self._commit(self._saved.value.without_tokens(revoked))
+        self._announce(revoked)
+        return len(revoked)
 
     async def create_long_lived(self, principal: Principal, name: str) -> tuple[TokenRecord, str]:
         """A named token for a script; the token is shown once, then only its name and id."""
@@ -506,11 +527,7 @@ class AuthService:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadRequestError(
-            f"password: at least {MIN_PASSWORD} characters",
-            key="errors.password_too_short",
-            min_length=MIN_PASSWORD,
-        )
+        raise PasswordTooShortError(MIN_PASSWORD)
     if len(password) > 1024:
         raise BadRequestError("password: at most 1024 characters")
 

@@ -154,7 +154,10 @@ async def test_people_are_managed_by_admins(fresh: Client) -> None:
     assert (await call(fresh, "GET", "/api/entities", bob_token))[0] == 401
     me = (await call(fresh, "GET", "/api/auth/current_user", admin))[1]
     status, body = await call(fresh, "DELETE", f"/api/people/{me['id']}", admin)
-    assert (status, body["error"]["message"]) == (400, "the last admin cannot be removed")
+    assert (status, body["error"]["code"]) == (400, "last_admin")
+    assert body["error"]["message"] == (
+        "The hub needs at least one admin, so the last admin cannot be removed."
+    )
 
 
 async def test_login_hash_is_memory_hard_and_never_stored_plain(

@@ -55,7 +55,8 @@ async def test_changing_ones_password_needs_the_current_one(hub: RunningHub, pag
     await page.get_by_role("link", name="Settings", exact=True).click()
     form = page.get_by_role("form", name="Change password")
     await form.get_by_label("Current password").fill("not my password")
-    await form.get_by_label("New password").fill("a brand new passphrase")
+    await form.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    await form.get_by_label("New password again").fill("a brand new passphrase")
     await form.get_by_role("button", name="Change password").click()
     await expect(form.get_by_role("alert")).to_have_text("That is not your current password.")
 

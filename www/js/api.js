@@ -4,6 +4,8 @@
 import { language } from "./i18n.js";
 
 const STORE = "hub.session";
+/** Requests whose 401 means a wrong password, not an expired access token. */
+const SIGN_IN = new Set(["/api/auth/login", "/api/auth/refresh", "/api/onboarding"]);
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter = null) {
@@ -46,7 +48,7 @@ export function whenSignedOut(callback) {
   onSignedOut = callback;
 }
 
-async function send(method, path, body, retry = true) {
+async function send(method, path, body, retry = true, signal = undefined) {
   const tokens = session.load();
   // A person's language setting wins on the hub; before sign-in, this is what the UI shows.
   const headers = { Accept: "application/json", "Accept-Language": language() };
@@ -56,13 +58,14 @@ async function send(method, path, body, retry = true) {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
   });
-  if (resp.status === 401 && retry && tokens?.refresh_token && !path.startsWith("/api/auth/")) {
+  if (resp.status === 401 && retry && tokens?.refresh_token && !SIGN_IN.has(path)) {
     // Another tab may have refreshed meanwhile: its new token is in storage, and trading in the
     // old one again would look like a stolen copy and end the sign-in.
     const latest = session.load();
     const renewed = latest?.refresh_token && latest.refresh_token !== tokens.refresh_token;
-    if (renewed || await refresh(tokens.refresh_token)) return send(method, path, body, false);
+    if (renewed || await refresh(tokens.refresh_token)) return send(method, path, body, false, signal);
     session.clear();
     onSignedOut();
   }
@@ -94,7 +97,8 @@ function withQuery(path, query) {
 
 export const api = {
   get: (path, query) => send("GET", withQuery(path, query)),
-  post: (path, body = {}) => send("POST", path, body),
+  // ``options.signal`` (an AbortSignal) lets a caller stop waiting, e.g. a wizard's Cancel.
+  post: (path, body = {}, options = {}) => send("POST", path, body, true, options.signal),
   put: (path, body = {}) => send("PUT", path, body),
   patch: (path, body = {}) => send("PATCH", path, body),
   del: (path) => send("DELETE", path),

@@ -6,48 +6,102 @@ import { h, clear } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
 import { errorText } from "./errors.js";
 
-const PAGES = ["chat", "entities", "dashboards", "integrations", "entries", "settings"];
+// Each page's module is fetched the first time it is shown: the first load carries only the shell
+// and the page opened. The navigation labels are here so the bar is drawn before any page loads.
+const PAGES = [
+  { route: "chat", navKey: "chat.nav" },
+  { route: "entities", navKey: "entities.nav" },
+  { route: "dashboards", navKey: "dashboards.nav" },
+  { route: "integrations", navKey: "wizard.nav_integrations" },
+  { route: "entries", navKey: "wizard.nav_entries" },
+  { route: "settings", navKey: "settings.nav" },
+];
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
-const state = { pages: {}, cleanup: null, ws: null, person: null };
+const state = { modules: new Map(), cleanup: null, ws: null, person: null };
 
 function applyTheme() {
   const theme = localStorage.getItem("hub.theme") || "system";
   document.documentElement.dataset.theme = theme;
 }
 
+// ---------------------------------------------------------------------------------------- toasts
+
+let routed = 0;
+let carryTurn = -1;
+
+/** A short message in the corner; it belongs to the page it was raised on (see ``route``). */
 export function toast(message, kind = "info") {
   const box = document.getElementById("toasts");
-  const item = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  const item = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", dataset: { turn: String(routed) } }, message);
   box.append(item);
   setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
 }
 
-async function loadPages() {
-  // In parallel: on a Pi over Wi-Fi each round trip counts.
-  const loaded = await Promise.all(PAGES.map((name) => import(`./pages/${name}.js`).catch((err) => {
-    console.error(`page ${name} failed to load`, err);
-    return null;
-  })));
-  PAGES.forEach((name, index) => { if (loaded[index]) state.pages[name] = loaded[index]; });
+/** Toasts do not outlive their page, except the ones a page raised just before it navigated itself
+ * (``ctx.navigate``): "X has been added" announces what the next page shows. */
+function clearToasts(turn) {
+  for (const item of document.querySelectorAll("#toasts > .toast")) {
+    const raised = Number(item.dataset.turn);
+    if (raised === carryTurn) item.dataset.turn = String(turn);
+    else item.remove();
+  }
+  carryTurn = -1;
+}
+
+// ------------------------------------------------------------------------------------ navigation
+
+function closeMenu() {
+  nav.classList.remove("nav--open");
+  nav.querySelector(".nav__menu")?.setAttribute("aria-expanded", "false");
 }
 
 function renderNav() {
   clear(nav);
-  const links = PAGES.map((name) => state.pages[name])
-    .filter((page) => page && page.navKey)
-    .map((page) => h("a", { href: `#/${page.route}`, dataset: { route: page.route } }, t(page.navKey)));
+  const links = PAGES.filter((page) => page.navKey)
+    .map((page) => h("a", { href: `#/${page.route}`, dataset: { route: page.route }, onclick: closeMenu }, t(page.navKey)));
+  const menu = h("button", { type: "button", class: "nav__menu", "aria-expanded": "false", "aria-controls": "nav-links",
+    "aria-label": t("app.menu"), onclick: () => {
+      const open = !nav.classList.contains("nav--open");
+      nav.classList.toggle("nav--open", open);
+      menu.setAttribute("aria-expanded", String(open));
+      if (open) nav.querySelector("#nav-links a")?.focus();
+    } }, h("span", { class: "nav__burger", "aria-hidden": "true" }), h("span", { class: "nav__menu-label" }, t("app.menu")));
   const out = h("button", { type: "button", class: "link", onclick: signOut }, t("app.sign_out"));
-  nav.append(h("span", { class: "brand" }, "hub"), ...links, h("span", { class: "spacer" }),
-    h("span", { class: "who" }, state.person?.display_name || ""), out);
+  nav.append(h("span", { class: "brand" }, "hub"), menu,
+    h("div", { class: "nav__links", id: "nav-links" }, ...links, h("span", { class: "spacer" }),
+      h("span", { class: "who" }, state.person?.display_name || state.person?.username || ""), out));
 }
 
-let routed = 0;
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !nav.classList.contains("nav--open")) return;
+  closeMenu();
+  nav.querySelector(".nav__menu")?.focus();
+});
+document.addEventListener("click", (event) => {
+  if (nav.classList.contains("nav--open") && !nav.contains(event.target)) closeMenu();
+});
+
+async function pageModule(name) {
+  if (!state.modules.has(name)) {
+    state.modules.set(name, import(`./pages/${name}.js`).catch((err) => {
+      state.modules.delete(name); // a later visit tries again
+      throw err;
+    }));
+  }
+  return state.modules.get(name);
+}
+
+// ---------------------------------------------------------------------------------------- router
 
 async function route() {
+  if (!state.person) return; // signed out: the sign-in page stays
   const hash = location.hash.replace(/^#\/?/, "") || "entities";
-  const [name, ...rest] = hash.split("/");
+  const [wanted, ...rest] = hash.split("/");
+  const name = PAGES.some((page) => page.route === wanted) ? wanted : "entities";
   const turn = ++routed;
+  closeMenu();
+  clearToasts(turn);
   state.cleanup?.();
   state.cleanup = null;
   clear(view);
@@ -58,29 +112,29 @@ async function route() {
   for (const link of nav.querySelectorAll("a")) {
     link.toggleAttribute("aria-current", link.dataset.route === name);
   }
-  const page = Object.values(state.pages).find((p) => p.route === name) || state.pages.entities;
-  if (!page) {
-    root.append(h("p", {}, t("app.not_found")));
-    return;
-  }
   const ctx = {
     api,
     ws: state.ws,
     t,
     lang: language(),
     person: state.person,
-    navigate: (path) => { location.hash = `#/${path}`; },
-    params: { rest: rest.join("/") },
+    navigate: (path) => {
+      carryTurn = turn;
+      location.hash = `#/${path}`;
+    },
+    params: { rest: wanted === name ? rest.join("/") : "" },
     toast,
   };
   try {
+    const page = await pageModule(name);
+    if (turn !== routed) return;
     const cleanup = (await page.render(root, ctx)) || null;
     if (turn === routed) state.cleanup = cleanup;
     else cleanup?.();
   } catch (err) {
     if (turn !== routed) return;
     console.error(err);
-    root.append(h("p", { role: "alert", class: "error" }, err instanceof ApiError ? err.message : t("app.failed")));
+    root.append(h("p", { role: "alert", class: "error" }, err instanceof ApiError ? errorText(err) : t("app.failed")));
   }
 }
 
@@ -92,6 +146,9 @@ function signOut() {
   location.reload();
 }
 
+// ------------------------------------------------------------------------------- sign-in pages
+
+/** The sign-in or onboarding form; a throttled sign-in counts down until it may be tried again. */
 function authPage(onboarding) {
   clear(view);
   clear(nav);
@@ -100,34 +157,95 @@ function authPage(onboarding) {
   const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
   const password = h("input", { id: "password", name: "password", type: "password", required: true,
     autocomplete: onboarding ? "new-password" : "current-password", minlength: onboarding ? 8 : undefined });
-  const form = h("form", { class: "card auth", onsubmit: async (event) => {
-    event.preventDefault();
+  const confirm = onboarding
+    ? h("input", { id: "password-confirm", name: "password-confirm", type: "password", required: true, autocomplete: "new-password" })
+    : null;
+  const submit = h("button", { type: "submit", class: "primary" }, onboarding ? t("app.create_owner") : t("app.sign_in"));
+  let busy = false;
+  let waitUntil = 0;
+  let timer = null;
+  const show = (text) => {
+    error.textContent = text;
+    error.hidden = false;
+  };
+  const settle = () => {
+    submit.disabled = busy || Date.now() < waitUntil;
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+  };
+  const countDown = () => {
+    const left = Math.ceil((waitUntil - Date.now()) / 1000);
+    if (left > 0) {
+      show(t("app.throttled", { seconds: left }));
+      return;
+    }
+    clearInterval(timer);
+    timer = null;
     error.hidden = true;
+    settle();
+  };
+  const form = h("form", { class: "card auth", "aria-busy": "false", onsubmit: async (event) => {
+    event.preventDefault();
+    // While one attempt is checked, or a wait is pending, another only lengthens the wait.
+    if (busy || Date.now() < waitUntil) return;
+    error.hidden = true;
+    if (confirm && confirm.value !== password.value) {
+      show(t("app.password_mismatch"));
+      confirm.focus();
+      return;
+    }
+    busy = true;
+    settle();
     try {
       const body = { username: username.value, password: password.value };
+      if (confirm) body.password_confirmation = confirm.value;
       const tokens = await api.post(onboarding ? "/api/onboarding" : "/api/auth/login", body);
       session.save(tokens);
+      clearInterval(timer);
       await start();
+      return;
     } catch (err) {
-      error.textContent = err instanceof ApiError ? errorText(err) : t("app.failed");
-      error.hidden = false;
+      const seconds = err instanceof ApiError && err.status === 429
+        ? Number(err.retryAfter || err.params?.seconds) || 1
+        : 0;
+      if (seconds) {
+        waitUntil = Date.now() + seconds * 1000;
+        clearInterval(timer);
+        timer = setInterval(countDown, 250);
+        countDown();
+      } else {
+        show(err instanceof ApiError ? errorText(err) : t("app.failed"));
+      }
     }
+    busy = false;
+    settle();
   } },
   h("h1", {}, onboarding ? t("app.welcome") : t("app.sign_in")),
   onboarding ? h("p", {}, t("app.onboarding_hint")) : null,
   h("label", { for: "username" }, t("app.username")), username,
   h("label", { for: "password" }, t("app.password")), password,
+  onboarding ? h("p", { class: "muted auth__hint" }, t("app.password_hint")) : null,
+  confirm ? [h("label", { for: "password-confirm" }, t("app.password_confirm")), confirm] : null,
   error,
-  h("button", { type: "submit", class: "primary" }, onboarding ? t("app.create_owner") : t("app.sign_in")));
+  submit);
   view.append(form);
   username.focus();
 }
 
+let listening = false;
+
 async function start() {
   applyTheme();
+  // Before anyone signs in, the browser's languages choose (the hub's errors follow them too).
   await setLanguage(null);
+  document.querySelector(".skip").textContent = t("app.skip");
   if (!session.load()) {
-    const status = await api.get("/api/onboarding");
+    let status;
+    try {
+      status = await api.get("/api/onboarding");
+    } catch (err) {
+      clear(view).append(h("p", { role: "alert", class: "error" }, err instanceof ApiError ? errorText(err) : t("app.failed")));
+      return;
+    }
     authPage(status.open);
     return;
   }
@@ -138,14 +256,31 @@ async function start() {
     return start();
   }
   state.ws = new HubSocket();
-  state.ws.onStatus = (status) => document.body.classList.toggle("offline", status !== "connected");
-  state.ws.connect().catch(() => {});  // opens while the pages load
-  await Promise.all([setLanguage(state.person.language), loadPages()]);
+  state.ws.onStatus = (status) => {
+    document.body.classList.toggle("offline", status !== "connected");
+    // The hub closes the sockets of a sign-in it ended (signed out everywhere, a new password):
+    // one request finds out, and a refused refresh shows the sign-in page.
+    if (status === "disconnected") api.get("/api/auth/current_user").catch(() => {});
+  };
+  state.ws.connect().catch(() => {});  // opens while the language loads
+  const first = (location.hash.replace(/^#\/?/, "") || "entities").split("/")[0];
+  await Promise.all([setLanguage(state.person.language),
+    PAGES.some((page) => page.route === first) ? pageModule(first).catch(() => null) : null]);
+  document.querySelector(".skip").textContent = t("app.skip");
   renderNav();
-  window.addEventListener("hashchange", route);
+  if (!listening) window.addEventListener("hashchange", route);
+  listening = true;
   await route();
 }
 
-whenSignedOut(() => start());
+whenSignedOut(() => {
+  state.cleanup?.();
+  state.cleanup = null;
+  state.ws?.close();
+  state.ws = null;
+  state.person = null;
+  closeMenu();
+  start();
+});
 window.addEventListener("storage", (event) => { if (event.key === "hub.theme") applyTheme(); });
 start();

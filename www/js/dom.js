@@ -46,13 +46,14 @@ export function dialog(title, body, { actions = [] } = {}) {
   return dlg;
 }
 
-/** Ask a yes/no question in a dialog; resolves to true when confirmed. */
-export function confirmDialog(question, confirmLabel, cancelLabel) {
+/** Ask a yes/no question in a dialog; resolves to true when confirmed. ``details`` is its body:
+ * what will happen (never the question again). */
+export function confirmDialog(question, confirmLabel, cancelLabel, details = null) {
   return new Promise((resolve) => {
     let answer = false;
     const yes = h("button", { class: "danger", type: "button", onclick: () => { answer = true; dlg.close(); } }, confirmLabel);
     const no = h("button", { type: "button", onclick: () => dlg.close() }, cancelLabel);
-    const dlg = dialog(question, h("p", {}, question), { actions: [no, yes] });
+    const dlg = dialog(question, details ? h("p", { class: "dialog__details" }, details) : null, { actions: [no, yes] });
     dlg.addEventListener("close", () => resolve(answer));
   });
 }

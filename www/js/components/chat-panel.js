@@ -87,7 +87,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     const where = item.integration ? ` (${item.integration})` : "";
     const result = h("div", { class: "chat__tool-result" }, h("span", { class: "muted" }, t("chat.tool_running")));
     const row = h("details", { class: "chat__tool", dataset: { callId: String(item.call_id ?? "") } },
-      h("summary", {}, h("span", { "aria-hidden": "true" }, "🔧 "), `${item.tool}${where}`),
+      h("summary", {}, toolIcon(), `${item.tool}${where}`),
       h("div", { class: "chat__tool-body" },
         h("p", { class: "chat__tool-label" }, t("chat.tool_args")),
         h("pre", { class: "chat__pre" }, pretty(item.args)),
@@ -116,7 +116,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     const [text, detail] = errorText(code, message, t);
     add(h("p", { class: "chat__error", role: "alert" }, text,
       detail ? h("span", { class: "chat__error-detail" }, detail) : null,
-      code === "no_model" && ctx.person?.is_admin ? [" ", h("a", { href: "#/settings" }, t("chat.see_models"))] : null));
+      code === "no_model" && ctx.person?.is_admin ? [" ", h("a", { href: "#/settings/models" }, t("chat.see_models"))] : null));
   }
 
   function note(text) {
@@ -276,4 +276,19 @@ const WITH_DETAIL = ["model_unavailable", "model_error", "internal_error"];
 export function errorText(code, message, t) {
   if (!KNOWN.includes(code)) return [message || t("chat.error.unknown"), null];
   return [t(`chat.error.${code}`), WITH_DETAIL.includes(code) && message ? message : null];
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A wrench drawn as SVG: an emoji would be an empty box where no emoji font is installed. */
+function toolIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [key, value] of Object.entries({ viewBox: "0 0 24 24", width: "14", height: "14", "aria-hidden": "true",
+    class: "chat__tool-icon", fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" })) {
+    svg.setAttribute(key, value);
+  }
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", "M14.7 6.3a1 1 0 0 0 0 1.4l1.6 1.6a1 1 0 0 0 1.4 0l3.77-3.77a6 6 0 0 1-7.94 7.94l-6.91 6.91a2.12 2.12 0 0 1-3-3l6.91-6.91a6 6 0 0 1 7.94-7.94l-3.76 3.76z");
+  svg.append(path);
+  return svg;
 }

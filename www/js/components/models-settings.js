@@ -2,6 +2,7 @@
 // ones from configuration.yaml can only be made the default), and the sub-agents with their switches.
 
 import { h, clear, dialog, confirmDialog } from "../dom.js";
+import { errorText } from "../errors.js";
 
 const TIERS = ["unregulated", "regulated", "internal"];
 
@@ -15,7 +16,7 @@ export async function modelsSection(section, ctx) {
     answer = await ctx.api.get("/api/models");
   } catch (err) {
     clear(section).append(h("h2", { id: "settings-models" }, t("settings.models")),
-      h("p", { class: "error", role: "alert" }, err.message));
+      h("p", { class: "error", role: "alert" }, errorText(err)));
     return;
   }
   const models = answer.models || [];
@@ -25,12 +26,12 @@ export async function modelsSection(section, ctx) {
       if (done) ctx.toast(done);
       await refill();
     } catch (err) {
-      ctx.toast(err.message, "error");
+      ctx.toast(errorText(err), "error");
     }
   };
   const remove = async (model) => {
     const sure = await confirmDialog(t("settings.model_delete_confirm", { name: model.name }),
-      t("settings.model_delete"), t("settings.cancel"));
+      t("settings.model_delete"), t("settings.cancel"), t("settings.model_delete_details"));
     if (sure) await act(() => ctx.api.del(`/api/models/${encodeURIComponent(model.name)}`), t("settings.model_deleted", { name: model.name }));
   };
   const makeDefault = (model) => act(() => ctx.api.patch(`/api/models/${encodeURIComponent(model.name)}`, { is_default: true }));
@@ -46,7 +47,7 @@ export async function modelsSection(section, ctx) {
     h("h2", { id: "settings-models" }, t("settings.models")),
     h("p", { class: "muted" }, t("settings.models_hint")),
     models.length
-      ? h("table", { class: "settings__table settings__models", "aria-label": t("settings.models") },
+      ? h("div", { class: "settings__scroll" }, h("table", { class: "settings__table settings__models", "aria-label": t("settings.models") },
         h("thead", {}, h("tr", {}, ["model_name", "model_id", "model_base_url", "model_tier", "model_key"]
           .map((key) => h("th", {}, t(`settings.${key}`))), admin ? h("th", {}, "") : null)),
         h("tbody", {}, models.map((model) => h("tr", {},
@@ -57,7 +58,7 @@ export async function modelsSection(section, ctx) {
           h("td", { class: "settings__mono" }, model.base_url),
           h("td", {}, t(`settings.tier_${model.tier}`)),
           h("td", {}, keyText(model, t)),
-          admin ? h("td", {}, h("div", { class: "settings__row-tools" }, tools(model))) : null))))
+          admin ? h("td", {}, h("div", { class: "settings__row-tools" }, tools(model))) : null)))))
       : h("p", { class: "muted settings__empty" }, t("settings.no_models")),
     admin
       ? h("button", { type: "button", class: "primary", onclick: () => modelDialog(ctx, null, refill) }, t("settings.model_add"))
@@ -111,7 +112,7 @@ function modelDialog(ctx, model, done) {
       ctx.toast(t(editing ? "settings.model_saved" : "settings.model_added", { name: model?.name || name.value.trim() }));
       await done();
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = errorText(err);
       error.hidden = false;
     }
   } },
@@ -141,7 +142,7 @@ export async function agentsSection(section, ctx) {
     agents = (await ctx.api.get("/api/agents")).agents || [];
   } catch (err) {
     clear(section).append(h("h2", { id: "settings-agents" }, t("settings.agents")),
-      h("p", { class: "error", role: "alert" }, err.message));
+      h("p", { class: "error", role: "alert" }, errorText(err)));
     return;
   }
   const row = (agent) => {
@@ -154,7 +155,7 @@ export async function agentsSection(section, ctx) {
           agent.enabled = Boolean(saved?.enabled ?? !agent.enabled);
           toggle.setAttribute("aria-checked", String(agent.enabled));
         } catch (err) {
-          ctx.toast(err.message, "error");
+          ctx.toast(errorText(err), "error");
         } finally {
           toggle.disabled = false;
         }
@@ -182,7 +183,7 @@ export async function fetchPreference(section, ctx) {
   try {
     prefs = await ctx.api.get("/api/agent/preferences");
   } catch (err) {
-    clear(section).append(h("p", { class: "error", role: "alert" }, err.message));
+    clear(section).append(h("p", { class: "error", role: "alert" }, errorText(err)));
     return;
   }
   // Only admins may open the LAN to web fetch: a member sees the setting, switched off and disabled.
@@ -196,7 +197,7 @@ export async function fetchPreference(section, ctx) {
         box.checked = Boolean(saved.allow_local_fetch);
       } catch (err) {
         box.checked = !box.checked;
-        ctx.toast(err.message, "error");
+        ctx.toast(errorText(err), "error");
       } finally {
         box.disabled = false;
       }

@@ -39,7 +39,7 @@ export function surfaceChat(ctx, slug) {
       if (!(models.models || []).length) {
         notice.append(h("p", {}, t("chat.no_model"), " ",
           ctx.person.is_admin
-            ? h("a", { href: "#/settings" }, t("chat.no_model_admin"))
+            ? h("a", { href: "#/settings/models" }, t("chat.no_model_admin"))
             : t("chat.no_model_member")));
         notice.hidden = false;
         return;

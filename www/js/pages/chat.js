@@ -1,7 +1,8 @@
 // Chat: talk to the hub's agent. Conversations on the side, a model and the integrations it may use,
 // and the chat panel (components/chat-panel.js). #/chat is a new conversation, #/chat/<id> one.
 
-import { h, clear, dialog, confirmDialog } from "../dom.js";
+import { h, append, clear, dialog, confirmDialog } from "../dom.js";
+import { errorText } from "../errors.js";
 import { chatPanel } from "../components/chat-panel.js";
 import { modelSelect, integrationPicker } from "../components/chat-options.js";
 
@@ -37,7 +38,7 @@ export async function render(root, ctx) {
     try {
       conv = withoutItems(await ctx.api.patch(`/api/conversations/${encodeURIComponent(conv.id)}`, fields));
     } catch (err) {
-      ctx.toast(err.message, "error");
+      ctx.toast(errorText(err), "error");
     }
   };
 
@@ -93,7 +94,7 @@ export async function render(root, ctx) {
         dlg.close();
         await refreshList();
       } catch (err) {
-        error.textContent = err.message;
+        error.textContent = errorText(err);
         error.hidden = false;
       }
     } },
@@ -107,7 +108,7 @@ export async function render(root, ctx) {
 
   async function remove(item) {
     const name = titleOf(item, t);
-    if (!await confirmDialog(t("chat.delete_confirm", { title: name }), t("chat.delete"), t("chat.cancel"))) return;
+    if (!await confirmDialog(t("chat.delete_confirm", { title: name }), t("chat.delete"), t("chat.cancel"), t("chat.delete_details"))) return;
     try {
       await ctx.api.del(`/api/conversations/${encodeURIComponent(item.id)}`);
       ctx.toast(t("chat.deleted", { title: name }));
@@ -117,25 +118,28 @@ export async function render(root, ctx) {
       }
       await refreshList();
     } catch (err) {
-      ctx.toast(err.message, "error");
+      ctx.toast(errorText(err), "error");
     }
   }
 
   const newChat = () => {
     if (conv) ctx.navigate("chat");
-    else panel.focus();
+    else {
+      if (page.classList.contains("chat-page--list")) toggle.click();
+      panel.focus();
+    }
   };
 
   // No model: say so, and where one is added.
   let notice = null;
   if (models.error) {
-    notice = h("p", { class: "card chat-page__notice error", role: "alert" }, models.error.message);
+    notice = h("p", { class: "card chat-page__notice error", role: "alert" }, errorText(models.error));
   } else if (!modelList.length) {
     notice = h("div", { class: "card chat-page__notice" },
       h("p", {}, t("chat.no_model")),
       ctx.person.is_admin
-        ? h("p", {}, h("a", { href: "#/settings" }, t("chat.no_model_admin")))
-        : h("p", {}, t("chat.no_model_member"), " ", h("a", { href: "#/settings" }, t("chat.see_models"))));
+        ? h("p", {}, h("a", { href: "#/settings/models" }, t("chat.no_model_admin")))
+        : h("p", {}, t("chat.no_model_member"), " ", h("a", { href: "#/settings/models" }, t("chat.see_models"))));
   }
   panel.setReady(!notice);
 
@@ -150,17 +154,26 @@ export async function render(root, ctx) {
 
   setTitle();
   paintList();
-  root.append(h("div", { class: "chat-page" },
-    h("aside", { class: "chat-page__side", "aria-label": t("chat.conversations") },
+  // On a phone the list and the conversation take turns on the screen; this button switches.
+  const page = h("div", { class: "chat-page" });
+  const toggle = h("button", { type: "button", class: "chat-page__toggle", "aria-controls": "chat-side", "aria-expanded": "false",
+    onclick: () => {
+      const open = !page.classList.contains("chat-page--list");
+      page.classList.toggle("chat-page--list", open);
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = open ? t("chat.back_to_chat") : t("chat.show_conversations");
+    } }, t("chat.show_conversations"));
+  root.append(h("div", { class: "chat-page__bar" }, toggle), append(page, [
+    h("aside", { class: "chat-page__side", id: "chat-side", "aria-label": t("chat.conversations") },
       h("h2", {}, t("chat.conversations")),
       h("button", { type: "button", class: "primary chat-page__new", onclick: newChat }, t("chat.new_chat")),
-      listed.error ? h("p", { class: "error", role: "alert" }, listed.error.message) : null,
+      listed.error ? h("p", { class: "error", role: "alert" }, errorText(listed.error)) : null,
       list),
     h("div", { class: "chat-page__main" },
       h("header", { class: "chat-page__head" }, title, options),
       wanted && !opened ? h("p", { class: "error", role: "alert" }, t("chat.not_found")) : null,
       notice,
-      panel.element)));
+      panel.element)]));
   panel.show(conv, opened?.items || []);
   if (opened?.running) panel.follow(); // still answering (a reload, another tab): wait for it
   if (modelList.length) picker.load(current());
