@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entry_for, principal_of, require_admin
+from hub.api.config_entries import public_entry
 from hub.api.errors import localize, request_language
 from hub.api.request import read_json
 from hub.api.state import AGENTS, CHAT, CONFIG_ENTRIES, SURFACES, TRANSLATIONS
@@ -257,7 +258,9 @@ async def set_required_tier(request: web.Request) -> web.Response:
     changed = await request.app[CONFIG_ENTRIES].set_settings(
         entry.entry_id, required_tier=body.required_tier
     )
-    return web.json_response(changed.as_public())
+    return web.json_response(
+        public_entry(changed, request.app[TRANSLATIONS], request_language(request))
+    )
 
 
 def _view(chat: ChatService, conversation: Conversation) -> dict[str, Any]:

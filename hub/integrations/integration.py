@@ -157,7 +157,12 @@ class SetupContext:
 
 @dataclass(frozen=True, slots=True)
 class HealthResult:
-    """An entry's live-connection health: ``ok``, ``degraded`` or ``error``, with a short detail."""
+    """An entry's live-connection health: ``ok``, ``degraded`` or ``error``, with a short detail.
+
+    ``key`` names the detail's sentence in the integration's translation files (``health.<name>``,
+    placeholders filled from ``params``), so a person reads it in their language; ``detail`` is the
+    English text the log and the sync record keep, and what a client sees when the key has no text.
+    """
 
     OK: ClassVar[HealthStatus] = "ok"
     DEGRADED: ClassVar[HealthStatus] = "degraded"
@@ -165,6 +170,8 @@ class HealthResult:
 
     status: HealthStatus
     detail: str = ""
+    key: str | None = None
+    params: Mapping[str, str | int | float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in _HEALTH_STATUSES:

@@ -41,9 +41,7 @@ class SystemMonitorIntegration(Integration):
     async def async_health(self, ctx: SetupContext) -> HealthResult:
         """OK when /proc can be read; an error (and no pull) on a host without it."""
         problem = await asyncio.to_thread(proc_readable, self.paths)
-        if problem is None:
-            return HealthResult(HealthResult.OK)
-        return HealthResult(HealthResult.ERROR, problem)
+        return HealthResult(HealthResult.OK) if problem is None else problem
 
 
 INTEGRATION = SystemMonitorIntegration()

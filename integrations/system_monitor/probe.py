@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from hub.integrations.integration import HealthResult
+
 from .readers import (
     CpuTimes,
     Disk,
@@ -107,15 +109,26 @@ def read_host_info(paths: HostPaths) -> HostInfo:
     )
 
 
-def proc_readable(paths: HostPaths) -> str | None:
-    """``None`` when /proc can be read, else why not (for the health check)."""
+def proc_readable(paths: HostPaths) -> HealthResult | None:
+    """``None`` when /proc can be read, else the error health that says why not."""
     stat = paths.proc / "stat"
     try:
         parse_cpu_times(stat.read_text())
     except OSError as err:
-        return f"cannot read {stat} ({err.strerror or type(err).__name__}); this needs Linux"
+        reason = err.strerror or type(err).__name__
+        return HealthResult(
+            HealthResult.ERROR,
+            f"cannot read {stat} ({reason}); this needs Linux",
+            key="health.proc_unreadable",
+            params={"path": str(stat), "reason": reason},
+        )
     except ValueError as err:
-        return f"cannot use {stat}: {err}"
+        return HealthResult(
+            HealthResult.ERROR,
+            f"cannot use {stat}: {err}",
+            key="health.proc_unusable",
+            params={"path": str(stat), "reason": str(err)},
+        )
     return None
 
 

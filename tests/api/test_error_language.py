@@ -93,7 +93,7 @@ async def test_the_persons_setting_wins_over_the_browsers_header(hub: Client) ->
     assert (status, error["code"], error["message"]) == (
         403,
         "forbidden",
-        "only an admin may do this",
+        "Only an admin may do this.",
     )
 
 
@@ -106,7 +106,7 @@ async def test_a_not_found_names_the_missing_thing_in_either_language(hub: Clien
     assert error["params"] == {"token": "tok-9"}
 
     status, error = await call(hub, "DELETE", "/api/auth/tokens/tok-9")
-    assert (status, error["message"]) == (404, "no token 'tok-9'")
+    assert (status, error["message"]) == (404, "There is no token 'tok-9'.")
 
     # An error raised with an English sentence alone gets its code's sentence in German.
     status, error = await call(hub, "GET", "/api/entities/999", token=greta)
@@ -141,7 +141,7 @@ async def test_a_throttled_sign_in_says_how_many_seconds_in_german(hub: Client) 
     async with hub.post("/api/auth/login", json=wrong, headers=ENGLISH) as resp:
         error = (await resp.json())["error"]
         retry_after = resp.headers["Retry-After"]
-    assert error["message"] == f"too many sign-in attempts; try again in {retry_after} s"
+    assert error["message"] == f"Too many sign-in attempts; try again in {retry_after} s."
 
 
 async def test_a_websocket_error_result_speaks_the_persons_language(hub: Client) -> None:

@@ -231,6 +231,10 @@ async def test_health_is_an_error_without_proc(tmp_path: Path) -> None:
     assert broken.status == HealthResult.ERROR
     assert str(tmp_path / "nowhere" / "stat") in broken.detail
     assert "needs Linux" in broken.detail
+    # The sentence a person reads is the integration's own, in their language.
+    assert broken.key == "health.proc_unreadable"
+    assert broken.params["path"] == str(tmp_path / "nowhere" / "stat")
+    assert "health" in translations("system_monitor", "de")
 
 
 def test_every_entity_type_has_its_wording() -> None:
