@@ -1,14 +1,49 @@
-"""What an account change can be refused for: a short or unconfirmed password, the last admin."""
+"""What auth refuses: a sign-in, a password change, a token or an account change, and why."""
 
 from __future__ import annotations
 
 from hub.core.errors import (
+    CURRENT_PASSWORD_WRONG,
+    INVALID_CREDENTIALS,
     LAST_ADMIN,
+    ONBOARDING_CLOSED,
     PASSWORD_MISMATCH,
     PASSWORD_TOO_SHORT,
+    TOO_MANY_TOKENS,
     HubError,
     error_key,
 )
+
+
+class InvalidCredentialsError(HubError):
+    """Unknown person or wrong password (never which of the two)."""
+
+    code = INVALID_CREDENTIALS
+    http_status = 401
+
+
+class CurrentPasswordWrongError(HubError):
+    """Changing one's own password needs the current one, and this was not it."""
+
+    code = CURRENT_PASSWORD_WRONG
+    default_key = error_key(CURRENT_PASSWORD_WRONG)
+    http_status = 403
+
+
+class TooManyTokensError(HubError):
+    """A person already holds ``MAX_LONG_LIVED`` named tokens."""
+
+    code = TOO_MANY_TOKENS
+    default_key = error_key(TOO_MANY_TOKENS)
+    http_status = 409
+
+
+class OnboardingClosedError(HubError):
+    """Onboarding is over: a person exists."""
+
+    code = ONBOARDING_CLOSED
+    default_key = error_key(ONBOARDING_CLOSED)
+    http_status = 403
 
 
 class PasswordTooShortError(HubError):

@@ -460,7 +460,7 @@ async def test_revoking_the_token_closes_its_sockets(site: Site) -> None:
 async def test_an_expired_access_token_closes_its_socket(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hub.auth.service.ACCESS_TOKEN_SECONDS", 2)
+    monkeypatch.setattr("hub.auth.access_tokens.ACCESS_TOKEN_SECONDS", 2)
     _, token, _ = await site.person("anna")
     sock = await site.connect(token)
     closing = await sock.ws.receive(timeout=5)
