@@ -233,11 +233,16 @@ function authPage(onboarding) {
 
 let listening = false;
 
+function labelShell() {
+  document.querySelector(".skip").textContent = t("app.skip");
+  nav.setAttribute("aria-label", t("app.main_navigation"));
+}
+
 async function start() {
   applyTheme();
   // Before anyone signs in, the browser's languages choose (the hub's errors follow them too).
   await setLanguage(null);
-  document.querySelector(".skip").textContent = t("app.skip");
+  labelShell();
   if (!session.load()) {
     let status;
     try {
@@ -266,7 +271,7 @@ async function start() {
   const first = (location.hash.replace(/^#\/?/, "") || "entities").split("/")[0];
   await Promise.all([setLanguage(state.person.language),
     PAGES.some((page) => page.route === first) ? pageModule(first).catch(() => null) : null]);
-  document.querySelector(".skip").textContent = t("app.skip");
+  labelShell();
   renderNav();
   if (!listening) window.addEventListener("hashchange", route);
   listening = true;
