@@ -15,6 +15,7 @@ from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
+from hub.entities.listing import FULL, Layout
 from hub.entities.query import CATEGORIES
 from hub.entities.sync import SyncCooldownError
 
@@ -89,15 +90,14 @@ def _entity_id(request: web.Request) -> int:
 
 
 async def entity_list(
-    app: web.Application, principal: Principal, filters: EntityFilters
-) -> list[dict[str, Any]]:
-    """The views of the entities ``principal`` may see, filtered (``GET /api/entities`` and
-    ``entities/list``)."""
-    service = app[ENTITIES]
+    app: web.Application, principal: Principal, filters: EntityFilters, layout: Layout = FULL
+) -> bytes:
+    """The entities ``principal`` may see, filtered, as JSON text: a list of their views, or
+    ``layout``'s form (``GET /api/entities`` and ``entities/list``)."""
     allowed = visible_entry_ids(app, principal)
     if filters.entry_id:
         allowed = [e for e in allowed if e == filters.entry_id]
-    rows = await service.list_entities(
+    return await app[ENTITIES].list_json(
         domain=filters.domain,
         entry_ids=allowed,
         entity_type=filters.entity_type,
@@ -105,15 +105,16 @@ async def entity_list(
         visible=filters.visible,
         category=filters.category,
         limit=filters.limit,
+        layout=layout,
     )
-    return [service.view(row) for row in rows]
 
 
 async def list_entities(request: web.Request) -> web.Response:
     """Entities the caller may see, filtered by domain, entry, type, device, visibility, category."""
     filters = read_query(request, EntityFilters)
     views = await entity_list(request.app, principal_of(request), filters)
-    return web.json_response({"entities": views})
+    body = b'{"entities":%b}' % views
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 async def get_entity(request: web.Request) -> web.Response:

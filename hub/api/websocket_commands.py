@@ -8,6 +8,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -28,6 +29,7 @@ from hub.api.state import (
 )
 from hub.auth.principal import Principal
 from hub.core.errors import NotFoundError
+from hub.entities.listing import Layout
 from hub.integrations.entry import visible_entries
 from hub.integrations.flow_manager import FlowOutcome
 
@@ -166,6 +168,9 @@ class ListEntities(Message, EntityFilters):
 
     model_config = ConfigDict(extra="forbid")
 
+    compact: bool = False
+    """Answer ``{"a": {id: entity}}`` in ``subscribe_entities``' short keys, not full views."""
+
 
 class EntityAction(Message, ActionBody):
     """``entities/action``: ``POST /api/entities/{id}/action``'s body and the entity's id."""
@@ -227,9 +232,24 @@ def unsubscribe_events(conn: Connection, msg: Unsubscribe) -> None:
 
 @command("entities/list", ListEntities, twin=True)
 async def list_entities(conn: Connection, msg: ListEntities) -> None:
-    """Visible entities, filtered like ``GET /api/entities``."""
+    """Visible entities, filtered like ``GET /api/entities``; ``compact`` in short keys."""
+    if msg.compact:
+        body = await entity_list(conn.app, conn.principal, msg, compact_layout())
+        conn.send(b'{"id":%d,"type":"result","success":true,"result":{"a":%b}}' % (msg.id, body))
+        return
     views = await entity_list(conn.app, conn.principal, msg)
-    conn.send_result(msg.id, {"entities": views})
+    conn.send(
+        b'{"id":%d,"type":"result","success":true,"result":{"entities":%b}}' % (msg.id, views)
+    )
+
+
+@cache
+def compact_layout() -> Layout:
+    """``subscribe_entities``' snapshot form: ``{id: entity}`` in its short keys."""
+    # Imported here: that module registers its command through this one.
+    from hub.api.websocket_entities import COMPACT_KEYS
+
+    return Layout(COMPACT_KEYS, keyed_by_id=True)
 
 
 @command("entities/action", EntityAction, twin=True)

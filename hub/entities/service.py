@@ -16,6 +16,7 @@ from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
+from hub.entities.listing import FULL, Layout, Listings
 from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
@@ -72,6 +73,7 @@ class EntityService:
         """Entries whose entities were deleted; a late apply for one is refused, never stored."""
         self.batches = 0
         """Transactions the writer committed (for diagnostics and benchmarks)."""
+        self._listings = Listings(database)
 
     def start(self) -> None:
         """Start the writer task."""
@@ -164,6 +166,8 @@ class EntityService:
             # stops on this error) and the entry stays, so its applies are taken again.
             self._removed.discard(entry_id)
             raise
+        finally:
+            self._listings.changed()
 
     async def _submit(self, request: ApplyRequest) -> ApplyOutcome:
         if self._writer is None or self._stopping:
@@ -199,6 +203,7 @@ class EntityService:
         try:
             results = await self._db.run(partial(apply_batch, requests=requests, now=time.time()))
         except Exception as err:  # every waiting caller hears about it
+            self._listings.changed()  # a refused batch may have written part of itself
             if isinstance(err, DiskFaultError):  # the database logs the episode once
                 _LOGGER.debug("Entity batch of %d apply(s) refused: %s", len(batch), err)
             else:
@@ -208,6 +213,7 @@ class EntityService:
                     future.set_exception(err)
             return
         self.batches += 1
+        self._listings.changed(_changed_ids(results))  # before anyone hears of the write
         for (request, future), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.error("Applying entities of entry %s failed: %s", request.entry_id, result)
@@ -317,6 +323,33 @@ class EntityService:
             [*params, limit],
         )
 
+    async def list_json(
+        self,
+        *,
+        domain: str | None = None,
+        entry_ids: Iterable[str] | None = None,
+        entity_type: str | None = None,
+        device_id: int | None = None,
+        visible: bool | None = None,
+        category: str | None = None,
+        limit: int = 10_000,
+        layout: Layout = FULL,
+    ) -> bytes:
+        """``list_entities``' entities as JSON text: a list of views, or ``layout``'s form."""
+        wanted = EntityFilter(
+            domain=domain,
+            entry_ids=None if entry_ids is None else frozenset(entry_ids),
+            entity_type=entity_type,
+            device_id=device_id,
+            visible=visible,
+            category=category,
+        )
+        found = wanted.where(self.types.categorised(category))
+        if found is None:
+            return layout.wrap(())
+        where, params = found
+        return await self._listings.listing(layout, where, params, limit, self.types.loaded())
+
     async def search(
         self,
         query: str,
@@ -375,6 +408,19 @@ class EntityService:
     def view(self, row: EntityRow) -> dict[str, Any]:
         """The JSON a client sees for an entity."""
         return self.types.view(row)
+
+
+def _changed_ids(results: Sequence[ApplyOutcome | BaseException]) -> list[int] | None:
+    """The entities a batch changed; ``None`` when it deleted one (SQLite unlinks its children)."""
+    ids: list[int] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            continue  # rolled back to its savepoint: nothing of it was written
+        for change in result.changes:
+            if change.new is None:
+                return None
+            ids.append(change.new.id)
+    return ids
 
 
 def _fts_query(text: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from hub.entities.listing import iso_millis
 from hub.entities.query import categorised_types
 from hub.entities.schema import EntityRow
 from hub.entities.store import TypeInfo
@@ -60,6 +60,14 @@ class EntityTypes:
         declared = ((domain, self.declared(domain)) for domain in self._registry.domains)
         return categorised_types(declared)
 
+    def loaded(self) -> dict[tuple[str, str], EntityStateTypeDescriptor]:
+        """``(domain, type) → declaration`` of every loaded integration's types."""
+        return {
+            (domain, key): descriptor
+            for domain in self._registry.domains
+            for key, descriptor in self.declared(domain).items()
+        }
+
     def view(self, row: EntityRow) -> dict[str, Any]:
         """The JSON a client sees for an entity."""
         descriptor = self.descriptor(row.domain, row.entity_type)
@@ -89,5 +97,4 @@ class EntityTypes:
         }
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+_iso = iso_millis  # the listings' SQL writes the same text
