@@ -72,7 +72,7 @@ from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
 from hub.entities.event_log import EventLog
 from hub.entities.history import History
-from hub.entities.schema import ENTITY_MIGRATIONS, EVENT_LOG_MIGRATIONS
+from hub.entities.schema import COMPACT_MIGRATIONS, ENTITY_MIGRATIONS, EVENT_LOG_MIGRATIONS
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
 from hub.entities.webhook_replays import REPLAY_MIGRATIONS
@@ -125,6 +125,7 @@ def create_app(
             *AGENT_MIGRATIONS,
             *EVENT_LOG_MIGRATIONS,
             *REPLAY_MIGRATIONS,
+            *COMPACT_MIGRATIONS,
         ],
     )
     app[BUS] = EventBus()

@@ -59,6 +59,12 @@ class Database:
         try:
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
             conn = self._conn
+            if not await self._pages(conn):
+                # Only before the first table: pages freed by trimming the event log and purging
+                # history can then be handed back to the file system, which ``close`` does. A
+                # database made before keeps its mode (converting it takes a full VACUUM), and is
+                # not written to here, so a hub on a full disk still starts and serves reads.
+                await conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             await conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before it is acknowledged (a webhook's 200, an action's
             # answer); writers batch their transactions, so the fsync is shared.
@@ -79,6 +85,12 @@ class Database:
         except BaseException:
             await self.close()
             raise
+
+    @staticmethod
+    async def _pages(conn: aiosqlite.Connection) -> int:
+        async with conn.execute("PRAGMA page_count") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         async with conn.execute("PRAGMA user_version") as cursor:
@@ -111,6 +123,9 @@ class Database:
         await conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_by', ?)", (__version__,)
         )
+        if target > current:
+            # A migration that rebuilt a table left its old pages free: the file gives them back.
+            await conn.executescript("PRAGMA incremental_vacuum;")
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` with the raw connection on the database's own thread, in one round trip.
@@ -154,9 +169,13 @@ class Database:
             return
         conn, self._conn = self._conn, None
         try:
+            # Free pages go back to the file system (a no-op without incremental auto-vacuum);
+            # while running they are reused, so this is done once, on the way out.
+            # As a script: ``execute`` steps the pragma once, which frees a single page.
+            await conn.executescript("PRAGMA incremental_vacuum;")
             await conn.execute("PRAGMA optimize")
         except sqlite3.Error as err:
-            _LOGGER.debug("PRAGMA optimize failed on close: %s", err)
+            _LOGGER.debug("PRAGMA incremental_vacuum/optimize failed on close: %s", err)
         await conn.close()
 
 

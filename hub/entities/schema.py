@@ -69,6 +69,44 @@ EVENT_LOG_MIGRATIONS: Final[tuple[str, ...]] = (
 rows from before have none and are shown to no one. Numbered after the agent's migrations, which
 released databases already carry, so it is a tuple of its own."""
 
+COMPACT_MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    UPDATE entities SET content_hash = substr(content_hash, 1, 16);
+    DROP INDEX entities_by_device;
+    CREATE INDEX entities_by_device ON entities (device_id) WHERE device_id IS NOT NULL;
+    CREATE VIRTUAL TABLE entity_search_compact USING fts5 (
+        name, body, tokenize = 'unicode61 remove_diacritics 2', detail = column
+    );
+    INSERT INTO entity_search_compact (rowid, name, body)
+        SELECT rowid, name, body FROM entity_search;
+    DROP TABLE entity_search;
+    ALTER TABLE entity_search_compact RENAME TO entity_search;
+    CREATE TABLE event_log_compact (
+        id INTEGER PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        data BLOB NOT NULL,
+        time_fired REAL NOT NULL,
+        audience TEXT
+    ) STRICT;
+    INSERT INTO event_log_compact (id, event_type, data, time_fired, audience)
+        SELECT id, event_type, CAST(json_quote(origin) || data AS BLOB), time_fired, audience
+        FROM event_log;
+    DROP TABLE event_log;
+    ALTER TABLE event_log_compact RENAME TO event_log;
+    """,
+)
+"""A smaller ``hub.db``, after the other tuples (which released databases already carry):
+
+- content hashes cut to the 16 hex digits the apply path now stores (``store.HASH_CHARS``);
+- the device index only over entities with a device (``device_id = ?`` still uses it, as the
+  foreign key's ``ON DELETE SET NULL`` does);
+- the search index without term positions (``detail=column``: search asks for prefix terms ranked
+  by bm25 per column, never phrases), rebuilt with its rows;
+- the event log's origin and data in one BLOB, so ``event_log.row_data`` can store them deflated
+  together; rows from before become the origin as a JSON string followed by the data, which is
+  what ``row_data`` stores when deflate would not win.
+"""
+
 ENTITY_COLUMNS: Final = (
     "id, entry_id, domain, entity_type, external_id, name, state, attributes, parent_id, "
     "device_id, visible, retention_days, created_at, updated_at, last_changed"

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Final
 
 from hub.core.disk import is_disk_error
 from hub.core.jsonwalk import first_flaw
@@ -15,6 +16,10 @@ from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
 
 _LOGGER = logging.getLogger(__name__)
+
+HASH_CHARS: Final = 16
+"""Hex digits of the content hash stored per entity: 64 bits tell a change apart as surely as 256
+do here (it is compared with the same entity's previous hash, never used as an identity)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +75,41 @@ class ApplyOutcome:
         }
 
 
+class _Retry(Exception):
+    """A request of a batch written without savepoints failed: write it again with them."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def apply_batch(
     conn: sqlite3.Connection, requests: Sequence[ApplyRequest], now: float
 ) -> list[ApplyOutcome | BaseException]:
-    """Apply every request in one transaction; each in a savepoint, so one failure stays its own."""
+    """Apply every request in one transaction, so one failure stays its own.
+
+    First without a savepoint per request: releasing one costs more than most applies (the
+    full-text index flushes a segment at every release), and failures are rare. If a request
+    fails, that transaction is rolled back and the batch written again, each request in a savepoint.
+    """
+    try:
+        return _apply_all(conn, requests, now, isolated=False)
+    except _Retry as retry:
+        if len(requests) == 1:  # rolled back: nothing else was in the transaction
+            return [retry.error]
+    return _apply_all(conn, requests, now, isolated=True)
+
+
+def _apply_all(
+    conn: sqlite3.Connection, requests: Sequence[ApplyRequest], now: float, *, isolated: bool
+) -> list[ApplyOutcome | BaseException]:
     results: list[ApplyOutcome | BaseException] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if not isolated:
+            results.extend(_apply_or_retry(conn, request, now) for request in requests)
+            conn.execute("COMMIT")
+            return results
         for request in requests:
             conn.execute("SAVEPOINT apply")
             try:
@@ -96,6 +129,15 @@ def apply_batch(
             conn.execute("ROLLBACK")
         raise
     return results
+
+
+def _apply_or_retry(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> ApplyOutcome:
+    try:
+        return _apply(conn, request, now)
+    except Exception as err:
+        if is_disk_error(err):
+            raise  # the disk fails every request alike: the batch fails as it would isolated
+        raise _Retry(err) from err
 
 
 def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> ApplyOutcome:
@@ -129,7 +171,7 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     unwritable: set[tuple[str, str]] = set()
     for key, record in incoming.items():
         try:
-            hashes[key] = record.content_hash()
+            hashes[key] = record.content_hash()[:HASH_CHARS]
         except UnicodeEncodeError:  # a lone surrogate passed on from upstream JSON: not text
             unwritable.add(key)
             reason = _not_text(record)

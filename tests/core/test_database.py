@@ -102,3 +102,32 @@ async def test_an_existing_readable_database_is_made_private_when_opened(tmp_pat
     await db.open()
     await db.close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_pages_freed_while_running_go_back_to_the_disk_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    migrations = [*CORE_MIGRATIONS, "CREATE TABLE blob (id INTEGER PRIMARY KEY, b TEXT) STRICT;"]
+    db = Database(path, migrations)
+    await db.open()
+    assert list(await db.conn.execute_fetchall("PRAGMA auto_vacuum")) == [(2,)]  # incremental
+    await db.conn.executemany("INSERT INTO blob (b) VALUES (?)", [("x" * 4000,)] * 500)
+    await db.conn.execute("DELETE FROM blob")
+    await db.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert conn.execute("PRAGMA page_count").fetchone()[0] < 50
+    conn.close()
+
+
+async def test_a_database_made_without_auto_vacuum_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE earlier (id INTEGER PRIMARY KEY)")
+    conn.close()
+    db = Database(path)
+    await db.open()
+    assert list(await db.conn.execute_fetchall("PRAGMA auto_vacuum")) == [(0,)]
+    await db.close()
+    db = Database(path)
+    await db.open()
+    await db.close()

@@ -9,12 +9,36 @@ from typing import Any, Final, TypedDict
 
 import pytest
 
+from hub.agent.schema import AGENT_MIGRATIONS
 from hub.core.bus import EventBus, EventType
 from hub.core.database import CORE_MIGRATIONS, Database
-from hub.entities.event_log import MAX_DATA_BYTES, EventLog, encode_data
-from hub.entities.schema import ENTITY_MIGRATIONS
+from hub.entities.event_log import (
+    MAX_DATA_BYTES,
+    PACKED,
+    EventLog,
+    encode_data,
+    pack_data,
+    read_row_data,
+    row_data,
+    unpack_data,
+)
+from hub.entities.schema import (
+    COMPACT_MIGRATIONS,
+    ENTITY_MIGRATIONS,
+    EVENT_LOG_MIGRATIONS,
+)
+from hub.entities.webhook_replays import REPLAY_MIGRATIONS
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
+
+MIGRATIONS: Final = [
+    *CORE_MIGRATIONS,
+    *ENTITY_MIGRATIONS,
+    *AGENT_MIGRATIONS,
+    *EVENT_LOG_MIGRATIONS,
+    *REPLAY_MIGRATIONS,
+    *COMPACT_MIGRATIONS,
+]
 
 
 class CountData(TypedDict):
@@ -45,15 +69,16 @@ class Env:
     async def rows(self) -> list[tuple[str, str, Any]]:
         """``(event_type, origin, data)`` of every stored event, oldest first."""
         found = await self.db.conn.execute_fetchall(
-            "SELECT event_type, origin, data FROM event_log ORDER BY id"
+            "SELECT event_type, data FROM event_log ORDER BY id"
         )
-        return [(kind, origin, json.loads(data)) for kind, origin, data in found]
+        stored = [(kind, *read_row_data(data)) for kind, data in found]
+        return [(kind, origin, json.loads(data)) for kind, origin, data in stored]
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     """A started event log of size 100; stopped, with the bus and database closed, afterwards."""
-    db = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    db = Database(tmp_path / "hub.db", MIGRATIONS)
     await db.open()
     bus = EventBus()
     log = EventLog(db, bus, size=100)
@@ -90,7 +115,7 @@ async def test_the_table_keeps_only_the_newest_size_events(env: Env) -> None:
 
 
 async def test_a_smaller_size_trims_what_a_larger_one_kept(tmp_path: Path) -> None:
-    db = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    db = Database(tmp_path / "hub.db", MIGRATIONS)
     await db.open()
     bus = EventBus()
     big = EventLog(db, bus, size=1000)
@@ -132,7 +157,7 @@ async def test_large_and_odd_data_is_stored_bounded(env: Env) -> None:
     env.bus.fire(EVENT_BLOB, BlobData(blob={1, 2}))  # not JSON: written as its str()
     await env.log.flush()
     rows = await env.db.conn.execute_fetchall("SELECT data FROM event_log ORDER BY id")
-    stored: list[str] = [row[0] for row in rows]
+    stored: list[str] = [read_row_data(row[0])[1] for row in rows]
     big, looped, odd = (json.loads(text) for text in stored)
     assert len(stored[0].encode()) <= MAX_DATA_BYTES
     assert big["_truncated"] is True
@@ -150,7 +175,7 @@ def test_encode_data_leaves_small_data_alone() -> None:
 
 
 async def test_stop_writes_what_is_still_queued(tmp_path: Path) -> None:
-    db = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    db = Database(tmp_path / "hub.db", MIGRATIONS)
     await db.open()
     bus = EventBus()
     log = EventLog(db, bus, size=10_000)
@@ -163,7 +188,7 @@ async def test_stop_writes_what_is_still_queued(tmp_path: Path) -> None:
     bus.fire(EVENT_TICK, CountData(n=-1))  # after stop: not recorded
     assert (log.written, log.dropped, log.failed) == (1200, 0, 0)
     rows = await db.conn.execute_fetchall("SELECT data FROM event_log ORDER BY id")
-    assert [json.loads(row[0])["n"] for row in rows] == list(range(1200))
+    assert [json.loads(read_row_data(row[0])[1])["n"] for row in rows] == list(range(1200))
     await bus.close()
     await db.close()
 
@@ -198,3 +223,52 @@ async def test_a_lone_surrogate_in_event_data_loses_no_event_of_its_batch(
     ], "the data is kept escaped; only the event whose origin SQLite cannot take is dropped"
     assert (env.log.written, env.log.failed) == (3, 1)
     assert "lone surrogate" in caplog.text
+
+
+def test_packed_data_reads_back_as_written() -> None:
+    view = {"id": 7, "name": "Bench 7", "state": "7", "attributes": {"unit": "W"}, "actions": []}
+    entity = {"entity_id": 7, "external_id": "bench_7", "old_state": None, "new_state": view}
+    for data in (entity, {"n": 1}, {"blob": 'é"\u2028' * 500}, {"x": "\x00" * MAX_DATA_BYTES}):
+        text = encode_data(data)
+        stored = pack_data(text)
+        assert unpack_data(stored) == text
+        assert len(stored) <= len(text.encode())
+    assert pack_data(encode_data(entity)).startswith(PACKED)
+    assert pack_data('{"n":1}') == b'{"n":1}'  # short data is stored as it is
+    assert unpack_data('{"n":1}') == '{"n":1}'  # as a row from before the migration may read
+    assert json.loads(unpack_data(PACKED + b"not deflate"))["_unreadable"]
+    for origin in ("hub", "integration.webhook", 'odd "\n" ü'):
+        assert read_row_data(row_data(origin, encode_data(entity))) == (origin, encode_data(entity))
+
+
+async def test_rows_from_before_the_blob_column_read_as_they_were(tmp_path: Path) -> None:
+    db = Database(tmp_path / "hub.db", MIGRATIONS[: -len(COMPACT_MIGRATIONS)])
+    await db.open()
+    await db.conn.execute(
+        "INSERT INTO event_log (event_type, origin, data, time_fired, audience) "
+        "VALUES ('test.tick', 'test', '{\"n\":\"ü\"}', 1.0, '*')"
+    )
+    await db.close()
+    db = Database(tmp_path / "hub.db", MIGRATIONS)
+    await db.open()
+    bus = EventBus()
+    log = EventLog(db, bus, size=100)
+    log.start()
+    bus.fire(EVENT_TICK, CountData(n=2))
+    await log.flush()
+    assert [(e["origin"], e["data"]["n"]) for e in await log.recent(10)] == [
+        ("hub", 2),
+        ("test", "ü"),
+    ]
+    await log.stop()
+    await bus.close()
+    await db.close()
+
+
+async def test_packed_events_are_read_back_through_recent(env: Env) -> None:
+    blob = {"key": "value " * 50, "nested": [{"a": None, "b": True}] * 5}
+    env.bus.fire(EVENT_BLOB, BlobData(blob=blob))
+    await env.log.flush()
+    rows = await env.db.conn.execute_fetchall("SELECT data FROM event_log")
+    assert [bytes(row[0])[: len(PACKED)] for row in rows] == [PACKED]
+    assert [e["data"] for e in await env.log.recent(10)] == [{"blob": blob}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,30 @@ async def test_concurrent_applies_share_transactions(env: Env) -> None:
     results = await asyncio.gather(*(env.apply(task(str(i)), full=False) for i in range(200)))
     assert sum(r.created for r in results) == 200
     assert env.service.batches - before < 50, "applies that arrive together commit together"
+
+
+async def test_a_failing_apply_in_a_batch_fails_alone(env: Env) -> None:
+    # A trigger stands in for any error one apply can meet: that apply fails, its batch's others
+    # are stored, indexed for search and announced as if it had not been there.
+    await env.db.conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON entities WHEN NEW.external_id = 'bad' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    names = [str(i) for i in range(10)] + ["bad"] + [str(i) for i in range(10, 20)]
+    results = await asyncio.gather(
+        *(env.apply(task(name), full=False) for name in names), return_exceptions=True
+    )
+    failed = [
+        name for name, result in zip(names, results, strict=True) if isinstance(result, Exception)
+    ]
+    assert failed == ["bad"]
+    states = await env.states()
+    assert sorted(key[1] for key in states) == sorted(n for n in names if n != "bad")
+    found = await env.service.search("Task", limit=50)
+    assert len(found) == 20
+    await env.drain()
+    assert len([kind for kind, _ in env.events if kind == "entity.created"]) == 20
+    with pytest.raises(sqlite3.IntegrityError):  # alone in its batch, it fails just the same
+        await env.apply(task("bad"), full=False)
+    await env.db.conn.execute("DROP TRIGGER refuse")
+    assert (await env.apply(task("bad"), full=False)).created == 1

@@ -11,10 +11,12 @@ carries the keys by design and is not scanned; the fakes only check that the rig
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack
@@ -26,6 +28,7 @@ from urllib.parse import quote, quote_plus
 import aiohttp
 import pytest
 
+from hub.entities.event_log import read_row_data
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openproject import FakeOpenProject
 from tests.robustness.support_live_hub import (
@@ -169,7 +172,20 @@ def files_under(root: Path, label: str) -> list[Received]:
             except FileNotFoundError:  # SQLite removed its -shm or -wal meanwhile
                 continue
             found.append(Received(f"{label}:{path.relative_to(root)}", data))
+            if path.name == "hub.db":
+                where = f"{label}:{path.relative_to(root)} event_log inflated"
+                found.append(Received(where, _inflated_event_log(path)))
     return found
+
+
+def _inflated_event_log(path: Path) -> bytes:
+    """The event log's rows as text: stored deflated, where a scan of the bytes sees no secret."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT data FROM event_log").fetchall()
+    except sqlite3.Error:
+        return b""
+    return "\n".join("".join(read_row_data(data)) for (data,) in rows).encode()
 
 
 def test_the_scanner_finds_each_encoding_and_an_overlong_mask() -> None:
