@@ -347,6 +347,59 @@ async def test_subscribe_events_sees_an_action_and_unsubscribe_stops_them(site: 
     assert await sock.call("ping") == {"id": sock.next_id, "type": "pong"}
 
 
+async def test_a_ping_in_any_json_spelling_gets_the_same_pong_and_ids_still_rise(
+    site: Site,
+) -> None:
+    sock = await site.connect(site.owner_token)
+    for text, msg_id in [
+        ('{"id":1,"type":"ping"}', 1),
+        (' {\n "id" : 2 ,\t"type": "ping" }\r\n', 2),
+        ('{"type": "ping", "id": 3}', 3),  # another order: the parser's way, the same answer
+    ]:
+        await sock.ws.send_str(text)
+        assert await sock.receive() == {"id": msg_id, "type": "pong"}
+    await sock.ws.send_str('{"id": 3, "type": "ping"}')
+    reused = await sock.receive()
+    assert (reused["id"], reused["success"]) == (3, False)
+    assert reused["error"]["code"] == "id_reuse"
+    await sock.ws.send_str('{"id": 4, "type": "ping", "extra": 1}')
+    refused = await sock.receive()
+    assert (refused["id"], refused["success"]) == (4, False)
+    await sock.ws.send_str('{"id": 5,\u000c"type": "ping"}')  # not JSON's whitespace
+    assert (await sock.receive())["error"]["code"] == "invalid_format"
+    sock.next_id = 5
+    assert await sock.call("ping") == {"id": 6, "type": "pong"}
+
+
+async def test_small_and_large_messages_keep_their_order_whichever_way_they_go_out(
+    site: Site,
+) -> None:
+    # Small messages are written at once while nothing waits, large ones and those behind a busy
+    # transport through the queue: a client sees them in the order they were sent either way.
+    sock = await site.connect(site.owner_token)
+    await sock.result("subscribe_events", event_type="test.big")
+    sub = sock.next_id
+    big, small = "x" * 40_000, "y"
+    sizes = [small, big, small, small, big, big, small] * 30
+    for n, pad in enumerate(sizes):
+        site.app[BUS].fire(BIG, {"n": n, "pad": pad})
+        if n % 7 == 3:
+            await sock.send("ping")
+    events: list[int] = []
+    pongs: list[int] = []
+    while len(events) < len(sizes) or len(pongs) < 30:
+        message = await sock.receive()
+        if message["type"] == "pong":
+            pongs.append(message["id"])
+        else:
+            assert message["id"] == sub
+            data = message["event"]["data"]
+            assert data["pad"] == sizes[data["n"]]
+            events.append(data["n"])
+    assert events == list(range(len(sizes)))
+    assert pongs == sorted(pongs)
+
+
 async def test_a_person_never_sees_another_persons_user_entries(site: Site) -> None:
     anna_id, anna_token, _ = await site.person("anna")
     _, bert_token, _ = await site.person("bert")
