@@ -305,16 +305,8 @@ class EntityService:
         limit: int = 10_000,
     ) -> list[EntityRow]:
         """Entities matching every filter given, by id; ``category`` ``none`` is uncategorised."""
-        wanted = EntityFilter(
-            domain=domain,
-            entry_ids=None if entry_ids is None else frozenset(entry_ids),
-            entity_type=entity_type,
-            device_id=device_id,
-            visible=visible,
-            category=category,
-        )
         # Every filter is SQL, so the limit counts only what matches.
-        found = wanted.where(self.types.categorised(category))
+        found = self._where(domain, entry_ids, entity_type, device_id, visible, category)
         if found is None:
             return []
         where, params = found
@@ -336,6 +328,22 @@ class EntityService:
         layout: Layout = FULL,
     ) -> bytes:
         """``list_entities``' entities as JSON text: a list of views, or ``layout``'s form."""
+        found = self._where(domain, entry_ids, entity_type, device_id, visible, category)
+        if found is None:
+            return layout.wrap(())
+        where, params = found
+        return await self._listings.listing(layout, where, params, limit, self.types.loaded())
+
+    def _where(
+        self,
+        domain: str | None,
+        entry_ids: Iterable[str] | None,
+        entity_type: str | None,
+        device_id: int | None,
+        visible: bool | None,
+        category: str | None,
+    ) -> tuple[str, list[Any]] | None:
+        """The SQL condition of the listing filters; ``None`` when nothing can match."""
         wanted = EntityFilter(
             domain=domain,
             entry_ids=None if entry_ids is None else frozenset(entry_ids),
@@ -344,11 +352,7 @@ class EntityService:
             visible=visible,
             category=category,
         )
-        found = wanted.where(self.types.categorised(category))
-        if found is None:
-            return layout.wrap(())
-        where, params = found
-        return await self._listings.listing(layout, where, params, limit, self.types.loaded())
+        return wanted.where(self.types.categorised(category))
 
     async def search(
         self,
