@@ -2,7 +2,7 @@
 
 import { api, ApiError, session, whenSignedOut } from "./api.js";
 import { HubSocket } from "./ws.js";
-import { h, clear } from "./dom.js";
+import { h, clear, passwordsDiffer } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
 import { errorText } from "./errors.js";
 
@@ -188,11 +188,7 @@ function authPage(onboarding) {
     // While one attempt is checked, or a wait is pending, another only lengthens the wait.
     if (busy || Date.now() < waitUntil) return;
     error.hidden = true;
-    if (confirm && confirm.value !== password.value) {
-      show(t("app.password_mismatch"));
-      confirm.focus();
-      return;
-    }
+    if (confirm && passwordsDiffer(password, confirm, error, t("app.password_mismatch"))) return;
     busy = true;
     settle();
     try {

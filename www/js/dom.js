@@ -64,3 +64,13 @@ export function when(iso, lang) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString(lang);
 }
+
+// A password typed twice that differs: say so in `error`, put the cursor on the second, and
+// answer true, so the form is not sent.
+export function passwordsDiffer(first, second, error, message) {
+  if (first.value === second.value) return false;
+  error.textContent = message;
+  error.hidden = false;
+  second.focus();
+  return true;
+}

@@ -1,7 +1,7 @@
 // Settings → Your account: the person's display name and language, their password, and signing out
 // of every other device. Every person sees it, admins and members alike.
 
-import { h, confirmDialog } from "../dom.js";
+import { h, confirmDialog, passwordsDiffer } from "../dom.js";
 import { LANGUAGES } from "../i18n.js";
 import { errorText } from "../errors.js";
 
@@ -91,12 +91,7 @@ function passwordForm(ctx, me) {
   const form = h("form", { class: "settings__form", "aria-label": t("settings.password_change"), onsubmit: async (event) => {
     event.preventDefault();
     error.hidden = true;
-    if (fresh.value !== again.value) {
-      error.textContent = t("settings.password_mismatch");
-      error.hidden = false;
-      again.focus();
-      return;
-    }
+    if (passwordsDiffer(fresh, again, error, t("settings.password_mismatch"))) return;
     submit.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {

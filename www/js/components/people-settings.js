@@ -1,7 +1,7 @@
 // Settings → People (admins only): add a person, edit one (name, language, admin), remove one and
 // say what becomes of their own integrations.
 
-import { h, clear, dialog, confirmDialog } from "../dom.js";
+import { h, clear, dialog, confirmDialog, passwordsDiffer } from "../dom.js";
 import { errorText } from "../errors.js";
 import { languages, languageSelect } from "./account-settings.js";
 
@@ -62,12 +62,7 @@ function addForm(ctx, offered, refill) {
   return h("form", { class: "settings__form settings__add", "aria-label": t("settings.person_add"), onsubmit: async (event) => {
     event.preventDefault();
     error.hidden = true;
-    if (password.value !== again.value) {
-      error.textContent = t("app.password_mismatch");
-      error.hidden = false;
-      again.focus();
-      return;
-    }
+    if (passwordsDiffer(password, again, error, t("app.password_mismatch"))) return;
     try {
       await ctx.api.post("/api/people", {
         username: username.value.trim(),
