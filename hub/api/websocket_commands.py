@@ -29,7 +29,7 @@ from hub.api.state import (
 )
 from hub.auth.principal import Principal
 from hub.core.errors import NotFoundError
-from hub.entities.listing import Layout
+from hub.entities.listing import TABLE, Layout
 from hub.integrations.entry import visible_entries
 from hub.integrations.flow_manager import FlowOutcome
 
@@ -168,8 +168,10 @@ class ListEntities(Message, EntityFilters):
 
     model_config = ConfigDict(extra="forbid")
 
-    compact: bool = False
-    """Answer ``{"a": {id: entity}}`` in ``subscribe_entities``' short keys, not full views."""
+    form: Literal["table", "views", "compact"] = "table"
+    """``table``: ``{"columns", "types", "entities": [[values], …]}``; ``views``: ``{"entities":
+    [view, …]}`` as ``GET /api/entities``; ``compact``: ``{"a": {id: entity}}`` in
+    ``subscribe_entities``' short keys."""
 
 
 class EntityAction(Message, ActionBody):
@@ -232,15 +234,14 @@ def unsubscribe_events(conn: Connection, msg: Unsubscribe) -> None:
 
 @command("entities/list", ListEntities, twin=True)
 async def list_entities(conn: Connection, msg: ListEntities) -> None:
-    """Visible entities, filtered like ``GET /api/entities``; ``compact`` in short keys."""
-    if msg.compact:
-        body = await entity_list(conn.app, conn.principal, msg, compact_layout())
-        conn.send(b'{"id":%d,"type":"result","success":true,"result":{"a":%b}}' % (msg.id, body))
-        return
-    views = await entity_list(conn.app, conn.principal, msg)
-    conn.send(
-        b'{"id":%d,"type":"result","success":true,"result":{"entities":%b}}' % (msg.id, views)
-    )
+    """Visible entities, filtered like ``GET /api/entities``, in the form asked for."""
+    if msg.form == "table":
+        body = await entity_list(conn.app, conn.principal, msg, TABLE)
+    elif msg.form == "compact":
+        body = b'{"a":%b}' % await entity_list(conn.app, conn.principal, msg, compact_layout())
+    else:
+        body = b'{"entities":%b}' % await entity_list(conn.app, conn.principal, msg)
+    conn.send(b'{"id":%d,"type":"result","success":true,"result":%b}' % (msg.id, body))
 
 
 @cache

@@ -55,7 +55,9 @@ async def test_the_websocket_listing_filters_before_its_limit_too(
     assert (await ws.receive_json(timeout=5))["type"] == "auth_required"
     await ws.send_json({"type": "auth", "access_token": token})
     assert (await ws.receive_json(timeout=5))["type"] == "auth_ok"
-    await ws.send_json({"id": 1, "type": "entities/list", "category": "diagnostic", "limit": 3})
+    await ws.send_json(
+        {"id": 1, "type": "entities/list", "category": "diagnostic", "limit": 3, "form": "views"}
+    )
     reply: dict[str, Any] = await ws.receive_json(timeout=5)
     assert reply["success"], reply
     assert [view["name"] for view in reply["result"]["entities"]] == ["Boiler firmware"]

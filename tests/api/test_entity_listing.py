@@ -15,7 +15,7 @@ from hub.api.state import ENTITIES
 from hub.api.websocket_entities import compact
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
-from hub.entities.listing import _TIME, iso_millis
+from hub.entities.listing import _TIME, TYPE_FIELDS, iso_millis, type_fields
 from hub.integrations.entities import EntityStateRecord
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.hub_client import HubClient
@@ -64,6 +64,25 @@ async def ws_list(ws: ClientWebSocketResponse, msg_id: int, **fields: Any) -> di
     return dict(reply["result"])
 
 
+def without_created(view: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in view.items() if key != "created_at"}
+
+
+def as_views(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table's rows as the views they stand for (but ``created_at``, which a table leaves out),
+    the declared fields looked up in its types."""
+    declared, nothing = TYPE_FIELDS, type_fields(None)
+    found = []
+    for row in table["entities"]:
+        fields = dict(zip(table["columns"], row, strict=True))
+        kind = table["types"].get(fields["domain"], {}).get(fields["entity_type"], nothing)
+        assert set(kind) == set(declared)
+        view = {**fields, **kind}
+        found.append({key: view[key] for key in (*table["columns"][:11], *declared,
+                                                  *table["columns"][11:])})  # fmt: skip
+    return found
+
+
 async def test_the_listing_is_every_view_encoded_and_the_twins_agree(
     tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
@@ -78,19 +97,29 @@ async def test_the_listing_is_every_view_encoded_and_the_twins_agree(
     # Key order too: a client that prints the answer sees the view's order.
     assert [list(view) for view in body["entities"]] == [list(view) for view in expected]
     ws = await socket(hub, token)
-    assert await ws_list(ws, 1, limit=10000) == {"entities": expected}
-    assert await ws_list(ws, 2) == {"entities": expected}  # the kept one
-    short = await ws_list(ws, 3, compact=True)
+    assert await ws_list(ws, 1, limit=10000, form="views") == {"entities": expected}
+    assert await ws_list(ws, 2, form="views") == {"entities": expected}  # the kept one
+    table = await ws_list(ws, 3, limit=10000)
+    assert as_views(table) == [without_created(view) for view in expected]
+    assert all(isinstance(row, list) for row in table["entities"])
+    assert len(json.dumps(table)) < 0.7 * len(json.dumps(expected))
+    short = await ws_list(ws, 4, form="compact")
     assert short == {"a": {str(view["id"]): compact(view) for view in expected}}
     assert list(short["a"]) == [str(view["id"]) for view in expected]
-    filtered = await ws_list(ws, 4, compact=True, category="diagnostic")
+    filtered = await ws_list(ws, 5, form="compact", category="diagnostic")
     assert [entity["n"] for entity in filtered["a"].values()] == ["Meter", "Meter"]
-    assert await ws_list(ws, 5, domain="nothing") == {"entities": []}
-    assert await ws_list(ws, 6, domain="nothing", compact=True) == {"a": {}}
-    await ws.send_json({"id": 7, "type": "subscribe_entities"})
+    assert await ws_list(ws, 6, domain="nothing", form="views") == {"entities": []}
+    empty = await ws_list(ws, 7, domain="nothing")
+    assert (empty["types"], empty["entities"]) == ({}, [])
+    assert await ws_list(ws, 8, domain="nothing", form="compact") == {"a": {}}
+    await ws.send_json({"id": 9, "type": "subscribe_entities"})
     assert (await ws.receive_json(timeout=5))["success"]
     snapshot = await ws.receive_json(timeout=5)
-    assert snapshot == {"id": 7, "type": "event", "event": short}
+    assert snapshot == {"id": 9, "type": "event", "event": short}
+    await ws.send_json({"id": 10, "type": "entities/list", "form": "csv"})
+    refused = await ws.receive_json(timeout=5)
+    assert (refused["success"], refused["error"]["code"]) == (False, "bad_request")
+    assert "form" in refused["error"]["message"]
     await ws.close()
 
 
@@ -100,34 +129,39 @@ async def test_a_kept_listing_never_outlives_a_write(
     hub, token, entry_id = await start(tmp_path, aiohttp_client)
     service = hub.app[ENTITIES]
     ws = await socket(hub, token)
-    before = await ws_list(ws, 1)
+    before = await ws_list(ws, 1, form="views")
     parent = next(v for v in before["entities"] if v["external_id"] == "odd-0")
     assert any(v["parent_id"] == parent["id"] for v in before["entities"])
 
     record = EntityStateRecord(entity_type="plain", external_id="odd-1", name="Renamed", state=7)
     await service.upsert(entry_id, "odd_values", record)
-    after = await ws_list(ws, 2)
+    after = await ws_list(ws, 2, form="views")
     assert after != before
     assert after == {"entities": decoded(await views(hub))}
     assert next(v for v in after["entities"] if v["external_id"] == "odd-1")["state"] == 7
-    short = await ws_list(ws, 10, compact=True)
+    short = await ws_list(ws, 9, form="compact")
     assert short == {"a": {str(view["id"]): compact(view) for view in after["entities"]}}
     await service.upsert(entry_id, "odd_values", record.model_copy(update={"state": 8}))
-    assert await ws_list(ws, 11, compact=True) != short
+    assert await ws_list(ws, 10, form="compact") != short
+    table = await ws_list(ws, 11, form="table")
+    assert as_views(table) == [without_created(v) for v in decoded(await views(hub))]
+    assert next(v for v in as_views(table) if v["external_id"] == "odd-1")["state"] == 8
     status, body = await hub.get("/api/entities")
-    assert (status, body) == (200, await ws_list(ws, 12))
+    assert (status, body) == (200, await ws_list(ws, 12, form="views"))
 
     # Deleting the parent unlinks the meter inside SQLite, with no change of its own.
     assert await service.remove(entry_id, "odd_values", "plain", "odd-0")
-    unlinked = await ws_list(ws, 13)
+    unlinked = await ws_list(ws, 13, form="views")
     meter = next(v for v in unlinked["entities"] if v["entity_type"] == "meter")
     assert meter["parent_id"] is None
     assert unlinked == {"entities": decoded(await views(hub))}
 
     removed = await hub.client.delete(f"/api/config-entries/{entry_id}")
     assert removed.status == 200
-    remaining = await ws_list(ws, 14)
+    remaining = await ws_list(ws, 14, form="views")
     assert {v["domain"] for v in remaining["entities"]} == {"odd_shared"}
+    # The table's types are those of its entities: the removed entry's are gone with them.
+    assert list((await ws_list(ws, 16))["types"]) == ["odd_shared"]
     await ws.close()
 
 

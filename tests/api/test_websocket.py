@@ -244,7 +244,7 @@ async def test_ping_and_the_shape_of_results(site: Site) -> None:
     entry_id = await site.panel(switches=2)
     entries = await sock.result("config_entries/list")
     assert [entry["entry_id"] for entry in entries["entries"]] == [entry_id]
-    listed = await sock.result("entities/list", entry_id=entry_id)
+    listed = await sock.result("entities/list", entry_id=entry_id, form="views")
     rest = await site.rest("GET", f"/api/entities?entry_id={entry_id}", site.owner_token)
     assert listed == rest
     assert len(listed["entities"]) == 2
@@ -422,7 +422,7 @@ async def test_a_person_never_sees_another_persons_user_entries(site: Site) -> N
     seen_by_anna = await events_until(anna, shared_toggled)
     assert any(event["data"].get("entity_id") == private for event in seen_by_anna)
 
-    listed = await bert.result("entities/list")
+    listed = await bert.result("entities/list", form="views")
     assert [view["id"] for view in listed["entities"]] == [shared]
     refused = await bert.call("entities/action", entity_id=private, action="toggle")
     assert refused["error"]["code"] == "entity_not_found"

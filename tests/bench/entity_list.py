@@ -4,9 +4,10 @@ Run: ``python -m tests.bench.entity_list [--entities 5000] [--calls 100] [--json
 starts on a fresh config directory with a small external integration whose webhook stores posted
 entities (as Home Assistant's side-by-side harness posts them: a state and one attribute). With 3
 entities, then with ``--entities``, one client sends ``{"type": "entities/list", "limit": 10000}``
-``--calls`` times, one after another, and notes each round trip, the answer's bytes per entity and
-the hub process's CPU time (user + system) per call; then the same with ``"compact": true``; then
-one webhook write before each listing, so every listing is built afresh from SQLite.
+``--calls`` times, one after another, and notes each round trip (the answer decoded, as a client
+must before it can use it), the answer's bytes per entity and the hub process's CPU time (user +
+system) per call; then the same with ``"form": "views"`` and ``"compact"``; then one webhook write
+before each listing of the default table, so every listing is built afresh from SQLite.
 """
 
 from __future__ import annotations
@@ -107,27 +108,27 @@ class Bench:
             async with self.session.post(self.hook, json=body) as resp:
                 assert resp.status == 200, await resp.text()
 
-    async def list_once(self, compact: bool) -> tuple[float, int, int]:
-        """One round trip: seconds, bytes, entities."""
+    async def list_once(self, form: str) -> tuple[float, int, int]:
+        """One round trip, the answer decoded as a client would: seconds, bytes, entities."""
         assert self.ws is not None
         self.msg_id += 1
         message: dict[str, Any] = {"id": self.msg_id, "type": "entities/list", "limit": 10000}
-        if compact:
-            message["compact"] = True
+        if form != "table":
+            message["form"] = form
         started = time.perf_counter()
         await self.ws.send_json(message)
         raw = await self.ws.receive_str()
-        elapsed = time.perf_counter() - started
         reply = json.loads(raw)
-        if not reply["success"]:  # a hub from before ``compact``
+        elapsed = time.perf_counter() - started
+        if not reply["success"]:  # a hub from before ``form``
             return elapsed, len(raw.encode()), 0
         result = reply["result"]
-        count = len(result["a"] if compact else result["entities"])
+        count = len(result["a"] if form == "compact" else result["entities"])
         return elapsed, len(raw.encode()), count
 
-    async def listing(self, calls: int, compact: bool, write_first: bool) -> dict[str, float]:
+    async def listing(self, calls: int, form: str, write_first: bool) -> dict[str, float]:
         for _ in range(5):  # warm-up
-            await self.list_once(compact)
+            await self.list_once(form)
         times: list[float] = []
         cpu = 0.0
         size = count = 0
@@ -135,7 +136,7 @@ class Bench:
             if write_first:
                 await self.post(n % 3, 1)  # an update: every kept listing is stale
             before = _cpu_seconds(self.pid)
-            elapsed, size, count = await self.list_once(compact)
+            elapsed, size, count = await self.list_once(form)
             cpu += _cpu_seconds(self.pid) - before
             times.append(elapsed)
         return {
@@ -151,15 +152,17 @@ async def measure(base: str, pid: int, entities: int, calls: int) -> dict[str, A
         bench = Bench(base, pid, session)
         await bench.prepare()
         await bench.post(0, 3)
-        small = await bench.listing(calls, compact=False, write_first=False)
+        small = await bench.listing(calls, "table", write_first=False)
         await bench.post(3, entities - 3)
-        large = await bench.listing(calls, compact=False, write_first=False)
-        short = await bench.listing(calls, compact=True, write_first=False)
-        fresh = await bench.listing(max(calls // 4, 5), compact=False, write_first=True)
+        large = await bench.listing(calls, "table", write_first=False)
+        views = await bench.listing(calls, "views", write_first=False)
+        short = await bench.listing(calls, "compact", write_first=False)
+        fresh = await bench.listing(max(calls // 4, 5), "table", write_first=True)
         rss = rss_mb(pid)
         assert bench.ws is not None
         await bench.ws.close()
-    return {"small": small, "large": large, "compact": short, "fresh": fresh, "rss": rss}
+    forms = {"small": small, "large": large, "views": views, "compact": short, "fresh": fresh}
+    return {**forms, "rss": rss}
 
 
 def run(entities: int, calls: int) -> dict[str, dict[str, Any]]:
@@ -186,7 +189,8 @@ def run(entities: int, calls: int) -> dict[str, dict[str, Any]]:
             got = asyncio.run(measure(f"http://127.0.0.1:{port}", hub.pid, entities, calls))
         finally:
             stop_hub(hub)
-    small, large, short, fresh = got["small"], got["large"], got["compact"], got["fresh"]
+    small, large, fresh = got["small"], got["large"], got["fresh"]
+    views, short = got["views"], got["compact"]
     return {
         "entities.list_3.p50": {"value": small["p50_ms"], "unit": "ms", "target": 1.0},
         "entities.list_3.server_cpu": {"value": small["cpu_ms"], "unit": "ms"},
@@ -209,6 +213,11 @@ def run(entities: int, calls: int) -> dict[str, dict[str, Any]]:
         f"entities.list_{entities}.after_a_write.server_cpu": {
             "value": fresh["cpu_ms"],
             "unit": "ms",
+        },
+        f"entities.list_{entities}_views.p50": {"value": views["p50_ms"], "unit": "ms"},
+        f"entities.list_{entities}_views.bytes_per_entity": {
+            "value": views["bytes_per_entity"],
+            "unit": "B",
         },
         f"entities.list_{entities}_compact.p50": {"value": short["p50_ms"], "unit": "ms"},
         f"entities.list_{entities}_compact.bytes_per_entity": {
