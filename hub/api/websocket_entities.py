@@ -153,7 +153,7 @@ async def subscribe_entities(conn: Connection, msg: Message) -> None:
     stream = EntityStream(conn, msg.id)
     conn.entities[msg.id] = stream  # changes made while the snapshot is read wait in the stream
     try:
-        # The same text as ``entities/list`` with ``compact``: built by SQLite, kept till a change.
+        # The same text as ``entities/list``'s compact form: built by SQLite, kept till a change.
         snapshot = await conn.app[ENTITIES].list_json(
             entry_ids=visible_entry_ids(conn.app, conn.principal), layout=compact_layout()
         )

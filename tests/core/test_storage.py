@@ -22,7 +22,7 @@ import pytest
 
 from hub.core.committed import Committed, CommittedItems, with_item
 from hub.core.errors import STORAGE_UNREADABLE, StorageError
-from hub.core.storage import StorageEncodingError, StorageManager
+from hub.core.storage import StorageEncodingError, StorageManager, readable_json
 from tests.core import storage_writer
 
 WRITER = Path(storage_writer.__file__)
@@ -712,3 +712,36 @@ async def test_save_of_unencodable_data_is_refused_and_the_file_kept(tmp_path: P
         await store.save({"n": object()})
     assert read_envelope(store.path)["data"] == {"n": 1}
     assert not store.has_pending_save
+
+
+async def test_a_stored_file_reads_an_item_a_line_and_decodes_as_written(tmp_path: Path) -> None:
+    store = prepared(tmp_path).store("core.things", 1)
+    items = [
+        {"id": n, "name": f"thing {n}", "tags": ["a", "b"], "nested": {"x": [n]}} for n in range(3)
+    ]
+    data = {"items": items, "by_id": {"1": {"n": 1}}, "empty": [], "odd": {7: None, None: "é"}}
+    await store.save(data)
+    text = (tmp_path / ".storage" / "core.things").read_text()
+    assert json.loads(text)["data"] == json.loads(json.dumps(data))
+    lines = text.splitlines()
+    # Each item whole on its own line, as a person paging through the file expects.
+    for item in items:
+        assert f"      {json.dumps(item, ensure_ascii=False)}," in lines or (
+            f"      {json.dumps(item, ensure_ascii=False)}" in lines
+        )
+    assert '  "key": "core.things",' in lines
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"x": {1, 2}}, {"ok": [1], (1, 2): 3}, {"nan": float("nan"), "deep": [[[[{"z": 1j}]]]]}],
+)
+def test_what_json_refuses_the_readable_form_refuses_alike(value: Any) -> None:
+    with pytest.raises(TypeError) as plain:
+        json.dumps(value)
+    with pytest.raises(TypeError) as readable:
+        readable_json(value, ensure_ascii=False)
+    assert str(readable.value) in {
+        str(plain.value),
+        "keys must be str, int, float, bool or None, not tuple",
+    }
