@@ -292,6 +292,9 @@ class ModelRegistry:
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
 
+        from hub.agent import prices
+
+        prices.install()  # before the first model: it would load genai-prices' whole price list
         client = self._clients.get(endpoint.name)
         if client is None:
             # Local servers ignore the key, but the SDK refuses to start without one.

@@ -3,6 +3,7 @@ proved end to end against a fake chat-completions server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,6 +154,25 @@ async def test_the_openai_wiring_streams_text_and_tool_calls_end_to_end(
     )
     assert events[-1]["status"] == "completed"
     assert any(m.get("role") == "tool" for m in fake.messages(1)), "the result went back"
+
+
+async def test_a_run_keeps_its_token_counts_without_loading_the_price_list(
+    hub: AgentHub, aiohttp_server: AiohttpServer, allow_requests: None
+) -> None:
+    from genai_prices.data_snapshot import get_snapshot
+
+    fake = FakeOpenAI()
+    base_url = await fake_server(aiohttp_server, fake)
+    await add_model(hub, name="fake", base_url=base_url, model="gpt-4o", is_default=True)
+    fake.reply_text("hello")
+    conversation = await hub.conversation()
+    assert (await hub.chat(conversation, "hi"))[-1]["status"] == "completed"
+    # The hub's one-provider table, not genai-prices' list of every provider's prices.
+    assert [provider.id for provider in get_snapshot().providers] == ["openai"]
+    [stored] = await hub.service.conversations.history(conversation, 1)
+    response = next(m for m in json.loads(stored) if m["kind"] == "response")
+    assert response["usage"]["input_tokens"] > 0
+    assert response["usage"]["output_tokens"] > 0
 
 
 async def test_the_key_of_a_configuration_model_comes_from_its_environment_variable(
