@@ -81,7 +81,7 @@ from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
 from hub.integrations.flow_store import FlowStore
-from hub.integrations.loader import Discovery, discover
+from hub.integrations.loader import Discovery, scan
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
@@ -284,16 +284,18 @@ async def _integrations(app: web.Application) -> AsyncIterator[None]:
     catalog = app[CATALOG]
     await catalog.load()
     if settings.enabled:
-        # Importing integration code is blocking work; keep it off the event loop.
+        # Only manifests are read here: an integration's code is imported when an entry of it is
+        # set up or something asks for it (``IntegrationRegistry``). Reading files blocks; keep it
+        # off the event loop.
         discovery = await asyncio.to_thread(
-            discover,
+            scan,
             settings.bundled_dir,
             settings.external_dirs,
             allow_external=settings.allow_external,
         )
         app[REGISTRY].replace(discovery)
         await catalog.sync(app[REGISTRY])
-        domains = {item.domain: item.path for item in app[REGISTRY]}
+        domains = app[REGISTRY].candidates()
         await asyncio.to_thread(app[TRANSLATIONS].load, HUB_TRANSLATIONS, domains)
     else:
         _LOGGER.warning("Integrations are disabled (integrations.enabled: false)")
@@ -306,6 +308,7 @@ async def _entries(app: web.Application) -> AsyncIterator[None]:
     await app[SURFACES].load()
     await app[AGENTS].load()
     await entries.load()
+    await app[REGISTRY].load({entry.domain for entry in entries.entries()})  # off the loop
     await entries.setup_all()
     yield
     await entries.unload_all()

@@ -14,6 +14,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import errno  # noqa: E402
+import gc  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -22,22 +23,18 @@ from collections.abc import Mapping, Sequence  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 from hub import __version__  # noqa: E402
-from hub.config import (  # noqa: E402
-    CONFIG_FILE,
-    HubConfig,
-    ensure_config_file,
-    load_config,
-    resolve_config_dir,
-    summarize,
-)
 from hub.core.errors import PORT_UNAVAILABLE, ConfigError, HubError  # noqa: E402
 from hub.core.lock import ConfigDirLock  # noqa: E402
 from hub.core.timeline import Timeline  # noqa: E402
 
+# hub.config (pydantic, yaml) is imported by the commands that need it, so `hub run` can switch
+# the garbage collector off before the bulk of start-up's objects are made.
 if TYPE_CHECKING:
     import ssl
 
     from aiohttp import web
+
+    from hub.config import HubConfig
 
 _LOGGER = logging.getLogger("hub")
 
@@ -104,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hub.config import CONFIG_FILE, load_config, resolve_config_dir, summarize
+
     config_dir = resolve_config_dir(args.config, env)
     if not (config_dir / CONFIG_FILE).exists():
         print(f"No {CONFIG_FILE} in {config_dir}: the defaults apply.")
@@ -113,6 +112,7 @@ def _check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _rotate_key(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hub.config import resolve_config_dir
     from hub.core.crypto import rotate_master_key
     from hub.core.storage import StorageManager
 
@@ -128,6 +128,7 @@ def _rotate_key(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _integrations(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     import json
 
+    from hub.config import load_config, resolve_config_dir
     from hub.core.logs import setup_logging
     from hub.core.storage import StorageManager
     from hub.integrations.catalog import IntegrationCatalog
@@ -173,11 +174,25 @@ def _integrations(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    # Start-up makes ~60,000 long-lived objects (modules, classes, schemas) and no garbage worth
+    # collecting: each automatic collection would only scan them again (20-50 ms of CPU here).
+    # They are frozen once the hub is ready, so no collection scans them afterwards either.
+    gc.disable()
+    try:
+        return _start(args, env)
+    finally:
+        gc.enable()
+
+
+def _start(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hub.config import CONFIG_FILE, ensure_config_file, load_config, resolve_config_dir
+
     timeline = Timeline(origin=_T0)
     config_dir = resolve_config_dir(args.config, env)
     with timeline.phase("config"):
         created = ensure_config_file(config_dir)
         config = _with_overrides(load_config(config_dir, env), args.host, args.port)
+    from hub.core.deferred_ca import deferred_default_certificates
     from hub.core.logs import setup_logging
 
     setup_logging(config.logger.default, dict(config.logger.logs))
@@ -185,7 +200,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if created:
         _LOGGER.info("Created %s from the template", config_dir / CONFIG_FILE)
     with ConfigDirLock(config_dir):
-        with timeline.phase("imports"):
+        with timeline.phase("imports"), deferred_default_certificates():
             from hub.app import create_app
 
         app = create_app(config_dir, config, env=env, timeline=timeline)
@@ -229,6 +244,7 @@ async def _serve(app: web.Application, config: HubConfig, timeline: Timeline) ->
                     raise _bind_error(err, http.host, http.port) from None
             ready = timeline.elapsed()
             _LOGGER.info("Hub %s ready in %.0f ms", __version__, ready * 1000)
+            _settle_heap()
             app[BUS].fire(EVENT_HUB_STARTED)
             for url in _urls(config):
                 print(f"Hub is running: open {url}", flush=True)
@@ -239,6 +255,14 @@ async def _serve(app: web.Application, config: HubConfig, timeline: Timeline) ->
                 loop.remove_signal_handler(signum)
             await runner.cleanup()
             _LOGGER.info("Stopped")
+
+
+def _settle_heap() -> None:
+    """Move what start-up built out of every later collection's reach, and collect from now on."""
+    # Not collected first: a full pass over start-up's objects holds the event loop ~30 ms right
+    # when the first requests come, to free ~2,000 objects (~0.6 MiB resident).
+    gc.freeze()
+    gc.enable()
 
 
 def _ssl_context(config: HubConfig) -> ssl.SSLContext | None:

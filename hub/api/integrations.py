@@ -46,11 +46,13 @@ class CatalogChanges(BaseModel):
 async def list_integrations(request: web.Request) -> web.Response:
     """Every integration the hub knows: loaded, failed (with the reason) and not found."""
     principal = principal_of(request)
+    await request.app[REGISTRY].load()  # what start-up did not import, off the loop, once
     return web.json_response(catalog_view(request.app, principal, request_language(request)))
 
 
 def catalog_view(app: web.Application, principal: Principal, language: str) -> dict[str, Any]:
     """The catalog as ``principal`` sees it in ``language``; REST and websocket answer with it."""
+    app[CATALOG].complete(app[REGISTRY])
     answer = overview(app[REGISTRY], app[CATALOG].rows())
     visible = visible_entries(app[CONFIG_ENTRIES].entries(), principal.person_id)
     for item in answer["integrations"]:

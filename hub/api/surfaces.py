@@ -87,6 +87,7 @@ async def delete_surface(request: web.Request) -> web.Response:
 async def list_cards(request: web.Request) -> web.Response:
     """The card templates loaded integrations offer (``frontend.cards``) for the card picker."""
     principal_of(request)
+    await request.app[REGISTRY].load()  # every integration's, so off the loop
     cards = [
         {"domain": item.domain, **card.model_dump(mode="json")}
         for item in request.app[REGISTRY]

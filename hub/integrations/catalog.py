@@ -63,22 +63,28 @@ class CatalogRow:
 def sync_rows(
     rows: Mapping[str, CatalogRow], registry: IntegrationRegistry, now: str
 ) -> dict[str, CatalogRow]:
-    """Upsert every discovered domain; mark vanished ones ``not_found``; never touch admin columns."""
+    """Upsert every discovered domain; mark vanished ones ``not_found``; never touch admin columns.
+
+    A domain not imported yet keeps the status and declarations its row had (a new one is listed
+    as loaded) until its import tells otherwise; the catalog listing imports every one first.
+    """
     synced = dict(rows)
     seen: set[str] = set()
+    loaded, skipped, pending = registry.resolved()
+    loaded_domains = {item.domain for item in loaded}
     observed: Iterable[tuple[str, str, str, Status, str | None]] = [
         *(
             (item.domain, item.manifest.name, item.manifest.version, "loaded", None)
-            for item in registry
+            for item in loaded
         ),
         *(
             (s.domain, s.manifest.name, s.manifest.version, "failed", f"{s.reason}: {s.message}")
-            for s in registry.skipped
-            if s.domain is not None and s.manifest is not None and s.domain not in registry
+            for s in skipped
+            if s.domain is not None and s.manifest is not None and s.domain not in loaded_domains
         ),
     ]
     declared = {
-        item.domain: (tuple(event_types(item)), tuple(relation_types(item))) for item in registry
+        item.domain: (tuple(event_types(item)), tuple(relation_types(item))) for item in loaded
     }
     for domain, name, version, status, reason in observed:
         if domain in seen:
@@ -101,6 +107,26 @@ def sync_rows(
                 event_types=events,
                 relation_types=relations,
             )
+    for candidate in pending:
+        seen.add(candidate.domain)
+        manifest, old = candidate.manifest, synced.get(candidate.domain)
+        if old is None:
+            old = CatalogRow(
+                candidate.domain,
+                manifest.name,
+                manifest.version,
+                "loaded",
+                None,
+                True,
+                SCOPES,
+                now,
+                now,
+            )
+        elif old.status == "not_found":
+            old = replace(old, status="loaded")
+        synced[candidate.domain] = replace(
+            old, name=manifest.name, version=manifest.version, last_seen=now
+        )
     for domain, row in rows.items():
         if domain not in seen and row.status != "not_found":
             synced[domain] = replace(row, status="not_found", reason=None)
@@ -113,6 +139,8 @@ class IntegrationCatalog:
     def __init__(self, storage: StorageManager) -> None:
         self._store = storage.store(CATALOG_KEY, CATALOG_VERSION)
         self._rows: dict[str, CatalogRow] = {}
+        self._complete = False
+        """Whether the rows reflect a discovery with every integration imported."""
 
     async def load(self) -> None:
         """Read the catalog file, if there is one."""
@@ -140,9 +168,23 @@ class IntegrationCatalog:
             # hub from starting and serving reads: memory has the catalog, the file follows later.
             self._rows = synced
             self._store.schedule_save(lambda: _payload(self._rows))
+        self._complete = registry.complete
         gone = sorted(d for d, row in synced.items() if row.status == "not_found")
         if gone:
             _LOGGER.info("Integrations not found this start (kept in the catalog): %s", gone)
+
+    def complete(self, registry: IntegrationRegistry) -> None:
+        """Import what start-up left pending, once, and take each import's outcome; saved soon.
+
+        Blocking while anything is pending: the loop awaits ``registry.load()`` first.
+        """
+        if self._complete and registry.complete:
+            return
+        registry.load_all()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self._rows = sync_rows(self._rows, registry, now)
+        self._complete = True
+        self._store.schedule_save(lambda: _payload(self._rows))
 
     def get(self, domain: str) -> CatalogRow | None:
         """The row of ``domain``, if the catalog has one."""

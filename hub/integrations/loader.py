@@ -9,10 +9,10 @@ import re
 import sys
 import time
 import types
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from hub.integrations.config_flow import ConfigFlow
 from hub.integrations.dependencies import DependencyProblem, order_by_dependencies
@@ -72,20 +72,31 @@ class SkippedIntegration:
     manifest: IntegrationManifest | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A folder whose manifest is valid and whose dependencies resolve: importable, not imported."""
+
+    manifest: IntegrationManifest
+    path: Path
+    source: Source
+
+    @property
+    def domain(self) -> str:
+        """The integration's domain."""
+        return self.manifest.domain
+
+
 @dataclass(slots=True)
 class Discovery:
-    """What one discovery found: loaded integrations in load order, and skipped folders."""
+    """What one discovery found: loaded integrations in load order, and skipped folders.
+
+    ``pending`` holds, in dependency order, the candidates a scan found and nobody imported yet.
+    """
 
     loaded: list[LoadedIntegration] = field(default_factory=list)
     skipped: list[SkippedIntegration] = field(default_factory=list)
     seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    manifest: IntegrationManifest
-    path: Path
-    source: Source
+    pending: list[Candidate] = field(default_factory=list)
 
 
 def discover(
@@ -95,6 +106,32 @@ def discover(
     allow_external: bool = False,
 ) -> Discovery:
     """Find, validate, order and import integrations; a bad folder is recorded and skipped."""
+    start = time.perf_counter()
+    result = scan(bundled_dir, external_dirs, allow_external=allow_external)
+    pending, result.pending = result.pending, []
+    for candidate in pending:
+        outcome = load(candidate, {item.domain for item in result.loaded})
+        if isinstance(outcome, LoadedIntegration):
+            result.loaded.append(outcome)
+        else:
+            result.skipped.append(outcome)
+    result.seconds = time.perf_counter() - start
+    _LOGGER.info(
+        "Discovered %d integration(s) in %.1f ms (%d skipped)",
+        len(result.loaded),
+        result.seconds * 1000,
+        len(result.skipped),
+    )
+    return result
+
+
+def scan(
+    bundled_dir: Path,
+    external_dirs: Sequence[Path] = (),
+    *,
+    allow_external: bool = False,
+) -> Discovery:
+    """Find, validate and order integrations without importing them: every one is ``pending``."""
     start = time.perf_counter()
     result = Discovery()
     dirs: list[tuple[Path, Source]] = [(bundled_dir, "bundled")]
@@ -111,20 +148,13 @@ def discover(
     )
     for domain, problem in problems.items():
         _skip(result, candidates[domain], _problem_reason(problem), problem.message)
-    for domain in order:
-        _load(candidates[domain], result)
+    result.pending = [candidates[domain] for domain in order]
     result.seconds = time.perf_counter() - start
-    _LOGGER.info(
-        "Discovered %d integration(s) in %.1f ms (%d skipped)",
-        len(result.loaded),
-        result.seconds * 1000,
-        len(result.skipped),
-    )
     return result
 
 
-def _read_manifests(dirs: list[tuple[Path, Source]], result: Discovery) -> dict[str, _Candidate]:
-    candidates: dict[str, _Candidate] = {}
+def _read_manifests(dirs: list[tuple[Path, Source]], result: Discovery) -> dict[str, Candidate]:
+    candidates: dict[str, Candidate] = {}
     for directory, source in dirs:
         if not directory.is_dir():
             _LOGGER.warning("Integration dir %s does not exist; nothing loaded from it", directory)
@@ -147,7 +177,7 @@ def _read_manifests(dirs: list[tuple[Path, Source]], result: Discovery) -> dict[
                 )
                 _LOGGER.error("Skipping integration folder %s: %s", folder, err.message)
                 continue
-            candidate = _Candidate(manifest, folder, source)
+            candidate = Candidate(manifest, folder, source)
             if manifest.domain != folder.name:
                 message = (
                     f"manifest domain {manifest.domain!r} differs from folder name {folder.name!r}"
@@ -166,17 +196,15 @@ def _read_manifests(dirs: list[tuple[Path, Source]], result: Discovery) -> dict[
     return candidates
 
 
-def _load(candidate: _Candidate, result: Discovery) -> None:
+def load(candidate: Candidate, loaded: Collection[str]) -> LoadedIntegration | SkippedIntegration:
+    """Import one candidate whose dependencies were tried already (``loaded``: those that loaded)."""
     manifest, folder = candidate.manifest, candidate.path
-    loaded = {item.domain for item in result.loaded}
     failed = [dep for dep in manifest.dependencies if dep not in loaded]
     if failed:
         message = f"depends on {', '.join(failed)}, which failed to load"
-        _skip(result, candidate, SkipReason.DEPENDENCY_MISSING, message)
-        return
+        return _skipped(candidate, SkipReason.DEPENDENCY_MISSING, message)
     if not (folder / PACKAGE_FILE).is_file():
-        _skip(result, candidate, SkipReason.INTEGRATION_MISSING, f"no {PACKAGE_FILE}")
-        return
+        return _skipped(candidate, SkipReason.INTEGRATION_MISSING, f"no {PACKAGE_FILE}")
     try:
         module = _import_package(manifest.domain, folder)
     except (Exception, SystemExit) as err:
@@ -184,33 +212,16 @@ def _load(candidate: _Candidate, result: Discovery) -> None:
             "Skipping integration %s: importing %s failed", manifest.domain, folder, exc_info=True
         )
         reason = f"import failed: {type(err).__name__}: {err}"
-        result.skipped.append(
-            SkippedIntegration(folder, SkipReason.IMPORT_FAILED, reason, manifest.domain, manifest)
+        return SkippedIntegration(
+            folder, SkipReason.IMPORT_FAILED, reason, manifest.domain, manifest
         )
-        return
     integration = getattr(module, "INTEGRATION", None)
-    if integration is None:
-        _skip(result, candidate, SkipReason.INTEGRATION_MISSING, "__init__.py has no INTEGRATION")
+    problem = _problem(module, integration, manifest)
+    if problem is not None or not isinstance(integration, Integration):
         _unimport(manifest.domain)
-        return
-    if not isinstance(integration, Integration):
-        message = f"INTEGRATION is a {type(integration).__name__}, not an Integration instance"
-        _skip(result, candidate, SkipReason.INTEGRATION_INVALID, message)
-        _unimport(manifest.domain)
-        return
-    flow_cls = getattr(integration, "config_flow_cls", None) or getattr(module, "CONFIG_FLOW", None)
-    if flow_cls is not None and not (
-        isinstance(flow_cls, type) and issubclass(flow_cls, ConfigFlow)
-    ):
-        message = f"its config flow {flow_cls!r} is not a ConfigFlow subclass"
-        _skip(result, candidate, SkipReason.INTEGRATION_INVALID, message)
-        _unimport(manifest.domain)
-        return
-    if manifest.config_flow and flow_cls is None:
-        message = "config_flow is true, but there is no config_flow_cls and no CONFIG_FLOW"
-        _skip(result, candidate, SkipReason.CONFIG_FLOW_MISSING, message)
-        _unimport(manifest.domain)
-        return
+        reason, message = problem or (SkipReason.INTEGRATION_INVALID, "not an Integration")
+        return _skipped(candidate, reason, message)
+    flow_cls = _flow_class(module, integration)
     integration.manifest = manifest
     integration.config_flow_cls = flow_cls
     missing = missing_requirements(manifest.requirements)
@@ -226,9 +237,32 @@ def _load(candidate: _Candidate, result: Discovery) -> None:
         manifest.domain,
         folder,
     )
-    result.loaded.append(
-        LoadedIntegration(manifest, integration, folder, candidate.source, tuple(missing))
-    )
+    return LoadedIntegration(manifest, integration, folder, candidate.source, tuple(missing))
+
+
+def _problem(
+    module: types.ModuleType, integration: object, manifest: IntegrationManifest
+) -> tuple[SkipReason, str] | None:
+    """Why an imported package cannot be used, if it cannot."""
+    if integration is None:
+        return SkipReason.INTEGRATION_MISSING, "__init__.py has no INTEGRATION"
+    if not isinstance(integration, Integration):
+        message = f"INTEGRATION is a {type(integration).__name__}, not an Integration instance"
+        return SkipReason.INTEGRATION_INVALID, message
+    flow_cls = _flow_class(module, integration)
+    if flow_cls is not None and not (
+        isinstance(flow_cls, type) and issubclass(flow_cls, ConfigFlow)
+    ):
+        message = f"its config flow {flow_cls!r} is not a ConfigFlow subclass"
+        return SkipReason.INTEGRATION_INVALID, message
+    if manifest.config_flow and flow_cls is None:
+        message = "config_flow is true, but there is no config_flow_cls and no CONFIG_FLOW"
+        return SkipReason.CONFIG_FLOW_MISSING, message
+    return None
+
+
+def _flow_class(module: types.ModuleType, integration: Integration) -> Any:
+    return getattr(integration, "config_flow_cls", None) or getattr(module, "CONFIG_FLOW", None)
 
 
 def missing_requirements(requirements: Sequence[str]) -> list[str]:
@@ -284,14 +318,18 @@ def _problem_reason(problem: DependencyProblem) -> SkipReason:
 
 def _skip(
     result: Discovery,
-    candidate: _Candidate,
+    candidate: Candidate,
     reason: SkipReason,
     message: str,
     *,
     level: int = logging.ERROR,
 ) -> None:
+    result.skipped.append(_skipped(candidate, reason, message, level=level))
+
+
+def _skipped(
+    candidate: Candidate, reason: SkipReason, message: str, *, level: int = logging.ERROR
+) -> SkippedIntegration:
     domain = candidate.manifest.domain
     _LOGGER.log(level, "Skipping integration %s (%s): %s", domain, candidate.path, message)
-    result.skipped.append(
-        SkippedIntegration(candidate.path, reason, message, domain, candidate.manifest)
-    )
+    return SkippedIntegration(candidate.path, reason, message, domain, candidate.manifest)
