@@ -94,6 +94,13 @@ COMPACT_MIGRATIONS: Final[tuple[str, ...]] = (
     DROP TABLE event_log;
     ALTER TABLE event_log_compact RENAME TO event_log;
     """,
+    """
+    CREATE TABLE search_pending (
+        entity_id INTEGER PRIMARY KEY,
+        name TEXT,
+        body TEXT
+    ) STRICT;
+    """,
 )
 """A smaller ``hub.db``, after the other tuples (which released databases already carry):
 
@@ -105,6 +112,10 @@ COMPACT_MIGRATIONS: Final[tuple[str, ...]] = (
 - the event log's origin and data in one BLOB, so ``event_log.row_data`` can store them deflated
   together; rows from before become the origin as a JSON string followed by the data, which is
   what ``row_data`` stores when deflate would not win.
+
+Then ``search_pending``: entities whose search text changed (``name`` and ``body`` as they are to be
+indexed) or that left (``NULL``), written in the apply's transaction and moved into the index in
+batches off the request path (``hub.entities.search_index``).
 """
 
 ENTITY_COLUMNS: Final = (

@@ -16,6 +16,7 @@ from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
+from hub.entities import search_index
 from hub.entities.listing import FULL, Layout, Listings
 from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
@@ -32,6 +33,12 @@ from hub.integrations.entry import EntryNotFoundError
 from hub.integrations.registry import IntegrationRegistry
 
 _LOGGER = logging.getLogger(__name__)
+
+INDEX_DELAY: Final = 0.5
+"""Seconds the writer lets changed entities gather before it indexes them together: an entity
+written many times meanwhile is indexed once. Searches never wait for it (they index first)."""
+INDEX_ROWS: Final = 2000
+"""Entities pending after which the writer indexes at once rather than wait out the delay."""
 
 
 class EntityEventData(TypedDict):
@@ -74,12 +81,17 @@ class EntityService:
         self.batches = 0
         """Transactions the writer committed (for diagnostics and benchmarks)."""
         self._listings = Listings(database)
+        self._unindexed = 0
+        self._index_due = True
+        """Whether the writer should index pending entities; at start, those left by a crash."""
+        self._index_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         """Start the writer task."""
         self._writer = asyncio.get_running_loop().create_task(
             self._write_loop(), name="entity writer"
         )
+        self._wakeup.set()  # the first round indexes whatever the last run left pending
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the writer."""
@@ -146,10 +158,7 @@ class EntityService:
                         "SELECT id FROM entities WHERE entry_id = ?", (entry_id,)
                     )
                 ]
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    conn.execute(f"DELETE FROM entity_search WHERE rowid IN ({marks})", chunk)
+                search_index.remove_now(conn, ids)
                 conn.execute("DELETE FROM entities WHERE entry_id = ?", (entry_id,))
                 conn.execute("DELETE FROM devices WHERE entry_id = ?", (entry_id,))
                 conn.execute("COMMIT")
@@ -185,10 +194,47 @@ class EntityService:
             batch, self._pending = self._pending, []
             if batch:
                 await self._write(batch)
-            if self._pending:
+            if self._index_due or (self._stopping and self._unindexed and not self._pending):
+                await self._index()
+            if self._pending or self._index_due:
                 self._wakeup.set()
             elif self._stopping:
+                if self._index_timer is not None:
+                    self._index_timer.cancel()
                 return
+
+    def _queued_for_search(self, count: int) -> None:
+        self._unindexed += count
+        if self._unindexed >= INDEX_ROWS:
+            self._index_due = True
+        elif self._index_timer is None:
+            self._index_timer = asyncio.get_running_loop().call_later(INDEX_DELAY, self._index_now)
+
+    def _index_now(self) -> None:
+        self._index_timer = None
+        self._index_due = True
+        self._wakeup.set()
+
+    async def _index(self) -> None:
+        """Index one batch of pending entities; a failure is retried after the delay."""
+        self._index_due = False
+        self._unindexed = 0
+        if self._index_timer is not None:
+            self._index_timer.cancel()
+            self._index_timer = None
+        try:
+            more = await self._db.run(search_index.catch_up)
+        except Exception as err:  # what stays pending is indexed later, or by the next search
+            if isinstance(err, DiskFaultError):  # the database logs the episode once
+                _LOGGER.debug("Indexing entities for search refused: %s", err)
+            else:
+                _LOGGER.exception("Indexing entities for search failed")
+            if not self._stopping:
+                self._queued_for_search(1)
+            return
+        if more:
+            self._unindexed = 1
+            self._index_due = True
 
     async def _write(self, batch: list[tuple[ApplyRequest, asyncio.Future[ApplyOutcome]]]) -> None:
         refused = [(r, f) for r, f in batch if r.entry_id in self._removed]
@@ -214,6 +260,9 @@ class EntityService:
             return
         self.batches += 1
         self._listings.changed(_changed_ids(results))  # before anyone hears of the write
+        queued = sum(r.queued_for_search for r in results if isinstance(r, ApplyOutcome))
+        if queued:
+            self._queued_for_search(queued)
         for (request, future), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.error("Applying entities of entry %s failed: %s", request.entry_id, result)
@@ -381,7 +430,9 @@ class EntityService:
             "FROM entity_search JOIN entities e ON e.id = entity_search.rowid "
             f"WHERE entity_search MATCH ? AND {where} ORDER BY rank LIMIT ?"
         )
-        rows = await self._db.conn.execute_fetchall(sql, (match, *params, limit))
+        rows = await self._db.run(
+            partial(search_index.search, sql=sql, params=(match, *params, limit))
+        )
         return [(EntityRow.from_sql(tuple(row)[:-1]), float(tuple(row)[-1])) for row in rows]
 
     async def devices(self, entry_ids: Iterable[str]) -> list[DeviceRow]:

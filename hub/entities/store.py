@@ -12,6 +12,7 @@ from typing import Final
 from hub.core.disk import is_disk_error
 from hub.core.jsonwalk import first_flaw
 from hub.core.yamlfile import dotted
+from hub.entities import search_index
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
 
@@ -63,6 +64,8 @@ class ApplyOutcome:
     deleted: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    queued_for_search: int = 0
+    """Entities this apply left for the search index to take in (``hub.entities.search_index``)."""
 
     def counts(self) -> dict[str, int]:
         """The counts, for the entry's last-sync record and the API."""
@@ -88,8 +91,8 @@ def apply_batch(
 ) -> list[ApplyOutcome | BaseException]:
     """Apply every request in one transaction, so one failure stays its own.
 
-    First without a savepoint per request: releasing one costs more than most applies (the
-    full-text index flushes a segment at every release), and failures are rare. If a request
+    First without a savepoint per request, as failures are rare (and a savepoint's release used to
+    flush a full-text segment; the index is now written apart, by ``search_index``). If a request
     fails, that transaction is rolled back and the batch written again, each request in a savepoint.
     """
     try:
@@ -224,7 +227,8 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
     doomed_rows = {i: known_rows[i] for i in doomed_ids} if known_rows else _rows(conn, doomed_ids)
     for row in doomed_rows.values():
         conn.execute("DELETE FROM entities WHERE id = ?", (row.id,))
-        conn.execute("DELETE FROM entity_search WHERE rowid = ?", (row.id,))
+        search_index.queue_removal(conn, row.id)
+        outcome.queued_for_search += 1
         outcome.changes.append(Change(row, None))
     outcome.deleted = len(doomed_rows)
 
@@ -233,6 +237,7 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
         info = request.types[record.entity_type]
         if info.rag:
             _index(conn, row.id, record, info)
+            outcome.queued_for_search += 1
         outcome.changes.append(Change(old_rows.get(row.id), row))
     return outcome
 
@@ -463,11 +468,7 @@ def _index(
     except Exception:  # an integration's to_text must not fail the apply
         _LOGGER.exception("to_text of %s failed; indexing its attributes", record.entity_type)
         text = default_text(record)
-    conn.execute("DELETE FROM entity_search WHERE rowid = ?", (row_id,))
-    conn.execute(
-        "INSERT INTO entity_search (rowid, name, body) VALUES (?, ?, ?)",
-        (row_id, record.name, text),
-    )
+    search_index.queue(conn, row_id, record.name, text)
 
 
 def _lookup(

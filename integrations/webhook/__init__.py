@@ -54,7 +54,10 @@ def received_data(ctx: SetupContext, body: WebhookBody) -> dict[str, Any]:
 
 
 def _record(entity: PostedEntity) -> EntityStateRecord:
-    return EntityStateRecord(
+    # ``parse_body`` checked every field as the record would (a non-empty id, a JSON scalar
+    # state, attributes copied as plain JSON), naming the place in the body when one is wrong;
+    # validating again would walk the attributes a second time on every delivery.
+    return EntityStateRecord.model_construct(
         entity_type=VALUE_TYPE,
         external_id=entity.id,
         name=entity.name,

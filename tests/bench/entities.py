@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.bus import EventBus
-from hub.core.database import CORE_MIGRATIONS, Database
-from hub.entities.schema import ENTITY_MIGRATIONS
+from hub.core.database import Database
 from hub.entities.service import EntityService
 from hub.integrations.entities import EntityStateRecord, EntityStateSyncResult
 from hub.integrations.loader import discover
 from hub.integrations.registry import IntegrationRegistry
 from tests.bench.report import report
+from tests.entities.migrations import HUB_MIGRATIONS
 
 INIT = """
 from hub.integrations.entities import EntityStateTypeDescriptor
@@ -63,7 +63,7 @@ async def run(count: int) -> dict[str, dict[str, Any]]:
         (folder / "manifest.yaml").write_text("domain: bench\nname: Bench\n")
         (folder / "__init__.py").write_text(INIT)
         registry = IntegrationRegistry(discover(root / "integrations"))
-        db = Database(root / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+        db = Database(root / "hub.db", HUB_MIGRATIONS)
         await db.open()
         bus = EventBus(queue_size=count * 2)
         events = bus.subscribe("entity.*", queue_size=count * 2)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import HistoryConfig
-from hub.core.database import CORE_MIGRATIONS, Database
+from hub.core.database import Database
 from hub.entities.history import DAY, History
-from hub.entities.schema import ENTITY_MIGRATIONS
 from tests.bench.report import report
+from tests.entities.migrations import HUB_MIGRATIONS
 
 NOW = 1_750_000_000.0
 TICK = 0.001
@@ -50,7 +50,7 @@ def fill(conn: sqlite3.Connection, rows: int, entities: int) -> None:
 async def run(rows: int, entities: int) -> dict[str, dict[str, Any]]:
     """Fill, purge while measuring, and return the figures."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-purge-") as tmp:
-        db = Database(Path(tmp) / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+        db = Database(Path(tmp) / "hub.db", HUB_MIGRATIONS)
         await db.open()
         try:
             start = time.perf_counter()

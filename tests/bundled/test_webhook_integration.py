@@ -10,6 +10,7 @@ import pytest
 from hub.api.state import BUS
 from hub.integrations.entities import EntityStateRecord
 from hub.integrations.integration import WebhookPayloadError
+from integrations.webhook import _record
 from integrations.webhook.entities import VALUE, value_text
 from integrations.webhook.payload import MAX_ENTITIES, PostedEntity, PostedEvent, parse_body
 from tests.bundled.conftest import BundledHub, translations
@@ -244,3 +245,27 @@ async def test_the_token_guards_the_url(hub: BundledHub) -> None:
     assert status == 200
     assert await hub.entities(entry_id=entry_id) == []
     assert len(await hub.entities(entry_id=other)) == 1
+
+
+def test_a_posted_entity_becomes_the_record_validation_would_build() -> None:
+    body = parse_body(
+        {
+            "entities": [
+                *GARAGE["entities"],
+                {"id": "flag", "state": False, "attributes": {"deep": {"list": [1, 2.5, None]}}},
+                {"id": "nothing"},
+            ]
+        }
+    )
+    for entity in body.entities:
+        built = _record(entity)
+        checked = EntityStateRecord(
+            entity_type="value",
+            external_id=entity.id,
+            name=entity.name,
+            state=entity.state,
+            attributes=entity.attributes,
+        )
+        assert built == checked
+        assert built.model_fields_set == checked.model_fields_set
+        assert built.content_hash() == checked.content_hash()

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from hub.core.bus import EventBus
-from hub.core.database import CORE_MIGRATIONS, Database
-from hub.entities.schema import ENTITY_MIGRATIONS
+from hub.core.database import Database
 from hub.entities.service import EntityService
 from hub.integrations.entities import EntityStateRecord, EntityStateSyncResult
 from hub.integrations.loader import discover
 from hub.integrations.registry import IntegrationRegistry
+from tests.entities.migrations import HUB_MIGRATIONS
 
 COUNT = 5000
 
@@ -20,7 +20,7 @@ COUNT = 5000
 async def main(root: Path) -> None:
     """Write versions 1, 2, 3, ... of all ``COUNT`` entities until killed."""
     registry = IntegrationRegistry(discover(root / "integrations"))
-    db = Database(root / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    db = Database(root / "hub.db", HUB_MIGRATIONS)
     await db.open()
     service = EntityService(db, EventBus(queue_size=1), registry)
     service.start()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.entities.search_index import index_pending
 from tests.entities import sync_writer
 from tests.integrations.helpers import make_integration
 
@@ -40,7 +41,13 @@ def check_whole(path: Path) -> int:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         versions = {row[0] for row in conn.execute("SELECT DISTINCT state FROM entities")}
         count = conn.execute("SELECT count(*) FROM entities").fetchone()[0]
+        index_pending(conn)  # what the next start indexes before anything is searched
         fts = conn.execute("SELECT count(*) FROM entity_search").fetchone()[0]
+        stray = conn.execute(
+            "SELECT count(*) FROM entity_search s LEFT JOIN entities e ON e.id = s.rowid "
+            "WHERE e.id IS NULL OR e.name != s.name"
+        ).fetchone()[0]
+        assert stray == 0, "the search index holds an entity that is gone, or an old name"
     if not versions:
         return 0
     assert len(versions) == 1, f"a torn sync: states {sorted(versions)[:5]}"

@@ -13,12 +13,12 @@ import pytest
 
 from hub.api.history import parse_time
 from hub.config import HistoryConfig
-from hub.core.database import CORE_MIGRATIONS, Database
+from hub.core.database import Database
 from hub.core.errors import BadRequestError
 from hub.core.scheduler import JobOutcome, Scheduler
 from hub.entities.history import DAY, PURGE_JOB, History, Retention, resolve_retention
-from hub.entities.schema import ENTITY_MIGRATIONS
 from hub.entities.service import EntityNotFoundError
+from tests.entities.migrations import HUB_MIGRATIONS
 
 pytestmark = pytest.mark.usefixtures("no_lingering_tasks")
 
@@ -29,7 +29,7 @@ CONFIG = HistoryConfig(retention_days=10, entity_types={"tracker.task": 2})
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """An open ``hub.db`` with the entity schema."""
-    database = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    database = Database(tmp_path / "hub.db", HUB_MIGRATIONS)
     await database.open()
     yield database
     await database.close()

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from hub.core.bus import EventBus
-from hub.core.database import CORE_MIGRATIONS, Database
-from hub.entities.schema import ENTITY_MIGRATIONS
+from hub.core.database import Database
+from hub.core.disk import StorageReadOnlyError
 from hub.entities.service import EntityService
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, EntityStateSyncResult
 from hub.integrations.loader import discover
 from hub.integrations.registry import IntegrationRegistry
+from tests.entities.migrations import HUB_MIGRATIONS
 from tests.integrations.helpers import make_integration
 
 TRACKER = """
@@ -67,7 +68,7 @@ class Env:
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     make_integration(tmp_path / "integrations", "tracker", init=TRACKER)
     registry = IntegrationRegistry(discover(tmp_path / "integrations"))
-    db = Database(tmp_path / "hub.db", [*CORE_MIGRATIONS, *ENTITY_MIGRATIONS])
+    db = Database(tmp_path / "hub.db", HUB_MIGRATIONS)
     await db.open()
     bus = EventBus()
     service = EntityService(db, bus, registry)
@@ -199,3 +200,63 @@ async def test_a_failing_apply_in_a_batch_fails_alone(env: Env) -> None:
         await env.apply(task("bad"), full=False)
     await env.db.conn.execute("DROP TRIGGER refuse")
     assert (await env.apply(task("bad"), full=False)).created == 1
+
+
+async def indexed(env: Env) -> dict[int, str]:
+    """What the search index holds right now (pending entities not yet in it): names by id."""
+    async with env.db.conn.execute("SELECT rowid, name FROM entity_search") as cursor:
+        return {int(row[0]): str(row[1]) for row in await cursor.fetchall()}
+
+
+async def test_search_answers_from_entities_still_pending_for_the_index(env: Env) -> None:
+    await env.apply(task("1"), task("2"), task("3"), full=False)
+    found = await env.service.search("Task")
+    assert sorted(row.external_id for row, _ in found) == ["1", "2", "3"]
+    ids = {row.external_id: row.id for row, _ in found}
+    renamed = EntityStateRecord(entity_type="task", external_id="1", name="Chore one")
+    await env.apply(renamed, task("2"), full=True)  # renames 1, deletes 3
+    assert [row.external_id for row, _ in await env.service.search("Task")] == ["2"]
+    assert [row.external_id for row, _ in await env.service.search("chore")] == ["1"]
+    assert await indexed(env) == {ids["1"]: "Chore one", ids["2"]: "Task 2"}
+    await env.service.remove_entry("e1")
+    assert await env.service.search("chore") == []
+    assert await indexed(env) == {}
+    async with env.db.conn.execute("SELECT count(*) FROM search_pending") as cursor:
+        assert (await cursor.fetchone()) == (0,)
+
+
+async def test_the_writer_indexes_pending_entities_on_its_own(env: Env) -> None:
+    await env.apply(task("1"), full=False)
+    await env.service.stop()  # a clean stop indexes what is pending, as the writer's delay would
+    assert list((await indexed(env)).values()) == ["Task 1"]
+
+
+async def test_an_entity_whose_text_did_not_change_is_not_indexed_again(env: Env) -> None:
+    await env.apply(task("1", attributes={"description": "fern"}), full=False)
+    await env.service.search("fern")
+    async with env.db.conn.execute("SELECT max(id) FROM entity_search_data") as cursor:
+        segments = await cursor.fetchone()
+    # The state is not in this type's text: the entity changes, its words do not.
+    await env.apply(task("1", "done", attributes={"description": "fern"}), full=False)
+    assert [row.state for row, _ in await env.service.search("fern")] == ["done"]
+    async with env.db.conn.execute("SELECT max(id) FROM entity_search_data") as cursor:
+        assert (await cursor.fetchone()) == segments, "no new segment was written"
+
+
+async def test_a_search_the_disk_keeps_from_indexing_refuses_rather_than_answer_stale(
+    env: Env,
+) -> None:
+    await env.apply(task("1"), full=False)
+    await env.service.stop()  # indexes what is pending; from here on only this test writes
+    [(row, _)] = await env.service.search("Task")
+    # What an apply leaves when the writer has not indexed it yet: the entity renamed.
+    await env.db.conn.execute("UPDATE entities SET name = 'Chore 1' WHERE id = ?", (row.id,))
+    await env.db.conn.execute(
+        "INSERT INTO search_pending (entity_id, name, body) VALUES (?, 'Chore 1', '')", (row.id,)
+    )
+    await env.db.conn.execute("PRAGMA query_only = ON")
+    with pytest.raises(StorageReadOnlyError):
+        await env.service.search("Task")
+    await env.db.conn.execute("PRAGMA query_only = OFF")
+    assert await env.service.search("Task") == []
+    assert [r.name for r, _ in await env.service.search("chore")] == ["Chore 1"]
