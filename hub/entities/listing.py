@@ -101,9 +101,6 @@ def _members(keys: Sequence[tuple[str, str]], fields: Mapping[str, Any]) -> str:
 class Layout:
     """How one form of a listing spells an entity: its keys, and the SQL that writes it."""
 
-    types_listed: bool = False
-    """Whether the listing names the declared fields of its types once (``Table``), not per entity."""
-
     def __init__(self, keys: Sequence[tuple[str, str]], *, keyed_by_id: bool) -> None:
         """``keys`` pairs each view field with its key on the wire, in order; ``keyed_by_id``
         writes ``"<id>":{...}`` members of one object instead of a list of objects."""
@@ -140,52 +137,71 @@ class Layout:
         parts = [[d, k, _members(self._declared, type_fields(t))] for (d, k), t in declared.items()]
         return _json(parts), _members(self._declared, type_fields(None))
 
-    def wrap(
-        self, members: Sequence[str], types: Mapping[tuple[str, str], EntityStateTypeDescriptor]
-    ) -> bytes:
+    def wrap(self, members: Sequence[str]) -> bytes:
         """The whole listing: a JSON list of objects, or one object keyed by id."""
         opening, closing = ("{", "}") if self.keyed_by_id else ("[", "]")
         return (opening + ",".join(members) + closing).encode()
 
 
 class Table(Layout):
-    """A listing as a table: ``{"columns": [...], "types": {...}, "entities": [[...], …]}``.
+    """A listing as a table: ``{"columns": [...], "groups": {...}, "entities": [[...], …]}``.
 
-    Each entity is a list of its values in ``columns``' order, with no keys; what a type declares
-    (category, device and state class, unit, actions) is said once per type under
-    ``types[domain][entity_type]``, not once per entity. For 5,000 entities that is ~40% of the
-    bytes of the views, and a client decodes it in ~30% of the time (no key strings, no objects).
+    Each entity is a list of its values in ``columns``' order, with no keys. What entities of one
+    entry and type share (the entry, domain and type, and what the type declares: category, device
+    and state class, unit, actions) is said once, under ``groups["<n>"]``, and each entity names
+    its group's number ``n``. Times are whole milliseconds since the epoch. For 5,000 entities
+    that is ~25% of the views' bytes, and a client decodes it in a fraction of the time.
     """
 
-    types_listed = True
-
     def __init__(self, columns: Sequence[str]) -> None:
-        """``columns`` are view fields, none of them declared by the type."""
-        assert not set(columns) & set(TYPE_FIELDS)
+        """``columns`` start with ``id`` and ``group``; the rest are stored fields of a view or
+        ``updated_at_ms`` / ``last_changed_ms``."""
+        assert tuple(columns[:2]) == ("id", "group")
+        self.columns = tuple(columns)
         self.keys = tuple((name, name) for name in columns)
         self.keyed_by_id = False
-        values = " || ',' || ".join(_COLUMNS[name] for name in columns)
-        self.expression = f"'[' || {values} || ']'"
-        self._head = '{"columns":' + _json(list(columns)) + ',"types":'
+        values = " || ',' || ".join(_TABLE_COLUMNS[name] for name in columns[2:])
+        self.expression = f"',' || {values} || ']'"
+        """The text of an entity after its id and group (``[id,group`` is written in Python)."""
+        self._head = '{"columns":' + _json(list(columns)) + ',"groups":{'
 
-    def wrap(
-        self, members: Sequence[str], types: Mapping[tuple[str, str], EntityStateTypeDescriptor]
+    def wrap(self, members: Sequence[str]) -> bytes:
+        """The table of ``members`` when no entity has a group (none are listed)."""
+        return self.wrap_groups(members, {}, {})
+
+    def wrap_groups(
+        self,
+        members: Sequence[str],
+        groups: Mapping[int, tuple[str, str, str]],
+        declared: Mapping[tuple[str, str], EntityStateTypeDescriptor],
     ) -> bytes:
-        """The table, its types those of ``types`` (the ones its entities have)."""
-        by_domain: dict[str, dict[str, dict[str, Any]]] = {}
-        for (domain, entity_type), descriptor in types.items():
-            by_domain.setdefault(domain, {})[entity_type] = type_fields(descriptor)
-        return (self._head + _json(by_domain) + ',"entities":[' + ",".join(members) + "]}").encode()
+        """The table of ``members``, with ``groups`` (number → entry, domain, type) said once."""
+        said = []
+        for number, (entry_id, domain, entity_type) in sorted(groups.items()):
+            group = {"entry_id": entry_id, "domain": domain, "entity_type": entity_type}
+            group.update(type_fields(declared.get((domain, entity_type))))
+            said.append(f'"{number}":{_json(group)}')
+        body = self._head + ",".join(said) + '},"entities":[' + ",".join(members) + "]}"
+        return body.encode()
+
+
+_TABLE_COLUMNS: Final[Mapping[str, str]] = {
+    **_COLUMNS,
+    "updated_at_ms": "CAST(updated_at * 1000 AS INTEGER)",
+    "last_changed_ms": "CAST(last_changed * 1000 AS INTEGER)",
+}
+"""A table's values: the stored fields as a view writes them, and times as whole milliseconds
+(truncated, as ``iso_millis`` truncates)."""
 
 
 FULL: Final = Layout([(name, name) for name in FULL_KEYS], keyed_by_id=False)
 """``{"entities": [view, …]}``'s list, as ``GET /api/entities`` and ``entities/list`` answer."""
 
 TABLE_COLUMNS: Final = (
-    *("id", "entry_id", "domain", "entity_type", "external_id", "name", "state", "attributes"),
-    *("parent_id", "device_id", "visible", "updated_at", "last_changed"),
+    *("id", "group", "external_id", "name", "state", "attributes", "parent_id", "device_id"),
+    *("visible", "updated_at_ms", "last_changed_ms"),
 )
-"""A table's columns: the view's stored fields but ``created_at``, in the view's order."""
+"""A table's columns: a view's fields but what its group says, and ``created_at``."""
 
 TABLE: Final = Table(TABLE_COLUMNS)
 """``entities/list``'s default form."""
@@ -204,6 +220,11 @@ class Listings:
         self._types: tuple[Any, ...] = ()
         self._layouts: set[int] = set()
         """The layouts (``id`` of each) whose texts may be kept: a change drops it from each."""
+        self._groups: dict[tuple[str, str, str], int] = {}
+        """A table's group numbers, ``(entry, domain, type) → n``: never renumbered, so a kept
+        text stays right."""
+        self._group_of: dict[int, int] = {}
+        """Entity id → its group's number, for every entity whose table text is kept."""
 
     def changed(self, entity_ids: Iterable[int] | None = None) -> None:
         """The entities ``entity_ids`` changed (``None``: any may have); what shows them is stale."""
@@ -211,8 +232,10 @@ class Listings:
         self._cached.clear()
         if entity_ids is None:
             self._texts.clear()
+            self._group_of.clear()
             return
         for entity_id in entity_ids:
+            self._group_of.pop(entity_id, None)
             for layout in self._layouts:
                 self._texts.pop((layout, entity_id), None)
 
@@ -235,9 +258,14 @@ class Listings:
             self._cached.move_to_end(key)
             return kept[1]
         generation = self._generation
-        texts = await self._texts_of(layout, where, params, limit, declared)
-        listed = await self._types_of(where, params, declared) if layout.types_listed else {}
-        body = layout.wrap(texts, listed)
+        listed = await self._texts_of(layout, where, params, limit, declared)
+        texts = [text for _, text in listed]
+        if isinstance(layout, Table):
+            numbers = {self._group_of[entity_id] for entity_id, _ in listed}
+            groups = {n: key for key, n in self._groups.items() if n in numbers}
+            body = layout.wrap_groups(texts, groups, declared)
+        else:
+            body = layout.wrap(texts)
         # A write that committed while this was read has bumped the generation: keep nothing then.
         if generation == self._generation and len(body) <= _MAX_CACHED_BYTES:
             self._cached[key] = (generation, body)
@@ -252,8 +280,8 @@ class Listings:
         params: Sequence[Any],
         limit: int,
         declared: Mapping[tuple[str, str], EntityStateTypeDescriptor],
-    ) -> list[str]:
-        """The text of each matching entity: the kept ones, and the others written by SQLite."""
+    ) -> list[tuple[int, str]]:
+        """Each matching entity's id and text: the kept ones, and the others written by SQLite."""
         tag, texts = id(layout), self._texts
         self._layouts.add(tag)
         order = f"FROM entities WHERE {where} ORDER BY id LIMIT ?"
@@ -265,32 +293,19 @@ class Listings:
         if ids and generation == self._generation:
             missing = [entity_id for entity_id in ids if (tag, entity_id) not in texts]
             if not missing:
-                return [texts[(tag, entity_id)] for entity_id in ids]
+                return [(entity_id, texts[(tag, entity_id)]) for entity_id in ids]
             if len(missing) * 2 <= len(ids):  # a few changed: write just those
                 wanted = "FROM entities WHERE id IN (SELECT value FROM json_each(?))"
                 rows = await self._select(layout, wanted, [json.dumps(missing)], declared)
                 if generation == self._generation:
                     self._keep(tag, rows)
-                    return [texts[(tag, entity_id)] for entity_id in ids]
+                    return [(entity_id, texts[(tag, entity_id)]) for entity_id in ids]
         # Most are new, or the entities changed while this read: one query writes them all.
         generation = self._generation
         rows = await self._select(layout, order, [*params, limit], declared)
         if generation == self._generation:
             self._keep(tag, rows)
-        return [text for _, text in rows]
-
-    async def _types_of(
-        self,
-        where: str,
-        params: Sequence[Any],
-        declared: Mapping[tuple[str, str], EntityStateTypeDescriptor],
-    ) -> dict[tuple[str, str], EntityStateTypeDescriptor]:
-        """The loaded types that entities matching ``where`` have (ignoring the limit)."""
-        rows = await self._db.conn.execute_fetchall(
-            f"SELECT DISTINCT domain, entity_type FROM entities WHERE {where}", params
-        )
-        present = ((str(row[0]), str(row[1])) for row in rows)
-        return {pair: declared[pair] for pair in sorted(present) if pair in declared}
+        return rows
 
     def _keep(self, tag: int, rows: Sequence[tuple[int, str]]) -> None:
         if len(self._texts) + len(rows) > _MAX_TEXTS:
@@ -306,15 +321,29 @@ class Listings:
         declared: Mapping[tuple[str, str], EntityStateTypeDescriptor],
     ) -> list[tuple[int, str]]:
         """``(id, text)`` of the entities ``source`` (``FROM … WHERE …``) names."""
-        if layout.types_listed:
-            sql, params = f"SELECT id, {layout.expression} {source}", list(params)
-        else:
-            parts, unknown = layout.declared_parts(declared)
-            sql = (
-                "WITH declared (d, k, part) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), "
-                "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)) "
-                f"SELECT id, {layout.expression} {source}"
-            )
-            params = [parts, unknown, *params]
-        rows = await self._db.conn.execute_fetchall(sql, params)
+        if isinstance(layout, Table):
+            return await self._table_rows(layout, source, params)
+        parts, unknown = layout.declared_parts(declared)
+        sql = (
+            "WITH declared (d, k, part) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), "
+            "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)) "
+            f"SELECT id, {layout.expression} {source}"
+        )
+        rows = await self._db.conn.execute_fetchall(sql, [parts, unknown, *params])
         return [(int(row[0]), str(row[1])) for row in rows]
+
+    async def _table_rows(
+        self, layout: Table, source: str, params: Sequence[Any]
+    ) -> list[tuple[int, str]]:
+        """A table's rows: SQLite writes all but the id and group number, which are written here."""
+        sql = f"SELECT id, entry_id, domain, entity_type, {layout.expression} {source}"
+        rows = await self._db.conn.execute_fetchall(sql, params)
+        groups, group_of, texts = self._groups, self._group_of, []
+        for entity_id, entry_id, domain, entity_type, rest in rows:
+            key = (entry_id, domain, entity_type)
+            number = groups.get(key)
+            if number is None:
+                number = groups[key] = len(groups)
+            group_of[entity_id] = number
+            texts.append((entity_id, f"[{entity_id},{number}{rest}"))
+        return texts

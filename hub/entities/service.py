@@ -379,7 +379,7 @@ class EntityService:
         """``list_entities``' entities as JSON text: a list of views, or ``layout``'s form."""
         found = self._where(domain, entry_ids, entity_type, device_id, visible, category)
         if found is None:
-            return layout.wrap((), {})
+            return layout.wrap(())
         where, params = found
         return await self._listings.listing(layout, where, params, limit, self.types.loaded())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from hub.api.state import ENTITIES
 from hub.api.websocket_entities import compact
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
-from hub.entities.listing import _TIME, TYPE_FIELDS, iso_millis, type_fields
+from hub.entities.listing import _TIME, FULL_KEYS, iso_millis
 from hub.integrations.entities import EntityStateRecord
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
 from tests.hub_client import HubClient
@@ -69,18 +70,25 @@ def without_created(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def as_views(table: dict[str, Any]) -> list[dict[str, Any]]:
-    """A table's rows as the views they stand for (but ``created_at``, which a table leaves out),
-    the declared fields looked up in its types."""
-    declared, nothing = TYPE_FIELDS, type_fields(None)
+    """A table's rows as the views they stand for (but ``created_at``, which a table leaves out):
+    what a group says looked up by its number, times from milliseconds."""
     found = []
     for row in table["entities"]:
         fields = dict(zip(table["columns"], row, strict=True))
-        kind = table["types"].get(fields["domain"], {}).get(fields["entity_type"], nothing)
-        assert set(kind) == set(declared)
-        view = {**fields, **kind}
-        found.append({key: view[key] for key in (*table["columns"][:11], *declared,
-                                                  *table["columns"][11:])})  # fmt: skip
+        group = table["groups"][str(fields.pop("group"))]
+        fields["updated_at"] = from_millis(fields.pop("updated_at_ms"))
+        fields["last_changed"] = from_millis(fields.pop("last_changed_ms"))
+        view = {**fields, **group}
+        found.append({key: view[key] for key in FULL_KEYS if key != "created_at"})
     return found
+
+
+def from_millis(millis: int) -> str:
+    seconds, fraction = divmod(millis, 1000)
+    return (
+        datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        + f".{fraction:03d}+00:00"
+    )
 
 
 async def test_the_listing_is_every_view_encoded_and_the_twins_agree(
@@ -110,7 +118,7 @@ async def test_the_listing_is_every_view_encoded_and_the_twins_agree(
     assert [entity["n"] for entity in filtered["a"].values()] == ["Meter", "Meter"]
     assert await ws_list(ws, 6, domain="nothing", form="views") == {"entities": []}
     empty = await ws_list(ws, 7, domain="nothing")
-    assert (empty["types"], empty["entities"]) == ({}, [])
+    assert (empty["groups"], empty["entities"]) == ({}, [])
     assert await ws_list(ws, 8, domain="nothing", form="compact") == {"a": {}}
     await ws.send_json({"id": 9, "type": "subscribe_entities"})
     assert (await ws.receive_json(timeout=5))["success"]
@@ -160,15 +168,16 @@ async def test_a_kept_listing_never_outlives_a_write(
     assert removed.status == 200
     remaining = await ws_list(ws, 14, form="views")
     assert {v["domain"] for v in remaining["entities"]} == {"odd_shared"}
-    # The table's types are those of its entities: the removed entry's are gone with them.
-    assert list((await ws_list(ws, 16))["types"]) == ["odd_shared"]
+    # The table's groups are those of its entities: the removed entry's are gone with them.
+    groups = (await ws_list(ws, 16))["groups"].values()
+    assert {group["domain"] for group in groups} == {"odd_shared"}
     await ws.close()
 
 
 async def test_a_kept_listing_is_only_for_who_may_see_it(
     tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
-    hub, _, _ = await start(tmp_path, aiohttp_client)
+    hub, token, _ = await start(tmp_path, aiohttp_client)
     status, owners = await hub.get("/api/entities")
     assert status == 200
     assert len(owners["entities"]) == 20
@@ -176,6 +185,18 @@ async def test_a_kept_listing_is_only_for_who_may_see_it(
     status, theirs = await hub.get("/api/entities", headers=member)
     assert status == 200
     assert {v["domain"] for v in theirs["entities"]} == {"odd_shared"}
+    # The owner's table, kept, names groups the member may not see; the member's names none.
+    owner_ws = await socket(hub, token)
+    assert {g["domain"] for g in (await ws_list(owner_ws, 1))["groups"].values()} == {
+        "odd_values",
+        "odd_shared",
+    }
+    ws = await socket(hub, member["Authorization"].removeprefix("Bearer "))
+    table = await ws_list(ws, 1)
+    assert {g["domain"] for g in table["groups"].values()} == {"odd_shared"}
+    assert as_views(table) == [without_created(v) for v in theirs["entities"]]
+    await ws.close()
+    await owner_ws.close()
 
 
 def test_sqlite_writes_a_timestamp_as_the_views_do() -> None:
