@@ -186,7 +186,7 @@ class Connection:
         self.entities: dict[int, EntityStream] = {}
         self.closer: asyncio.Task[None] | None = None
         self._fanout = fanout
-        self._outbox = Outbox(ws, fanout.queue_bytes, request.transport)
+        self._outbox = Outbox(ws, fanout.queue_bytes)
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_id = 0
 

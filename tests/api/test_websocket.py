@@ -22,7 +22,6 @@ from pytest_aiohttp import AiohttpClient
 
 from hub.api.state import AUTH, BUS, CONFIG_ENTRIES, ENTITIES
 from hub.api.websocket import WEBSOCKETS, Fanout
-from hub.api.websocket_outbox import frame_header as outbox_header
 from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
 from hub.core.bus import EventType
@@ -404,8 +403,7 @@ async def test_small_and_large_messages_keep_their_order_whichever_way_they_go_o
 async def test_events_written_at_once_parse_on_either_side_of_the_64_kib_frame_form(
     site: Site,
 ) -> None:
-    # A message put while nothing waits gets its frame header from the hub, not from aiohttp;
-    # an event is too long for the 7-bit form, so the 16- and 64-bit ones are checked here.
+    # Events on either side of the frame's 16- and 64-bit length forms arrive whole and in order.
     sock = await site.connect(site.owner_token)
     await sock.result("subscribe_events", event_type="test.big")
     site.app[BUS].fire(BIG, {"n": -1, "pad": ""})
@@ -416,20 +414,6 @@ async def test_events_written_at_once_parse_on_either_side_of_the_64_kib_frame_f
         message = await sock.receive()
         assert message["event"]["data"] == {"n": size, "pad": pad}
     assert await sock.call("ping") == {"id": sock.next_id, "type": "pong"}
-
-
-@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536, 2**20])
-def test_a_frame_header_says_its_length_in_the_shortest_form(size: int) -> None:
-    header = outbox_header(size)
-    assert header[0] == 0x81  # final, text, unmasked
-    if size < 126:
-        assert header[1:] == bytes([size])
-    elif size < 65_536:
-        assert (header[1], len(header)) == (126, 4)
-        assert int.from_bytes(header[2:], "big") == size
-    else:
-        assert (header[1], len(header)) == (127, 10)
-        assert int.from_bytes(header[2:], "big") == size
 
 
 async def test_a_person_never_sees_another_persons_user_entries(site: Site) -> None:
