@@ -166,6 +166,27 @@ async def served(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+OWNER: dict[str, str] = {"username": "owner", "password": "a long passphrase 1"}
+
+
+async def add_webhook(session: aiohttp.ClientSession, base: str) -> tuple[str, dict[str, str]]:
+    """Onboard ``OWNER`` and add a webhook entry: its URL with the token, and the owner's headers."""
+    async with session.post(f"{base}/api/onboarding", json=OWNER) as resp:
+        headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+    async with session.post(
+        f"{base}/api/config-flows", json={"domain": "webhook"}, headers=headers
+    ) as resp:
+        flow = (await resp.json())["flow_id"]
+    async with session.post(
+        f"{base}/api/config-flows/{flow}", json={"user_input": {"name": "s"}}, headers=headers
+    ) as resp:
+        entry_id = (await resp.json())["entry_id"]
+    async with session.get(
+        f"{base}/api/config-entries/{entry_id}/webhook", headers=headers
+    ) as resp:
+        return base + str((await resp.json())["path"]), headers
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of ``pid`` in KiB, from ``/proc/<pid>/status``."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

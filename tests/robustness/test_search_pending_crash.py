@@ -9,27 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.robustness.support_live_hub import hub_process
-
-OWNER = {"username": "owner", "password": "a long passphrase 1"}
-
-
-async def add_webhook(session: aiohttp.ClientSession, base: str) -> tuple[str, dict[str, str]]:
-    """Onboard an owner and add a webhook entry; its URL with the token, and the owner's headers."""
-    async with session.post(f"{base}/api/onboarding", json=OWNER) as resp:
-        headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
-    async with session.post(
-        f"{base}/api/config-flows", json={"domain": "webhook"}, headers=headers
-    ) as resp:
-        flow = (await resp.json())["flow_id"]
-    async with session.post(
-        f"{base}/api/config-flows/{flow}", json={"user_input": {"name": "s"}}, headers=headers
-    ) as resp:
-        entry_id = (await resp.json())["entry_id"]
-    async with session.get(
-        f"{base}/api/config-entries/{entry_id}/webhook", headers=headers
-    ) as resp:
-        return base + str((await resp.json())["path"]), headers
+from tests.robustness.support_live_hub import OWNER, add_webhook, hub_process
 
 
 async def post(session: aiohttp.ClientSession, url: str, *entities: dict[str, Any]) -> None:

@@ -10,35 +10,16 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.robustness.support_live_hub import hub_process
+from tests.robustness.support_live_hub import add_webhook, hub_process
 
 SENDERS = 20
 RATES = {"HUB__HTTP__WEBHOOK_RATE_PER_SECOND": "1000000", "HUB__HTTP__WEBHOOK_BURST": "1000000"}
 
 
-async def webhook_url(session: aiohttp.ClientSession, base: str) -> str:
-    """Onboard an owner, add a webhook entry, and return its URL with the token."""
-    owner = {"username": "owner", "password": "a long passphrase 1"}
-    async with session.post(f"{base}/api/onboarding", json=owner) as resp:
-        headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
-    async with session.post(
-        f"{base}/api/config-flows", json={"domain": "webhook"}, headers=headers
-    ) as resp:
-        flow = (await resp.json())["flow_id"]
-    async with session.post(
-        f"{base}/api/config-flows/{flow}", json={"user_input": {"name": "s"}}, headers=headers
-    ) as resp:
-        entry_id = (await resp.json())["entry_id"]
-    async with session.get(
-        f"{base}/api/config-entries/{entry_id}/webhook", headers=headers
-    ) as resp:
-        return base + str((await resp.json())["path"])
-
-
 async def test_sigkill_amid_batched_webhooks_keeps_every_acknowledged_one(tmp_path: Path) -> None:
     acked: dict[str, int] = {}
     async with hub_process(tmp_path, RATES) as hub, aiohttp.ClientSession() as session:
-        url = await webhook_url(session, hub.url)
+        url, _ = await add_webhook(session, hub.url)
         killed, loaded = asyncio.Event(), asyncio.Event()
 
         async def sender(n: int) -> None:
