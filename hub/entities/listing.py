@@ -17,7 +17,8 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, TypeAlias
 
 from hub.core.database import Database
 from hub.integrations.entities import EntityStateTypeDescriptor
@@ -71,6 +72,7 @@ def iso_millis(timestamp: float) -> str:
     return f"{_utc(seconds)}.{fraction:03d}+00:00"
 
 
+@lru_cache(maxsize=256)  # an event's six timestamps mostly share a second; strftime is the cost
 def _utc(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -143,7 +145,7 @@ class Layout:
         return (opening + ",".join(members) + closing).encode()
 
 
-class Table(Layout):
+class Table:
     """A listing as a table: ``{"columns": [...], "groups": {...}, "entities": [[...], …]}``.
 
     Each entity is a list of its values in ``columns``' order, with no keys. What entities of one
@@ -157,9 +159,6 @@ class Table(Layout):
         """``columns`` start with ``id`` and ``group``; the rest are stored fields of a view or
         ``updated_at_ms`` / ``last_changed_ms``."""
         assert tuple(columns[:2]) == ("id", "group")
-        self.columns = tuple(columns)
-        self.keys = tuple((name, name) for name in columns)
-        self.keyed_by_id = False
         values = " || ',' || ".join(_TABLE_COLUMNS[name] for name in columns[2:])
         self.expression = f"',' || {values} || ']'"
         """The text of an entity after its id and group (``[id,group`` is written in Python)."""
@@ -206,6 +205,9 @@ TABLE_COLUMNS: Final = (
 TABLE: Final = Table(TABLE_COLUMNS)
 """``entities/list``'s default form."""
 
+Form: TypeAlias = Layout | Table
+"""How a listing spells its entities: objects (``Layout``) or a table."""
+
 
 class Listings:
     """Entity listings as JSON text: each entity's text kept until it changes, and each whole
@@ -241,7 +243,7 @@ class Listings:
 
     async def listing(
         self,
-        layout: Layout,
+        layout: Form,
         where: str,
         params: Sequence[Any],
         limit: int,
@@ -275,7 +277,7 @@ class Listings:
 
     async def _texts_of(
         self,
-        layout: Layout,
+        layout: Form,
         where: str,
         params: Sequence[Any],
         limit: int,
@@ -315,7 +317,7 @@ class Listings:
 
     async def _select(
         self,
-        layout: Layout,
+        layout: Form,
         source: str,
         params: Sequence[Any],
         declared: Mapping[tuple[str, str], EntityStateTypeDescriptor],

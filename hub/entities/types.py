@@ -97,17 +97,4 @@ class EntityTypes:
         }
 
 
-_SECONDS: dict[int, str] = {}
-"""``iso_millis``' text up to the whole second, by second: a change's event holds six timestamps,
-most of them in the same few seconds, and formatting a date is most of a view's cost."""
-
-
-def _iso(timestamp: float) -> str:
-    """``iso_millis(timestamp)`` (the listings' SQL writes the same text), its date formatted once."""
-    seconds, fraction = divmod(int(timestamp * 1000), 1000)
-    prefix = _SECONDS.get(seconds)
-    if prefix is None:
-        if len(_SECONDS) >= 256:
-            _SECONDS.clear()
-        prefix = _SECONDS[seconds] = iso_millis(timestamp)[: -len(".000+00:00")]
-    return f"{prefix}.{fraction:03d}+00:00"
+_iso = iso_millis  # the listings' SQL writes the same text
