@@ -15,7 +15,7 @@ from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
-from hub.entities.listing import FULL, Layout
+from hub.entities.listing import FULL, Form
 from hub.entities.query import CATEGORIES
 from hub.entities.sync import SyncCooldownError
 
@@ -90,7 +90,7 @@ def _entity_id(request: web.Request) -> int:
 
 
 async def entity_list(
-    app: web.Application, principal: Principal, filters: EntityFilters, layout: Layout = FULL
+    app: web.Application, principal: Principal, filters: EntityFilters, layout: Form = FULL
 ) -> bytes:
     """The entities ``principal`` may see, filtered, as JSON text: a list of their views, or
     ``layout``'s form (``GET /api/entities`` and ``entities/list``)."""

@@ -17,7 +17,7 @@ from hub.core.database import Database
 from hub.core.disk import DiskFaultError
 from hub.core.errors import ENTITY_NOT_FOUND, NotFoundError
 from hub.entities import search_index
-from hub.entities.listing import FULL, Layout, Listings
+from hub.entities.listing import FULL, Form, Listings
 from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
@@ -374,7 +374,7 @@ class EntityService:
         visible: bool | None = None,
         category: str | None = None,
         limit: int = 10_000,
-        layout: Layout = FULL,
+        layout: Form = FULL,
     ) -> bytes:
         """``list_entities``' entities as JSON text: a list of views, or ``layout``'s form."""
         found = self._where(domain, entry_ids, entity_type, device_id, visible, category)
