@@ -12,6 +12,7 @@ from hub.core.disk import DiskFaultError
 from hub.core.errors import BadRequestError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.contributions import event_types, relation_types
+from hub.integrations.manifest import IntegrationManifest
 from hub.integrations.registry import IntegrationRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,62 +72,36 @@ def sync_rows(
     synced = dict(rows)
     seen: set[str] = set()
     loaded, skipped, pending = registry.resolved()
-    loaded_domains = {item.domain for item in loaded}
-    observed: Iterable[tuple[str, str, str, Status, str | None]] = [
+    # Status None: not imported yet. Loaded and pending domains come first, so a duplicate folder
+    # of one (skipped) does not demote it.
+    observed: Iterable[tuple[str, IntegrationManifest, Status | None, str | None]] = [
+        *((item.domain, item.manifest, "loaded", None) for item in loaded),
+        *((candidate.domain, candidate.manifest, None, None) for candidate in pending),
         *(
-            (item.domain, item.manifest.name, item.manifest.version, "loaded", None)
-            for item in loaded
-        ),
-        *(
-            (s.domain, s.manifest.name, s.manifest.version, "failed", f"{s.reason}: {s.message}")
+            (s.domain, s.manifest, "failed", f"{s.reason}: {s.message}")
             for s in skipped
-            if s.domain is not None and s.manifest is not None and s.domain not in loaded_domains
+            if s.domain is not None and s.manifest is not None
         ),
     ]
     declared = {
         item.domain: (tuple(event_types(item)), tuple(relation_types(item))) for item in loaded
     }
-    for domain, name, version, status, reason in observed:
+    for domain, manifest, status, reason in observed:
         if domain in seen:
-            continue  # a duplicate folder of a loaded domain does not demote it
+            continue
         seen.add(domain)
-        events, relations = declared.get(domain, ((), ()))
-        old = synced.get(domain)
-        if old is None:
-            synced[domain] = CatalogRow(
-                domain, name, version, status, reason, True, SCOPES, now, now, events, relations
-            )
-        else:
-            synced[domain] = replace(
-                old,
-                name=name,
-                version=version,
-                status=status,
-                reason=reason,
-                last_seen=now,
-                event_types=events,
-                relation_types=relations,
-            )
-    for candidate in pending:
-        seen.add(candidate.domain)
-        manifest, old = candidate.manifest, synced.get(candidate.domain)
-        if old is None:
-            old = CatalogRow(
-                candidate.domain,
-                manifest.name,
-                manifest.version,
-                "loaded",
-                None,
-                True,
-                SCOPES,
-                now,
-                now,
-            )
-        elif old.status == "not_found":
-            old = replace(old, status="loaded")
-        synced[candidate.domain] = replace(
-            old, name=manifest.name, version=manifest.version, last_seen=now
+        old = synced.get(domain) or CatalogRow(
+            domain, manifest.name, manifest.version, "loaded", None, True, SCOPES, now, now
         )
+        row = replace(old, name=manifest.name, version=manifest.version, last_seen=now)
+        if status is not None:  # imported: its outcome and what it declares
+            events, relations = declared.get(domain, ((), ()))
+            row = replace(
+                row, status=status, reason=reason, event_types=events, relation_types=relations
+            )
+        elif row.status == "not_found":
+            row = replace(row, status="loaded")
+        synced[domain] = row
     for domain, row in rows.items():
         if domain not in seen and row.status != "not_found":
             synced[domain] = replace(row, status="not_found", reason=None)

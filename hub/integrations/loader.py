@@ -109,10 +109,12 @@ def discover(
     start = time.perf_counter()
     result = scan(bundled_dir, external_dirs, allow_external=allow_external)
     pending, result.pending = result.pending, []
+    loaded: set[str] = set()
     for candidate in pending:
-        outcome = load(candidate, {item.domain for item in result.loaded})
+        outcome = load(candidate, loaded)
         if isinstance(outcome, LoadedIntegration):
             result.loaded.append(outcome)
+            loaded.add(outcome.domain)
         else:
             result.skipped.append(outcome)
     result.seconds = time.perf_counter() - start
@@ -217,10 +219,10 @@ def load(candidate: Candidate, loaded: Collection[str]) -> LoadedIntegration | S
         )
     integration = getattr(module, "INTEGRATION", None)
     problem = _problem(module, integration, manifest)
-    if problem is not None or not isinstance(integration, Integration):
+    if problem is not None:
         _unimport(manifest.domain)
-        reason, message = problem or (SkipReason.INTEGRATION_INVALID, "not an Integration")
-        return _skipped(candidate, reason, message)
+        return _skipped(candidate, *problem)
+    assert isinstance(integration, Integration)  # ``_problem`` refused anything else
     flow_cls = _flow_class(module, integration)
     integration.manifest = manifest
     integration.config_flow_cls = flow_cls

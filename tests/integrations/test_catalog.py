@@ -11,7 +11,7 @@ import pytest
 from hub.core.errors import BadRequestError, NotFoundError, StorageError
 from hub.core.storage import StorageManager
 from hub.integrations.catalog import CATALOG_KEY, IntegrationCatalog
-from hub.integrations.loader import discover
+from hub.integrations.loader import discover, scan
 from hub.integrations.registry import IntegrationRegistry
 from tests.integrations.helpers import make_integration
 
@@ -73,6 +73,21 @@ async def test_a_domain_that_fails_to_load_is_listed_with_its_reason(tmp_path: P
     assert row.status == "failed"
     assert row.reason is not None
     assert "driver missing" in row.reason
+
+
+async def test_a_duplicate_folder_never_marks_a_domain_not_yet_imported_as_failed(
+    tmp_path: Path,
+) -> None:
+    bundled, extra = tmp_path / "integrations", tmp_path / "extra"
+    make_integration(bundled, "porch", version="1.0.0")
+    make_integration(extra, "porch", version="9.9.9")  # loses to the bundled folder
+    catalog = await open_catalog(tmp_path / "config")
+    registry = IntegrationRegistry(scan(bundled, [extra], allow_external=True))
+    await catalog.sync(registry)
+    row = catalog.get("porch")
+    assert row is not None
+    assert (row.status, row.version) == ("loaded", "1.0.0")
+    assert not registry.complete, "nothing was imported to find that out"
 
 
 async def test_admin_settings_are_validated(tmp_path: Path) -> None:
