@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import entry_for, principal_of, require_admin
 from hub.api.request import language_of, read_json
-from hub.api.state import CONFIG_ENTRIES, FLOW_MANAGER, REGISTRY, TRANSLATIONS
+from hub.api.state import CATALOG, CONFIG_ENTRIES, FLOW_MANAGER, REGISTRY, TRANSLATIONS
 from hub.integrations.config_flow import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from hub.integrations.flow_manager import FlowOutcome
 from hub.integrations.flow_serializer import serialize_flow_result
@@ -22,7 +22,8 @@ class StartFlow(BaseModel):
 
     domain: str = Field(min_length=1, max_length=64)
     scope: Literal["user", "global"] | None = None
-    """Default: global for an admin, the caller's own for anyone else."""
+    """Default: the caller's own for anyone but an admin; for an admin the manifest's
+    ``default_scope``, else global."""
     language: str | None = None
 
 
@@ -70,7 +71,7 @@ async def start_flow(request: web.Request) -> web.Response:
     """Begin adding an integration."""
     body = await read_json(request, StartFlow)
     principal = principal_of(request)
-    scope = body.scope or ("global" if principal.is_admin else "user")
+    scope = body.scope or _default_scope(request.app, body.domain, is_admin=principal.is_admin)
     if scope == "global":
         require_admin(principal)
     language = language_of(request, request.app[TRANSLATIONS], body.domain, body.language)
@@ -82,6 +83,19 @@ async def start_flow(request: web.Request) -> web.Response:
         by=principal.person_id,
     )
     return serialize(request, outcome)
+
+
+def _default_scope(app: web.Application, domain: str, *, is_admin: bool) -> str:
+    """The manifest's ``default_scope`` for an admin; anyone else only ever adds their own."""
+    if not is_admin:
+        return "user"
+    loaded = app[REGISTRY].get(domain)
+    row = app[CATALOG].get(domain)
+    preferred = loaded.manifest.default_scope if loaded is not None else None
+    # A personal default the admin has disallowed for this integration gives way to global.
+    if preferred == "user" and (row is None or "user" in row.allowed_scopes):
+        return "user"
+    return "global"
 
 
 async def advance_flow(request: web.Request) -> web.Response:

@@ -9,15 +9,24 @@ from hub.integrations.integration import Integration
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """Whether an integration's entries take webhooks, report health, and pull on a schedule."""
+    """Whether an integration's entries take webhooks, report health, pull on a schedule, read
+    messages into the inbox, and listen for them in real time."""
 
     webhooks: bool
     health: bool
     pulls: bool
+    messages: bool = False
+    listens: bool = False
 
     def to_json(self) -> dict[str, bool]:
         """As ``GET /api/integrations`` shows it."""
-        return {"webhooks": self.webhooks, "health": self.health, "pulls": self.pulls}
+        return {
+            "webhooks": self.webhooks,
+            "health": self.health,
+            "pulls": self.pulls,
+            "messages": self.messages,
+            "listens": self.listens,
+        }
 
 
 def features(integration: Integration) -> Features:
@@ -29,4 +38,7 @@ def features(integration: Integration) -> Features:
         # Pulling also needs entity types to pull; the scheduler asks this same rule.
         pulls=kind.async_sync_entities is not Integration.async_sync_entities
         and bool(integration.entity_types()),
+        messages=kind.message_reader_provider is not Integration.message_reader_provider
+        and any(descriptor.message for descriptor in integration.entity_types().values()),
+        listens=kind.message_listener_provider is not Integration.message_listener_provider,
     )

@@ -276,6 +276,9 @@ class IntegrationManifest(_Strict):
     integration_type: Literal["tool", "service", "knowledge"] = "tool"
     config_flow: bool = False
     single_instance: bool = True
+    default_scope: Literal["user", "global"] | None = None
+    """Whose entry an admin's flow started without a scope makes: ``user`` (their own, e.g. a
+    mailbox) or ``global`` (the household's, also when unset). Anyone else's is always their own."""
     trust_tier: Literal["trusted", "untrusted"] = "trusted"
     iot_class: Literal[
         "local_in_process", "local_polling", "local_push", "cloud_polling", "cloud_push"

@@ -65,6 +65,7 @@ def _item(
         "quality_scale": manifest.get("quality_scale"),
         "config_flow": manifest.get("config_flow"),
         "single_instance": manifest.get("single_instance"),
+        "default_scope": manifest.get("default_scope"),
         "status": status,
         "reason": reason,
         "enabled": True if row is None else row.enabled,

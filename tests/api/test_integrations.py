@@ -75,6 +75,7 @@ async def test_a_vanished_integration_is_listed_as_not_found(
             "quality_scale": None,
             "config_flow": None,
             "single_instance": None,
+            "default_scope": None,
             "status": "not_found",
             "reason": None,
             "enabled": True,
@@ -106,8 +107,20 @@ async def test_the_catalog_speaks_the_persons_language_and_shows_what_is_set_up(
     helpers = by_domain["helpers"]
     assert helpers["name"] == "Helpers"
     assert helpers["description"].startswith("Toggles, numbers and buttons")
-    assert helpers["features"] == {"webhooks": False, "health": False, "pulls": False}
-    assert by_domain["openproject"]["features"] == {"webhooks": True, "health": True, "pulls": True}
+    assert helpers["features"] == {
+        "webhooks": False,
+        "health": False,
+        "pulls": False,
+        "messages": False,
+        "listens": False,
+    }
+    assert by_domain["openproject"]["features"] == {
+        "webhooks": True,
+        "health": True,
+        "pulls": True,
+        "messages": False,
+        "listens": False,
+    }
     assert by_domain["webhook"]["features"]["webhooks"] is True
     assert by_domain["system_monitor"]["entries"] == [
         {"entry_id": monitor_entry, "title": "System Monitor", "scope": "global"}

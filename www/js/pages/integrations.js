@@ -25,10 +25,10 @@ export async function render(root, ctx) {
     list,
   );
 
-  async function add(item) {
+  async function add(item, scope = addScope(item, ctx)) {
     // Only the dialog needs the wizard: it is loaded on the first "Add", not with the page.
     const { openFlow } = await import("../components/flow-form.js");
-    wizard = openFlow(ctx, (signal) => ctx.api.post("/api/config-flows", startBody(item, ctx), { signal }), {
+    wizard = openFlow(ctx, (signal) => ctx.api.post("/api/config-flows", startBody(item, ctx, scope), { signal }), {
       title: item.name,
       onDone: () => ctx.navigate("entries"),
     });
@@ -55,14 +55,22 @@ export async function render(root, ctx) {
 }
 
 function addScope(item, ctx) {
-  // An admin adds global entries unless the catalog only allows personal ones.
+  // An admin adds global entries unless the integration is personal by default (a mailbox)
+  // or the catalog only allows personal ones.
   const scopes = item.allowed_scopes || ["user", "global"];
-  return ctx.person?.is_admin && scopes.includes("global") ? "global" : "user";
+  if (!ctx.person?.is_admin || !scopes.includes("global")) return "user";
+  return item.default_scope === "user" && scopes.includes("user") ? "user" : "global";
 }
 
-function startBody(item, ctx) {
+/** For an admin, a personal-by-default integration can still be added for the household. */
+function offersHousehold(item, ctx) {
+  const scopes = item.allowed_scopes || ["user", "global"];
+  return Boolean(ctx.person?.is_admin) && addScope(item, ctx) === "user" && scopes.includes("global");
+}
+
+function startBody(item, ctx, scope) {
   const body = { domain: item.domain, language: ctx.lang };
-  if (ctx.person?.is_admin && addScope(item, ctx) === "user") body.scope = "user";
+  if (ctx.person?.is_admin) body.scope = scope;
   return body;
 }
 
@@ -89,6 +97,13 @@ function card(item, ctx, add) {
       "aria-label": t("wizard.add_named", { name: item.name }),
       onclick: () => add(item),
     }, t("wizard.add"));
+  const household = offersHousehold(item, ctx) && item.status === "loaded" && item.enabled
+    ? h("button", {
+      type: "button",
+      "aria-label": t("wizard.add_household_named", { name: item.name }),
+      onclick: () => add(item, "global"),
+    }, t("wizard.add_household"))
+    : null;
   return h("li", {},
     h("article", { class: "card catalog-item", "aria-labelledby": headingId, dataset: { domain: item.domain } },
       h("div", { class: "catalog-head" },
@@ -108,7 +123,7 @@ function card(item, ctx, add) {
         ? h("p", { class: "muted" }, t("wizard.missing_requirements", { list: item.missing_requirements.join(", ") }))
         : null,
       ctx.person?.is_admin ? facts(item, t) : null,
-      h("div", { class: "actions" }, action)));
+      h("div", { class: "actions" }, action, household)));
 }
 
 /** The integration's own icon when it ships one, else its initial on a colour of its own. */
