@@ -1,0 +1,1 @@
+"""Tests of the bundled email integration against real IMAP and SMTP servers."""
