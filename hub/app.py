@@ -15,18 +15,23 @@ from hub.agent.conversations import Conversations
 from hub.agent.lazy import LazyChat
 from hub.agent.preferences import Preferences
 from hub.agent.schema import AGENT_MIGRATIONS
+from hub.agent.triage_model import TriageModel
 from hub.api import agent as agent_api
 from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
+from hub.api import contacts as contacts_api
+from hub.api import drafts as drafts_api
 from hub.api import entities as entities_api
 from hub.api import entity_types as entity_types_api
 from hub.api import history as history_api
+from hub.api import inbox as inbox_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
 from hub.api import models as models_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
+from hub.api import triage_rules as triage_rules_api
 from hub.api import webhooks as webhooks_api
 from hub.api import websocket as websocket_api
 from hub.api.access import EVENT_AUDIENCE, EventAudience
@@ -41,6 +46,7 @@ from hub.api.state import (
     BUS,
     CATALOG,
     CHAT,
+    COMMS,
     CONFIG,
     CONFIG_DIR,
     CONFIG_ENTRIES,
@@ -62,6 +68,8 @@ from hub.api.state import (
 )
 from hub.auth.removal import PersonRemoval
 from hub.auth.service import AuthService
+from hub.comms.schema import COMMS_MIGRATIONS
+from hub.comms.service import Comms
 from hub.config import HubConfig
 from hub.core.bus import EVENT_HUB_STOPPING, EventBus
 from hub.core.crypto import Keyring
@@ -126,6 +134,7 @@ def create_app(
             *EVENT_LOG_MIGRATIONS,
             *REPLAY_MIGRATIONS,
             *COMPACT_MIGRATIONS,
+            *COMMS_MIGRATIONS,
         ],
     )
     app[BUS] = EventBus()
@@ -169,6 +178,19 @@ def create_app(
         config.scheduler,
     )
     app[SYNC].attach()
+    app[CHAT] = LazyChat(lambda: _build_chat(app, env))
+    app[COMMS] = Comms(
+        app[DATABASE],
+        app[BUS],
+        app[STORAGE],
+        app[CONFIG_ENTRIES],
+        app[REGISTRY],
+        app[ENTITIES],
+        app[SCHEDULER],
+        config,
+        TriageModel(app[CHAT], app[REGISTRY], app[STORAGE], config.models).ask,
+    )
+    app[COMMS].attach()
     app[SURFACES] = Surfaces(app[STORAGE])
     entries = app[CONFIG_ENTRIES]
     entries.after_setup.append(app[SURFACES].project)
@@ -176,14 +198,19 @@ def create_app(
     app[AGENTS] = Agents(app[STORAGE])
     entries.after_setup.append(app[AGENTS].project)
     entries.on_remove.append(lambda entry: app[AGENTS].withdraw(entry, entries.entries()))
-    app[CHAT] = LazyChat(lambda: _build_chat(app, env))
     # Built now (no I/O) so removing a person can drop their preferences without the agent.
     app[PREFERENCES] = Preferences(
         app[STORAGE], is_admin=lambda person_id: _is_admin(app, person_id)
     )
     app[PEOPLE] = PersonRemoval(app[AUTH], entries)
     app[PEOPLE].forget.extend(
-        [app[SURFACES].forget_person, app[AGENTS].forget_person, lambda pid: _forget(app, pid)]
+        [
+            app[SURFACES].forget_person,
+            app[AGENTS].forget_person,
+            app[COMMS].contacts.forget_person,
+            app[COMMS].rules.forget_person,
+            lambda pid: _forget(app, pid),
+        ]
     )
 
     app.cleanup_ctx.extend(
@@ -195,6 +222,7 @@ def create_app(
             _phase("bus", _bus),
             _phase("event_log", _event_log),
             _phase("entities", _entities),
+            _phase("comms", _comms),
             _phase("integrations", _integrations),
             _phase("entries", _entries),
             _phase("scheduler", _scheduler),
@@ -211,6 +239,10 @@ def create_app(
     entity_types_api.register(app)
     webhooks_api.register(app)
     history_api.register(app)
+    inbox_api.register(app)
+    triage_rules_api.register(app)
+    drafts_api.register(app)
+    contacts_api.register(app)
     surfaces_api.register(app)
     models_api.register(app)
     agent_api.register(app)
@@ -277,6 +309,13 @@ async def _entities(app: web.Application) -> AsyncIterator[None]:
     service.start()
     yield
     await service.stop()
+
+
+async def _comms(app: web.Application) -> AsyncIterator[None]:
+    comms = app[COMMS]
+    await comms.start()
+    yield
+    await comms.stop()
 
 
 async def _integrations(app: web.Application) -> AsyncIterator[None]:
@@ -350,7 +389,7 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
         app[REGISTRY],
         app[CATALOG],
         app[AGENTS],
-        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY]),
+        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY], app[COMMS].drafts),
     )
     models = ModelRegistry(
         app[STORAGE],

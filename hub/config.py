@@ -176,6 +176,23 @@ class AgentConfig(_Section):
     """How many earlier turns of a conversation go to the model with each new message."""
 
 
+class CommsConfig(_Section):
+    """Message ingestion and the listeners that watch each account."""
+
+    ingest_batch: int = Field(default=200, ge=1, le=5_000)
+    """Messages asked of a reader at once; a pull asks again while a batch comes back full."""
+    ingest_max_batches: int = Field(default=500, ge=1, le=100_000)
+    trigger_debounce_seconds: float = Field(default=0.05, ge=0, le=60)
+    """A listener's burst of "something arrived" becomes one pull after this quiet time."""
+    listener_watchdog_seconds: float = Field(default=900.0, ge=1, le=86_400)
+    """A listener with no sign of life for this long is restarted."""
+    listener_backoff_seconds: float = Field(default=1.0, gt=0, le=3600)
+    """The first wait before restarting a listener that failed; it doubles, with jitter."""
+    listener_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    listener_stop_seconds: float = Field(default=1.5, gt=0, le=30)
+    """How long a stopping listener may take to return before it is cancelled."""
+
+
 class HubConfig(_Section):
     """The whole of ``configuration.yaml``."""
 
@@ -187,6 +204,7 @@ class HubConfig(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     models: tuple[ModelConfig, ...] = ()
     agent: AgentConfig = AgentConfig()
+    comms: CommsConfig = CommsConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:

@@ -48,6 +48,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
         "bus",
         "event_log",
         "entities",
+        "comms",
         "integrations",
         "entries",
         "scheduler",

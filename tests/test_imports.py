@@ -16,6 +16,7 @@ ALLOWED = {
     "core": {"hub", "hub.core"},
     "integrations": {"hub", "hub.core", "hub.integrations"},
     "entities": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities"},
+    "comms": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.comms"},
     "agent": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.agent"},
     "auth": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.auth"},
     "api": {

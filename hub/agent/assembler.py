@@ -22,6 +22,7 @@ from hub.agent.capabilities import (
     precedence,
     resolve_providers,
 )
+from hub.agent.comms_tools import comms_toolset
 from hub.agent.delegation import RunToolset, delegation_toolset, offered
 from hub.agent.deps import RunDeps
 from hub.agent.governance import effective_required_tier, refusal, tier_ok
@@ -29,6 +30,7 @@ from hub.agent.hub_tools import HubServices, hub_toolset
 from hub.agent.policy import GatedToolset, apply_untrusted_gate
 from hub.core.errors import IntegrationError
 from hub.integrations.agents import Agents, DelegateAgent
+from hub.integrations.capabilities import MESSAGE_SENDER
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entry import ConfigEntry, EntryState, owned_by, visible_to
@@ -213,6 +215,14 @@ class ToolsetAssembler:
             self._builtin("hub"),
             for_slots(self._builtin("capabilities"), providers.filled()),
         ]
+        if self._services.drafting is not None and any(
+            c.entry.state is EntryState.LOADED
+            and MESSAGE_SENDER in c.manifest.provides
+            and (scope.selection is None or c.entry.domain in scope.selection)
+            for c in cleared
+        ):
+            # Drafting tools only where a channel of the run can send what a person approves.
+            builtin.append(self._builtin("comms"))
         agents = offered(
             self._agents.visible(scope.person_id),
             domains=selected_domains,
@@ -265,7 +275,10 @@ class ToolsetAssembler:
         """The hub's own toolsets, built on first use and shared by every run (they read deps)."""
         toolset = self._toolsets.get(name)
         if toolset is None:
-            toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
+            if name == "comms" and self._services.drafting is not None:
+                toolset = comms_toolset(self._services.drafting)
+            else:
+                toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
             self._toolsets[name] = toolset
         return toolset
 

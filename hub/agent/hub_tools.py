@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hub.agent.comms_tools import Drafting
 from hub.agent.deps import context_tool
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
@@ -36,6 +37,8 @@ class HubServices:
     history: History
     entries: ConfigEntries
     registry: IntegrationRegistry
+    drafting: Drafting | None = None
+    """The inbox's drafts, for ``draft_reply`` / ``draft_message``; ``None``: no such tools."""
 
 
 def hub_toolset(services: HubServices) -> Any:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from hub.api.access import entity_for, entry_for, principal_of, require_admin, visible_entry_ids
 from hub.api.errors import respond
 from hub.api.request import read_json, read_query
-from hub.api.state import CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
+from hub.api.state import COMMS, CONFIG_ENTRIES, ENTITIES, REGISTRY, SCHEDULER, SYNC
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.entities.actions import call_action
@@ -167,6 +167,10 @@ async def sync_entry(request: web.Request) -> web.Response:
     entry_id = entry_for(
         request.app, principal, request.match_info["entry_id"], manage=False
     ).entry_id
+    ingest = request.app[COMMS].ingest
+    if ingest.pulls(entry_id) and not request.app[SYNC].pulls(entry_id):
+        # A message account's sync is a pull of its new messages.
+        return web.json_response({"entry_id": entry_id, "sync": await ingest.pull(entry_id)})
     try:
         # Admins are trusted with the household's credentials (they set them up) and may need
         # to sync again at once while fixing an entry; everyone else waits out the cooldown.

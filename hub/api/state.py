@@ -12,6 +12,7 @@ from hub.agent.lazy import LazyChat
 from hub.agent.preferences import Preferences
 from hub.auth.removal import PersonRemoval
 from hub.auth.service import AuthService
+from hub.comms.service import Comms
 from hub.config import HubConfig
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
@@ -42,6 +43,7 @@ SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 REGISTRY: Final = web.AppKey("registry", IntegrationRegistry)
 CATALOG: Final = web.AppKey("catalog", IntegrationCatalog)
 CONFIG_ENTRIES: Final = web.AppKey("config_entries", ConfigEntries)
+COMMS: Final = web.AppKey("comms", Comms)
 FLOW_MANAGER: Final = web.AppKey("flow_manager", FlowManager)
 TRANSLATIONS: Final = web.AppKey("translations", Translations)
 ENTITIES: Final = web.AppKey("entities", EntityService)

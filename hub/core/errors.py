@@ -93,6 +93,15 @@ ENTRY_NOT_READY: Final = "entry_not_ready"
 INTEGRATION_TIMEOUT: Final = "integration_timeout"
 UPSTREAM_TIMEOUT: Final = "upstream_timeout"
 INTEGRATION_FAILED: Final = "integration_failed"
+MESSAGE_NOT_FOUND: Final = "message_not_found"
+BAD_CURSOR: Final = "bad_cursor"
+DRAFT_NOT_FOUND: Final = "draft_not_found"
+DRAFT_CONFLICT: Final = "draft_conflict"
+DRAFT_RESEND_UNCONFIRMED: Final = "draft_resend_unconfirmed"
+DRAFT_INVALID: Final = "draft_invalid"
+HEADER_INJECTION: Final = "header_injection"
+CONTACT_NOT_FOUND: Final = "contact_not_found"
+CONTACT_CONFLICT: Final = "contact_conflict"
 
 
 def error_key(code: str) -> str:

@@ -116,6 +116,10 @@ class SyncManager:
             self._schedule(entry, loaded.integration, run_now=False)
         return self.interval(entry, loaded.integration)
 
+    def pulls(self, entry_id: str) -> bool:
+        """Whether the entry's entities are pulled on a schedule (it is set up and its integration pulls)."""
+        return self._scheduler.has_job(job_name(entry_id))
+
     async def sync_now(self, entry_id: str, *, cooldown: bool = True) -> dict[str, Any]:
         """Run an entry's sync at once (never overlapping a scheduled one) and return its record.
 
@@ -160,7 +164,7 @@ class SyncManager:
                 # One deadline for health and pull together: each call is told what remains.
                 health = await runtime.call(HEALTH, timeout=_left(deadline, timeout))
                 if health is not None:
-                    self._entries.note(entry_id, health=_health(health))
+                    self._entries.note(entry_id, health=entry_health(health))
                 if health is not None and health.status == HealthResult.ERROR:
                     record["skipped"] = f"health is error: {health.detail}"
                 else:
@@ -238,7 +242,8 @@ class SyncManager:
         )
 
 
-def _health(health: HealthResult) -> EntryHealth:
+def entry_health(health: HealthResult) -> EntryHealth:
+    """An integration's health answer as the entry keeps it (detail and params redacted)."""
     # The detail is the integration's text, often an upstream's answer, which may echo a credential.
     detail = SECRETS.redact(health.detail)
     params = {

@@ -56,6 +56,7 @@ class EntryRecords(TypedDict, total=False):
 
     health: EntryHealth | None
     last_sync: Mapping[str, Any] | None
+    listener: Mapping[str, Any] | None
     entities_seeded: bool
 
 
@@ -115,6 +116,8 @@ class ConfigEntry:
     """The sealed webhook signing secret; never shown to a client, not even as ciphertext."""
     health: EntryHealth | None = None
     last_sync: Mapping[str, Any] | None = None
+    listener: Mapping[str, Any] | None = None
+    """The comms listener's last state (``hub.comms.listeners``): running, backing off or stopped."""
     entities_seeded: bool = False
     """Whether ``async_initial_entities`` has been applied once."""
 
@@ -140,6 +143,7 @@ class ConfigEntry:
             "webhook_signing": self.webhook_signing,
             "health": self.health.to_json() if self.health is not None else None,
             "last_sync": dict(self.last_sync) if self.last_sync is not None else None,
+            "listener": dict(self.listener) if self.listener is not None else None,
             SEEDED_KEY: self.entities_seeded,
         }
 
@@ -167,6 +171,7 @@ class ConfigEntry:
             webhook_signing=data.get("webhook_signing"),
             health=EntryHealth(**health) if health is not None else None,
             last_sync=data.get("last_sync"),
+            listener=data.get("listener"),
             entities_seeded=bool(data.get(SEEDED_KEY, False)),
         )
 
@@ -178,6 +183,7 @@ class ConfigEntry:
             "required_tier": self.required_tier,
             "health": self.health.to_json() if self.health is not None else None,
             "last_sync": dict(self.last_sync) if self.last_sync is not None else None,
+            "listener": dict(self.listener) if self.listener is not None else None,
             SEEDED_KEY: self.entities_seeded or None,
         }
         return {

@@ -35,6 +35,7 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "fanout": ([], ["--clients", "5", "--changes", "300", "--pings", "1000"]),
     "agent": ([], ["--runs", "100", "--idle", "2"]),
     "ui": ([], ["--seconds", "2", "--entities", "300"]),
+    "comms": ([], ["--backlog", "1000", "--deliveries", "5", "--listeners", "5"]),
 }
 
 HIGHER_IS_BETTER: Final = (
@@ -45,6 +46,8 @@ HIGHER_IS_BETTER: Final = (
     "rows/s",
     "runs",
     "entries",
+    "messages",
+    "listeners",
 )
 """Higher is better for these units; for every other unit (time, memory, size), lower is."""
 
