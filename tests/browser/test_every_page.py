@@ -476,7 +476,15 @@ async def test_every_page_reads_whole_in_the_persons_language(
         """() => [...document.querySelectorAll('#nav a[href^="#/"]')].map((a) => a.getAttribute("href"))"""
     )
     routes = list(dict.fromkeys(href.removeprefix("#/") for href in hrefs))
-    assert {"entities", "dashboards", "integrations", "entries", "settings", "chat"} <= set(routes)
+    assert {
+        "entities",
+        "dashboards",
+        "integrations",
+        "entries",
+        "settings",
+        "chat",
+        "inbox",
+    } <= set(routes)
     dashboard = f"dashboards/{seeded.dashboard}"
     # Sub-views by a name that stays the same from run to run (a conversation's id does not).
     extra = {

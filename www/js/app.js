@@ -10,6 +10,7 @@ import { errorText } from "./errors.js";
 // and the page opened. The navigation labels are here so the bar is drawn before any page loads.
 const PAGES = [
   { route: "chat", navKey: "chat.nav" },
+  { route: "inbox", navKey: "inbox.nav" },
   { route: "entities", navKey: "entities.nav" },
   { route: "dashboards", navKey: "dashboards.nav" },
   { route: "integrations", navKey: "wizard.nav_integrations" },

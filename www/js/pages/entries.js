@@ -130,6 +130,8 @@ export async function render(root, ctx) {
     const info = catalog[entry.domain] || {};
     // Unknown features (an integration gone from the catalog) are shown as before: all of them.
     const does = info.features || { webhooks: true, health: true, pulls: true };
+    // A message account's "sync" pulls its new messages into the inbox.
+    const pulls = does.pulls || does.messages;
     const manage = entry.can_manage !== false;
     const state = shownState(entry);
     const sync = entry.last_sync || null;
@@ -146,7 +148,7 @@ export async function render(root, ctx) {
       return el;
     };
     if (manage) {
-      if (does.pulls) {
+      if (pulls) {
         button(t("wizard.sync_now"), (el) => act(el, () => ctx.api.post(`${base}/sync`),
           (result) => (result?.sync?.error
             ? t("wizard.sync_failed_toast", { title: entry.title })
@@ -181,7 +183,11 @@ export async function render(root, ctx) {
       fact(t("wizard.health"), [h("span", { class: `health-${health.status}` }, t(`wizard.health_${health.status}`)),
         health.detail ? ` — ${health.detail}` : null]);
     }
-    if (does.pulls) {
+    if (does.listens && entry.listener && !entry.disabled) {
+      fact(t("wizard.listener"), listenerText(entry.listener, t, ctx.lang),
+        { class: `listener-${entry.listener.state}` });
+    }
+    if (pulls) {
       fact(t("wizard.last_sync"), sync?.at
         ? [when(sync.at, ctx.lang), sync.error ? ` — ${t("wizard.sync_failed")}` : ` — ${syncSummary(sync, t)}`]
         : t("wizard.never"));
@@ -289,6 +295,16 @@ async function syncJobs(ctx) {
   } catch {
     return null;
   }
+}
+
+/** A message listener's state: running, or why it is waiting and when it tries again. */
+function listenerText(listener, t, lang) {
+  const parts = [t(`wizard.listener_${listener.state}`)];
+  if (listener.state === "backing_off" && listener.retry_at) {
+    parts.push(t("wizard.listener_retry", { when: when(listener.retry_at, lang) }));
+  }
+  if (listener.restarts > 0) parts.push(t("wizard.listener_restarts", { n: listener.restarts }));
+  return parts.join(" · ");
 }
 
 function syncSummary(sync, t) {
