@@ -78,6 +78,8 @@ class InboxMessage:
     archived: bool
     from_me: bool
     contact_id: int | None
+    attachments: tuple[dict[str, Any], ...] = ()
+    """Name, type and size of what came with the message (never the bytes)."""
 
     def to_json(self) -> dict[str, Any]:
         """As the API shows it (``id`` is the entity's id, which tools and drafts use too)."""
@@ -101,6 +103,7 @@ class InboxMessage:
             "archived": self.archived,
             "from_me": self.from_me,
             "contact_id": self.contact_id,
+            "attachments": list(self.attachments),
         }
 
 
@@ -553,7 +556,14 @@ def _message(row: Sequence[Any]) -> InboxMessage:
         archived=bool(archived),
         from_me=bool(from_me),
         contact_id=contact_id,
+        attachments=_attachments(attrs.get("attachments")),
     )
+
+
+def _attachments(value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, dict))
 
 
 def _attributes(raw: Any) -> Mapping[str, Any]:

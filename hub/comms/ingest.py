@@ -41,6 +41,8 @@ JOB_PREFIX: Final = "comms:"
 MAX_BODY_CHARS: Final = 64 * 1024
 """A message body past this is cut: the inbox shows text, not archives."""
 NAME_CHARS: Final = 200
+MAX_ATTACHMENTS: Final = 100
+"""Attachments listed per message at most (their names and sizes; the bytes are never kept)."""
 READER_HOOK: Final = provider_hook(PROVIDER_HOOKS[MESSAGE_READER], MessageReaderProvider)
 LIST_HOOK: Final = provider_hook("list_messages", object)
 
@@ -96,6 +98,11 @@ def to_record(message: IncomingMessage, entity_type: str) -> EntityStateRecord:
             "received_at": message.received_at.astimezone(UTC).isoformat(),
             "folder": message.folder,
             "from_me": message.from_me,
+            **(
+                {"attachments": [a.model_dump() for a in message.attachments[:MAX_ATTACHMENTS]]}
+                if message.attachments
+                else {}
+            ),
         },
     )
 

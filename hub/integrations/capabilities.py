@@ -59,11 +59,21 @@ class WebSearchResult(_Contract):
     score: float | None = None
 
 
+class AttachmentInfo(_Contract):
+    """What an inbound message carried beside its text: its name, type and size, never its bytes."""
+
+    filename: str = ""
+    content_type: str = "application/octet-stream"
+    size: int = Field(default=0, ge=0)
+    """Bytes, as the channel reported or as far as the reader could tell."""
+
+
 class IncomingMessage(_Contract):
     """A channel-neutral inbound message (mail, chat, SMS) as a reader provider returns it.
 
     ``received_at`` is always timezone-aware: a naive time is taken to be UTC, because the inbox
-    sorts messages from every channel on one clock.
+    sorts messages from every channel on one clock. ``attachments`` (a hub addition to the
+    specification's fields, optional) lists what came with the message, as metadata only.
     """
 
     external_id: Text
@@ -76,6 +86,7 @@ class IncomingMessage(_Contract):
     received_at: datetime
     folder: str | None = None
     from_me: bool = False
+    attachments: tuple[AttachmentInfo, ...] = ()
 
     @field_validator("received_at")
     @classmethod

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Final
 
-from hub.integrations.capabilities import IncomingMessage
+from hub.integrations.capabilities import AttachmentInfo, IncomingMessage
 
 MAX_BODY: Final = 64 * 1024
 """Bytes of UTF-8 text kept of a body."""
@@ -31,6 +31,8 @@ MAX_HEADER: Final = 2000
 """Characters kept of a one-line header (subject, sender)."""
 MAX_RAW_HEADER: Final = 32 * 1024
 """Characters of one header decoded at most (an address list of a few hundred recipients)."""
+MAX_ATTACHMENTS: Final = 100
+_TEXTS: Final = frozenset({"plain", "html"})
 MAX_ID: Final = 998
 """A message id's length at most (RFC 5322's line limit)."""
 _ID: Final = re.compile(r"<([^<>\s]+)>")
@@ -80,7 +82,40 @@ def parse_message(
         received_at=_date(raw_header(message, "Date")) or internal_date or datetime.now(UTC),
         folder=folder,
         from_me=sender_address.lower() in {address.lower() for address in own_addresses},
+        attachments=attachments(message),
     )
+
+
+def attachments(message: Message) -> tuple[AttachmentInfo, ...]:
+    """What the message carries beside its text: names, types and sizes (never the bytes)."""
+    found = []
+    for part in _walk(message):
+        if part.is_multipart() or part is message:
+            continue
+        text = part.get_content_maintype() == "text" and part.get_content_subtype() in _TEXTS
+        if text and not (_is_attachment(part) or _filename(part)):
+            continue  # a body alternative, not something attached
+        payload = part.get_payload()
+        size = len(payload) if isinstance(payload, str) else 0
+        if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+            size = size * 3 // 4  # what the encoded text decodes to, near enough
+        found.append(
+            AttachmentInfo(
+                filename=_one_line(_filename(part)),
+                content_type=_one_line(part.get_content_type()),
+                size=size,
+            )
+        )
+        if len(found) >= MAX_ATTACHMENTS:
+            break
+    return tuple(found)
+
+
+def _filename(part: Message) -> str:
+    try:
+        return clean(part.get_filename() or "")
+    except Exception:  # noqa: BLE001  # a malformed parameter is a nameless attachment
+        return ""
 
 
 def raw_header(message: Message, name: str) -> str:

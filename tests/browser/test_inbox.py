@@ -182,6 +182,9 @@ async def seed(hub: InboxHub) -> None:
         sender="Grace Hopper",
         sender_address="grace@example.org",
         received_at=START + timedelta(hours=1),
+        attachments=[
+            {"filename": "engine-notes.pdf", "content_type": "application/pdf", "size": 250_000}
+        ],
     )
 
 
@@ -244,6 +247,12 @@ async def test_threads_list_newest_first_arrive_live_open_read_and_archive(
     await page.get_by_label("Archived").check()
     await expect(links).to_have_count(1)
     await expect(links.nth(0)).to_contain_text("Lunch on Friday?")
+
+    # What Grace attached is named with its size; the file itself is never kept.
+    await page.get_by_label("Archived").uncheck()
+    await links.nth(0).click()
+    engine = page.get_by_role("article", name="Engine notes")
+    await expect(engine).to_contain_text("Attached: engine-notes.pdf (244 KB)")
 
 
 async def test_a_reply_waits_as_a_draft_until_approved_then_sends_once(

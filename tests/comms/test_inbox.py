@@ -25,7 +25,8 @@ async def test_a_delivered_message_reaches_the_inbox_through_the_listener(
     hub = await start_comms_hub()
     entry_id = await hub.add_courier()
     await wait_for(lambda: _listener_state(hub, entry_id, "running"))
-    hub.channel.deliver("m1", subject="Lunch?", body="Shall we?", sender="Ada")
+    menu = {"filename": "menu.pdf", "content_type": "application/pdf", "size": 52_000}
+    hub.channel.deliver("m1", subject="Lunch?", body="Shall we?", sender="Ada", attachments=[menu])
 
     async def threads() -> list[dict[str, Any]]:
         status, body = await hub.client.get("/api/inbox")
@@ -40,6 +41,9 @@ async def test_a_delivered_message_reaches_the_inbox_through_the_listener(
     assert thread["count"] == 1
     assert thread["last"]["sender"] == "Ada"
     assert thread["last"]["snippet"] == "Shall we?"
+    status, message = await hub.client.get(f"/api/inbox/messages/{thread['last']['id']}")
+    assert status == 200
+    assert message["attachments"] == [menu]  # what came with it, by name: never the file
 
 
 async def test_threads_group_replies_and_sort_newest_first_with_paging(

@@ -106,7 +106,14 @@ def test_plain_text_is_preferred_over_html_and_attachments_stay_out() -> None:
         b"JVBERi0xLjQK\r\n"
         b"--outer--\r\n"
     )
-    assert parse(raw).body == "the plain words"
+    message = parse(raw)
+    assert message.body == "the plain words"
+    # What was attached is listed by name, type and size; its bytes are kept nowhere.
+    assert [(a.filename, a.content_type, a.size) for a in message.attachments] == [
+        ("secret.txt", "text/plain", 16),
+        ("", "application/pdf", 9),
+    ]
+    assert "ATTACHMENT-BYTES" not in json.dumps(message.model_dump(mode="json"))
 
 
 def test_unknown_and_bogus_charsets_are_decoded_with_replacement() -> None:

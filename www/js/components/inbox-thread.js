@@ -88,7 +88,21 @@ export function threadView(ctx, key, { channels, people, onClose, onChanged }) {
         summaryOf(m, m.subject) ? h("p", { class: "inbox-msg__summary" },
           h("span", { class: "inbox-msg__label" }, t("inbox.summary_label")), " ", m.summary) : null,
         m.triage === "failed" ? h("p", { class: "muted inbox-msg__triage" }, t("inbox.triage_failed")) : null,
-        h("div", { class: "inbox-msg__body" }, m.body || "")));
+        h("div", { class: "inbox-msg__body" }, m.body || ""),
+        m.attachments?.length ? attachmentList(m.attachments) : null));
+  }
+
+  /** What came with a message: names and sizes only (the hub never keeps the files). */
+  function attachmentList(items) {
+    const number = new Intl.NumberFormat(ctx.lang, { maximumFractionDigits: 1 });
+    const size = (bytes) => (bytes >= 1048576
+      ? t("inbox.size_mb", { n: number.format(bytes / 1048576) })
+      : t("inbox.size_kb", { n: number.format(Math.max(1, Math.round(bytes / 1024))) }));
+    return h("div", { class: "inbox-msg__attachments" },
+      h("span", { class: "inbox-msg__label" }, t("inbox.attachments")), " ",
+      h("ul", {}, items.map((a) => h("li", {},
+        a.filename || t("inbox.attachment_unnamed"), " ",
+        h("span", { class: "muted" }, `(${size(a.size || 0)})`)))));
   }
 
   // Drafts
