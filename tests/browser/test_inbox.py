@@ -497,3 +497,26 @@ async def check_german(page: Page, name: str, found: list[str]) -> None:
 def test_the_german_check_sees_english() -> None:
     shown = [{"kind": "text", "text": "Save as draft", "where": "button"}]
     assert problems(shown, "inbox", "de") != []
+
+
+async def test_the_entries_page_shows_a_listener_that_lost_its_connection(
+    browser: Any, inbox_hub: InboxHub, pages: list[Page]
+) -> None:
+    hub = inbox_hub
+
+    async def listener_state() -> str:
+        entry = await hub.api("GET", f"/api/config-entries/{hub.entry_id}")
+        return str((entry.get("listener") or {}).get("state"))
+
+    await eventually(lambda: _is(listener_state, "running"))
+    hub.channel.mode = "crash"
+    hub.channel.arrived.set()  # wakes it: it finds its server gone
+    await eventually(lambda: _is(listener_state, "backing_off"))
+    page = await open_inbox(browser, hub, pages, path="entries")
+    card = page.locator(f'[data-entry="{hub.entry_id}"]')
+    await expect(card).to_contain_text("Connection lost, waiting to reconnect")
+    await expect(card.locator(".badge")).to_have_text("Limited")
+
+
+async def _is(read: Callable[[], Awaitable[str]], wanted: str) -> bool:
+    return await read() == wanted

@@ -274,7 +274,9 @@ function shownState(entry) {
   if (entry.disabled) return "disabled";
   if (entry.state !== "loaded") return entry.state;
   const health = entry.health?.status;
-  return health === "degraded" || health === "error" ? `health_${health}` : "loaded";
+  if (health === "degraded" || health === "error") return `health_${health}`;
+  // A message account whose listener lost its connection is limited until it is back.
+  return entry.listener?.state === "backing_off" ? "health_degraded" : "loaded";
 }
 
 /** A sentence for a person about what is wrong; the technical reason stays in a disclosure. */
