@@ -188,7 +188,8 @@ class CommsConfig(_Section):
     """A listener with no sign of life for this long is restarted."""
     listener_backoff_seconds: float = Field(default=1.0, gt=0, le=3600)
     """The first wait before restarting a listener that failed; it doubles, with jitter."""
-    listener_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    listener_backoff_max_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    """The longest wait: after a long outage the account is back within a minute of its server."""
     listener_stop_seconds: float = Field(default=1.5, gt=0, le=30)
     """How long a stopping listener may take to return before it is cancelled."""
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from hub.api.access import principal_of, visible_entry_ids
 from hub.api.request import read_json, read_query
 from hub.api.state import COMMS, CONFIG_ENTRIES
-from hub.comms.inbox import InboxFilter, InboxMessage, MessageNotFoundError
+from hub.comms.message import InboxMessage, MessageNotFoundError
+from hub.comms.threads import InboxFilter
 from hub.core.errors import BadRequestError
 
 

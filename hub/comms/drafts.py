@@ -33,7 +33,8 @@ from hub.comms.draft_model import (
     check_content,
     reply_subject,
 )
-from hub.comms.inbox import Inbox, MessageNotFoundError
+from hub.comms.inbox import Inbox
+from hub.comms.message import MessageNotFoundError
 from hub.core.bus import EventBus
 from hub.core.database import Database
 from hub.core.errors import ForbiddenError, IntegrationError, NotFoundError, Param

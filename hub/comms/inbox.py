@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, Literal, TypedDict
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, TypedDict
 
+from hub.comms.message import (
+    COLUMNS,
+    IMPORTANCES,
+    InboxMessage,
+    MessageNotFoundError,
+    attributes,
+    message_from_row,
+    received_ms,
+    thread_key,
+)
+from hub.comms.threads import MAX_PAGE, InboxFilter, list_threads, parse_cursor
 from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
-from hub.core.errors import BAD_CURSOR, MESSAGE_NOT_FOUND, BadRequestError, NotFoundError
+from hub.core.errors import BadRequestError
 from hub.entities.service import EVENT_ENTITY_CREATED
 
 _LOGGER = logging.getLogger(__name__)
 
-Importance = Literal["high", "normal", "low"]
-IMPORTANCES: Final[tuple[Importance, ...]] = ("high", "normal", "low")
-MAX_PAGE: Final = 200
-SNIPPET_CHARS: Final = 160
 SWEEP_DELAY: Final = 0.02
 """Seconds a sweep waits after the first new message, so a batch of them is one transaction."""
 SWEEP_ROWS: Final = 2_000
@@ -46,99 +49,6 @@ class InboxMessageData(TypedDict):
 
 
 EVENT_INBOX_MESSAGE: Final = EventType[InboxMessageData]("inbox.message")
-
-
-class MessageNotFoundError(NotFoundError):
-    """No inbox message with that id (or not one the caller may see)."""
-
-    code = MESSAGE_NOT_FOUND
-
-
-@dataclass(frozen=True, slots=True)
-class InboxMessage:
-    """One message as the inbox shows it: the channel's words and the inbox's state of it."""
-
-    entity_id: int
-    entry_id: str
-    domain: str
-    entity_type: str
-    external_id: str
-    thread_key: str
-    received_at: str
-    sender: str
-    sender_address: str
-    recipients: tuple[str, ...]
-    subject: str
-    body: str
-    importance: str | None
-    summary: str | None
-    triage: str
-    triage_error: str | None
-    read: bool
-    archived: bool
-    from_me: bool
-    contact_id: int | None
-    attachments: tuple[dict[str, Any], ...] = ()
-    """Name, type and size of what came with the message (never the bytes)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """As the API shows it (``id`` is the entity's id, which tools and drafts use too)."""
-        return {
-            "id": self.entity_id,
-            "entry_id": self.entry_id,
-            "domain": self.domain,
-            "external_id": self.external_id,
-            "thread_key": self.thread_key,
-            "received_at": self.received_at,
-            "sender": self.sender,
-            "sender_address": self.sender_address,
-            "recipients": list(self.recipients),
-            "subject": self.subject,
-            "body": self.body,
-            "importance": self.importance,
-            "summary": self.summary,
-            "triage": self.triage,
-            "triage_error": self.triage_error,
-            "read": self.read,
-            "archived": self.archived,
-            "from_me": self.from_me,
-            "contact_id": self.contact_id,
-            "attachments": list(self.attachments),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class InboxFilter:
-    """What ``GET /api/inbox`` narrows to; every field optional."""
-
-    entry_ids: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-    importance: Importance | None = None
-    unread: bool = False
-    contact_id: int | None = None
-    archived: bool = False
-
-
-def thread_key(entry_id: str, thread_id: str | None, external_id: str) -> str:
-    """The key a message's thread is grouped by: threads never span two accounts."""
-    return f"{entry_id}:{thread_id or external_id}"
-
-
-def received_ms(value: Any) -> int:
-    """Milliseconds since the epoch of an ISO 8601 time; 0 for one that does not parse."""
-    if isinstance(value, str):
-        try:
-            return int(datetime.fromisoformat(value).timestamp() * 1000)
-        except ValueError:
-            return 0
-    return 0
-
-
-_COLUMNS: Final = """
-    m.entity_id, e.entry_id, e.domain, e.entity_type, e.external_id, m.thread_key,
-    e.attributes, m.importance, m.summary, m.triage, m.triage_error, m.read, m.archived,
-    m.from_me, m.contact_id
-"""
 
 
 class Inbox:
@@ -224,7 +134,7 @@ class Inbox:
     async def get(self, entity_id: int) -> InboxMessage:
         """One message, or ``MessageNotFoundError``."""
         rows = await self._select(
-            f"SELECT {_COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
+            f"SELECT {COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
             "WHERE m.entity_id = ?",
             (entity_id,),
         )
@@ -235,7 +145,7 @@ class Inbox:
     async def pending(self, limit: int) -> list[InboxMessage]:
         """Messages triage has not looked at yet, oldest first."""
         return await self._select(
-            f"SELECT {_COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
+            f"SELECT {COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
             "WHERE m.triage = 'pending' ORDER BY m.received_ms, m.entity_id LIMIT ?",
             (limit,),
         )
@@ -245,7 +155,7 @@ class Inbox:
         return [
             message
             for message in await self._select(
-                f"SELECT {_COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
+                f"SELECT {COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
                 "WHERE m.thread_key = ? ORDER BY m.received_ms, m.entity_id",
                 (key,),
             )
@@ -256,11 +166,11 @@ class Inbox:
         self, entry_ids: Sequence[str], where: InboxFilter, *, before: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Threads newest first (``before``: the ``next`` cursor of the page before) and the next cursor."""
-        after = _cursor(before)  # a bad cursor is the caller's mistake, whatever they may see
+        after = parse_cursor(before)  # a bad cursor is the caller's mistake, whatever they may see
         if not entry_ids:
             return [], None
         limit = max(1, min(limit, MAX_PAGE))
-        return await self._db.run(lambda conn: _threads(conn, entry_ids, where, after, limit))
+        return await self._db.run(lambda conn: list_threads(conn, entry_ids, where, after, limit))
 
     async def counts(self, entry_ids: Sequence[str]) -> dict[str, int]:
         """Unread and high-importance unread messages not archived, for a badge."""
@@ -358,7 +268,7 @@ class Inbox:
 
     async def _select(self, sql: str, params: Sequence[Any]) -> list[InboxMessage]:
         rows = await self._db.run(lambda conn: conn.execute(sql, tuple(params)).fetchall())
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
 
 # On the database's thread
@@ -379,8 +289,8 @@ def _sweep(
                 (domain, entity_type, SWEEP_ROWS - len(added)),
             ).fetchall()
             values = []
-            for entity_id, entry_id, external_id, attributes in rows:
-                attrs = _attributes(attributes)
+            for entity_id, entry_id, external_id, raw in rows:
+                attrs = attributes(raw)
                 thread_id = attrs.get("thread_id")
                 key = thread_key(
                     entry_id, thread_id if isinstance(thread_id, str) else None, external_id
@@ -408,190 +318,3 @@ def _sweep(
             if len(added) >= SWEEP_ROWS:
                 break
     return added
-
-
-def _threads(
-    conn: sqlite3.Connection,
-    entry_ids: Sequence[str],
-    where: InboxFilter,
-    after: tuple[int, str] | None,
-    limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
-    clauses = [f"m.entry_id IN ({','.join('?' * len(entry_ids))})", "m.archived = ?"]
-    params: list[Any] = [*entry_ids, int(where.archived)]
-    if where.entry_ids:
-        clauses.append(f"m.entry_id IN ({','.join('?' * len(where.entry_ids))})")
-        params.extend(where.entry_ids)
-    if where.domains:
-        clauses.append(
-            f"m.entry_id IN (SELECT DISTINCT entry_id FROM entities WHERE domain IN "
-            f"({','.join('?' * len(where.domains))}))"
-        )
-        params.extend(where.domains)
-    if where.importance is not None:
-        clauses.append("COALESCE(m.importance, 'normal') = ?")
-        params.append(where.importance)
-    if where.unread:
-        clauses.append("m.read = 0")
-    if where.contact_id is not None:
-        clauses.append("m.contact_id = ?")
-        params.append(where.contact_id)
-    having = ""
-    if after is not None:
-        having = "HAVING (MAX(m.received_ms) < ?) OR (MAX(m.received_ms) = ? AND m.thread_key < ?)"
-        params.extend([after[0], after[0], after[1]])
-    # One max() aggregate: SQLite then takes the bare columns from the newest message's row.
-    sql = f"""
-        SELECT m.thread_key, MAX(m.received_ms), m.entity_id, COUNT(*), SUM(m.read = 0),
-               SUM(m.importance = 'high'), SUM(COALESCE(m.importance, 'normal') = 'normal')
-        FROM comms_messages m WHERE {" AND ".join(clauses)}
-        GROUP BY m.thread_key {having}
-        ORDER BY MAX(m.received_ms) DESC, m.thread_key DESC LIMIT ?
-    """
-    rows = conn.execute(sql, (*params, limit + 1)).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last_ids = [row[2] for row in rows]
-    details = _details(conn, last_ids)
-    drafts = _open_drafts(conn, [row[0] for row in rows])
-    threads = []
-    for key, _last_ms, last_id, count, unread, high, normal in rows:
-        last = details[last_id]
-        threads.append(
-            {
-                "thread_key": key,
-                "entry_id": last.entry_id,
-                "domain": last.domain,
-                "subject": last.subject,
-                "count": int(count),
-                "unread": int(unread or 0),
-                "importance": "high" if high else "normal" if normal else "low",
-                "last": {
-                    "id": last.entity_id,
-                    "sender": last.sender,
-                    "sender_address": last.sender_address,
-                    "snippet": _snippet(last.body),
-                    "received_at": last.received_at,
-                    "importance": last.importance,
-                    "summary": last.summary,
-                    "read": last.read,
-                    "from_me": last.from_me,
-                    "triage": last.triage,
-                },
-                "contact": _contact(conn, last.contact_id),
-                "drafts": drafts.get(key, 0),
-            }
-        )
-    cursor = f"{rows[-1][1]}:{rows[-1][0]}" if more and rows else None
-    return threads, cursor
-
-
-def _details(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, InboxMessage]:
-    if not ids:
-        return {}
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM comms_messages m JOIN entities e ON e.id = m.entity_id "
-        f"WHERE m.entity_id IN ({','.join('?' * len(ids))})",
-        tuple(ids),
-    ).fetchall()
-    return {int(row[0]): _message(row) for row in rows}
-
-
-def _open_drafts(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, int]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        "SELECT thread_key, COUNT(*) FROM comms_drafts WHERE state IN ('draft', 'failed') "
-        f"AND thread_key IN ({','.join('?' * len(keys))}) GROUP BY thread_key",
-        tuple(keys),
-    ).fetchall()
-    return {str(key): int(count) for key, count in rows}
-
-
-def _contact(conn: sqlite3.Connection, contact_id: int | None) -> dict[str, Any] | None:
-    if contact_id is None:
-        return None
-    row = conn.execute("SELECT name FROM comms_contacts WHERE id = ?", (contact_id,)).fetchone()
-    return None if row is None else {"id": contact_id, "name": row[0]}
-
-
-def _message(row: Sequence[Any]) -> InboxMessage:
-    (
-        entity_id,
-        entry_id,
-        domain,
-        entity_type,
-        external_id,
-        key,
-        attributes,
-        importance,
-        summary,
-        triage,
-        triage_error,
-        read,
-        archived,
-        from_me,
-        contact_id,
-    ) = row
-    attrs = _attributes(attributes)
-    recipients = attrs.get("recipients")
-    return InboxMessage(
-        entity_id=int(entity_id),
-        entry_id=entry_id,
-        domain=domain,
-        entity_type=entity_type,
-        external_id=external_id,
-        thread_key=key,
-        received_at=_text(attrs.get("received_at")),
-        sender=_text(attrs.get("sender")),
-        sender_address=_text(attrs.get("sender_address")),
-        recipients=tuple(str(r) for r in recipients) if isinstance(recipients, list) else (),
-        subject=_text(attrs.get("subject")),
-        body=_text(attrs.get("body")),
-        importance=importance,
-        summary=summary,
-        triage=triage,
-        triage_error=triage_error,
-        read=bool(read),
-        archived=bool(archived),
-        from_me=bool(from_me),
-        contact_id=contact_id,
-        attachments=_attachments(attrs.get("attachments")),
-    )
-
-
-def _attachments(value: Any) -> tuple[dict[str, Any], ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(item for item in value if isinstance(item, dict))
-
-
-def _attributes(raw: Any) -> Mapping[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _snippet(body: str) -> str:
-    text = " ".join(body.split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
-
-
-def _cursor(value: str | None) -> tuple[int, str] | None:
-    if value is None or value == "":
-        return None
-    ms, sep, key = value.partition(":")
-    if not sep or not ms.isdigit():
-        raise BadRequestError("before: not a cursor this inbox gave out", code=BAD_CURSOR)
-    return int(ms), key
-
-
-def now_ms() -> int:
-    """The time as the comms tables store it."""
-    return int(time.time() * 1000)

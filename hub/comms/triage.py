@@ -21,7 +21,8 @@ from typing import Any, Final, Literal, Protocol
 from hub.comms.contacts import Contacts
 from hub.comms.draft_model import TRIAGE
 from hub.comms.drafts import Drafts
-from hub.comms.inbox import EVENT_INBOX_MESSAGE, Inbox, InboxMessage
+from hub.comms.inbox import EVENT_INBOX_MESSAGE, Inbox
+from hub.comms.message import InboxMessage
 from hub.comms.rules import HOUSEHOLD, RulesStore, TriageRules, decide, summary_line, wants_draft
 from hub.core.bus import EventBus
 from hub.core.errors import HubError

@@ -14,7 +14,7 @@ from hub.agent.capabilities import Providers
 from hub.agent.comms_tools import comms_toolset
 from hub.agent.deps import RunDeps
 from hub.api.state import CHAT
-from hub.comms.inbox import MessageNotFoundError
+from hub.comms.message import MessageNotFoundError
 from hub.config import ModelConfig
 from hub.integrations.entry import EntryNotFoundError
 from tests.comms.drafting import PostHub, StartPostHub, start_post_hub
