@@ -9,7 +9,6 @@ none, so a dropped event, a crash or a push-path write still reaches the inbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,7 @@ from hub.comms.message import (
     thread_key,
 )
 from hub.comms.threads import MAX_PAGE, InboxFilter, list_threads, parse_cursor
+from hub.core.background import Background
 from hub.core.bus import EventBus, EventType
 from hub.core.database import Database
 from hub.core.errors import BadRequestError
@@ -59,16 +59,17 @@ class Inbox:
         self._bus = bus
         self._types: frozenset[tuple[str, str]] = frozenset()
         self._sweep_due = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._unlisten: Any = None
+        self._background = Background()
 
     # Lifecycle
 
     def start(self, message_types: Iterable[tuple[str, str]]) -> None:
         """Watch for new message entities of ``(domain, entity_type)`` and sweep them in."""
         self.set_types(message_types)
-        self._unlisten = self._bus.listen(EVENT_ENTITY_CREATED, self._on_created)
-        self._task = asyncio.get_running_loop().create_task(self._sweeper(), name="inbox sweeper")
+        self._background = Background(
+            asyncio.get_running_loop().create_task(self._sweeper(), name="inbox sweeper"),
+            self._bus.listen(EVENT_ENTITY_CREATED, self._on_created),
+        )
         self._sweep_due.set()  # whatever a crash left without a row
 
     def set_types(self, message_types: Iterable[tuple[str, str]]) -> None:
@@ -80,14 +81,7 @@ class Inbox:
 
     async def stop(self) -> None:
         """Stop sweeping (what is left is swept in at the next start)."""
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     def _on_created(self, event: Any) -> None:
         data = event.data

@@ -11,7 +11,6 @@ recorded on the message, logged once, and the message still shows in the inbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from hub.comms.drafts import Drafts
 from hub.comms.inbox import EVENT_INBOX_MESSAGE, Inbox
 from hub.comms.message import InboxMessage
 from hub.comms.rules import HOUSEHOLD, RulesStore, TriageRules, decide, summary_line, wants_draft
+from hub.core.background import Background
 from hub.core.bus import EventBus
 from hub.core.errors import HubError
 from hub.core.redact import safe_text
@@ -95,25 +95,18 @@ class Triage:
         self._wake = asyncio.Event()
         self._skipped: set[int] = set()
         """Messages whose triage could not even be recorded: not retried until a restart."""
-        self._task: asyncio.Task[None] | None = None
-        self._unlisten: Any = None
+        self._background = Background()
 
     def start(self) -> None:
         """Start the worker; it sweeps what is pending first."""
-        self._unlisten = self._bus.listen(EVENT_INBOX_MESSAGE, self._on_message)
+        unlisten = self._bus.listen(EVENT_INBOX_MESSAGE, self._on_message)
         self._wake.set()
-        self._task = asyncio.get_running_loop().create_task(self._work(), name="comms triage")
+        task = asyncio.get_running_loop().create_task(self._work(), name="comms triage")
+        self._background = Background(task, unlisten)
 
     async def stop(self) -> None:
         """Stop the worker (a message half-triaged stays pending and is done at the next start)."""
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     def _on_message(self, event: Any) -> None:
         if event.data.get("change") == "created":

@@ -21,8 +21,7 @@ from hub.app import create_app
 from hub.config import HubConfig, IntegrationsConfig
 from tests.browser.conftest import ARTIFACTS, OWNER
 from tests.browser.test_every_page import COLLECT, SETTLE, SHOTS, problems
-from tests.comms.conftest import COURIER
-from tests.integrations.helpers import make_integration
+from tests.comms.conftest import write_courier
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -96,14 +95,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 10.0)
 async def inbox_hub(tmp_path: Path) -> AsyncIterator[InboxHub]:
     """A hub with the courier integration (and an entry of it), onboarded."""
     bundled = tmp_path / "integrations"
-    make_integration(
-        bundled,
-        "courier",
-        init=COURIER,
-        single_instance=False,
-        iot_class="cloud_push",
-        provides=["message_reader", "message_listener", "message_sender"],
-    )
+    write_courier(bundled)
     config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled))
     app = create_app(tmp_path / "config", config, env={})
     runner = web.AppRunner(app, shutdown_timeout=1)

@@ -117,6 +117,18 @@ INTEGRATION = Courier()
 """
 
 
+def write_courier(bundled: Path) -> None:
+    """The ``courier`` integration's folder in ``bundled``."""
+    make_integration(
+        bundled,
+        "courier",
+        init=COURIER,
+        single_instance=False,
+        iot_class="cloud_push",
+        provides=["message_reader", "message_listener", "message_sender"],
+    )
+
+
 @dataclass
 class CommsHub:
     """A signed-in client of a real hub, its app, and the courier's channel."""
@@ -147,14 +159,7 @@ StartCommsHub = Callable[..., Awaitable[CommsHub]]
 async def start_comms_hub(tmp_path: Path, aiohttp_client: AiohttpClient) -> StartCommsHub:
     """Start a hub whose bundled folder holds ``courier`` (comms settings as given)."""
     bundled = tmp_path / "integrations"
-    make_integration(
-        bundled,
-        "courier",
-        init=COURIER,
-        single_instance=False,
-        iot_class="cloud_push",
-        provides=["message_reader", "message_listener", "message_sender"],
-    )
+    write_courier(bundled)
 
     async def start(**comms: Any) -> CommsHub:
         config = HubConfig(

@@ -153,14 +153,8 @@ class DovecotServer:
         host: str = "127.0.0.1",
     ) -> ServerSettings:
         """Client settings for ``user``: the TLS port for ``tls``, the plain one otherwise."""
-        return ServerSettings(
-            host=host,
-            port=self.tls_port if security == "tls" else self.port,
-            security=security,
-            username=user,
-            password=self.users[user] if password is None else password,
-            ca_pem=ca_pem,
-        )
+        ports = (self.port, self.tls_port)
+        return client_settings(self.users, ports, user, security, password, ca_pem, host)
 
     async def start(self) -> None:
         """Start the server (again) and wait until both ports accept connections."""
@@ -292,6 +286,27 @@ def _ok(answer: tuple[str, object]) -> None:
 
 def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def client_settings(
+    users: dict[str, str],
+    ports: tuple[int, int],
+    user: str,
+    security: Security,
+    password: str | None,
+    ca_pem: str | None,
+    host: str,
+) -> ServerSettings:
+    """How a client reaches a test server with a plain and an implicit-TLS port, as ``user``."""
+    plain, tls = ports
+    return ServerSettings(
+        host=host,
+        port=tls if security == "tls" else plain,
+        security=security,
+        username=user,
+        password=users[user] if password is None else password,
+        ca_pem=ca_pem,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from integrations.email.tls import Security, ServerSettings
 from tests.bench.startup import free_port
-from tests.support.dovecot import USERS, Certificates, make_certificates
+from tests.support.dovecot import USERS, Certificates, client_settings, make_certificates
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +125,8 @@ class SmtpServer:
         host: str = "127.0.0.1",
     ) -> ServerSettings:
         """Client settings for ``user``: the TLS port for ``tls``, the plain one otherwise."""
-        return ServerSettings(
-            host=host,
-            port=self.tls_port if security == "tls" else self.port,
-            security=security,
-            username=user,
-            password=self.users[user] if password is None else password,
-            ca_pem=ca_pem,
-        )
+        ports = (self.port, self.tls_port)
+        return client_settings(self.users, ports, user, security, password, ca_pem, host)
 
 
 _STOP_TIMEOUT: Final = 10.0
