@@ -151,12 +151,7 @@ class Contacts:
             # One round trip on the database's thread: no other link can slip in between.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cursor = conn.execute(
-                    "INSERT INTO comms_contacts (owner, name, created_ms, updated_ms) "
-                    "VALUES (?, ?, ?, ?)",
-                    (owner, name, now, now),
-                )
-                contact_id = int(cursor.lastrowid or 0)
+                contact_id = _insert_contact(conn, owner, name, now)
                 conn.execute(
                     "INSERT INTO comms_contact_addresses (contact_id, owner_key, channel, address) "
                     "VALUES (?, ?, ?, ?)",
@@ -214,12 +209,7 @@ class Contacts:
         def create(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cursor = conn.execute(
-                    "INSERT INTO comms_contacts (owner, name, created_ms, updated_ms) "
-                    "VALUES (?, ?, ?, ?)",
-                    (person_id, name, now, now),
-                )
-                contact_id = int(cursor.lastrowid or 0)
+                contact_id = _insert_contact(conn, person_id, name, now)
                 _add_addresses(conn, contact_id, person_id, wanted)
                 conn.execute("COMMIT")
             except BaseException:
@@ -383,6 +373,15 @@ def _unique(addresses: Iterable[Address]) -> list[Address]:
             limit=MAX_ADDRESSES,
         )
     return found
+
+
+def _insert_contact(conn: sqlite3.Connection, owner: str | None, name: str, now: int) -> int:
+    """A new contact's row; its id."""
+    cursor = conn.execute(
+        "INSERT INTO comms_contacts (owner, name, created_ms, updated_ms) VALUES (?, ?, ?, ?)",
+        (owner, name, now, now),
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def _now_ms() -> int:

@@ -124,19 +124,13 @@ def make_certificates() -> Certificates:
     )
 
 
-@dataclass
-class DovecotServer:
-    """One Dovecot instance; ``port`` speaks plain IMAP (STARTTLS offered), ``tls_port`` IMAPS.
+class MailServer:
+    """A mail server for tests: a plain and an implicit-TLS port, under a throwaway CA."""
 
-    It listens on 127.0.0.2 too, an address its certificate does not name.
-    """
-
-    root: Path
     port: int
     tls_port: int
     certificates: Certificates
-    users: dict[str, str] = field(default_factory=lambda: dict(USERS))
-    _process: asyncio.subprocess.Process | None = None
+    users: dict[str, str]
 
     @property
     def ca_pem(self) -> str:
@@ -153,8 +147,30 @@ class DovecotServer:
         host: str = "127.0.0.1",
     ) -> ServerSettings:
         """Client settings for ``user``: the TLS port for ``tls``, the plain one otherwise."""
-        ports = (self.port, self.tls_port)
-        return client_settings(self.users, ports, user, security, password, ca_pem, host)
+        plain, tls = self.port, self.tls_port
+        return ServerSettings(
+            host=host,
+            port=tls if security == "tls" else plain,
+            security=security,
+            username=user,
+            password=self.users[user] if password is None else password,
+            ca_pem=ca_pem,
+        )
+
+
+@dataclass
+class DovecotServer(MailServer):
+    """One Dovecot instance; ``port`` speaks plain IMAP (STARTTLS offered), ``tls_port`` IMAPS.
+
+    It listens on 127.0.0.2 too, an address its certificate does not name.
+    """
+
+    root: Path
+    port: int
+    tls_port: int
+    certificates: Certificates
+    users: dict[str, str] = field(default_factory=lambda: dict(USERS))
+    _process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         """Start the server (again) and wait until both ports accept connections."""
@@ -286,27 +302,6 @@ def _ok(answer: tuple[str, object]) -> None:
 
 def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def client_settings(
-    users: dict[str, str],
-    ports: tuple[int, int],
-    user: str,
-    security: Security,
-    password: str | None,
-    ca_pem: str | None,
-    host: str,
-) -> ServerSettings:
-    """How a client reaches a test server with a plain and an implicit-TLS port, as ``user``."""
-    plain, tls = ports
-    return ServerSettings(
-        host=host,
-        port=tls if security == "tls" else plain,
-        security=security,
-        username=user,
-        password=users[user] if password is None else password,
-        ca_pem=ca_pem,
-    )
 
 
 @dataclass(frozen=True, slots=True)

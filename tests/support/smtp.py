@@ -24,9 +24,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from integrations.email.tls import Security, ServerSettings
 from tests.bench.startup import free_port
-from tests.support.dovecot import USERS, Certificates, client_settings, make_certificates
+from tests.support.dovecot import USERS, Certificates, MailServer, make_certificates
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,7 @@ class _Recorder:
 
 
 @dataclass
-class SmtpServer:
+class SmtpServer(MailServer):
     """Two aiosmtpd servers sharing one mailbag: ``port`` (plain, STARTTLS offered) and ``tls_port``."""
 
     port: int
@@ -109,24 +108,6 @@ class SmtpServer:
     def messages(self) -> list[Received]:
         """Every message accepted so far, oldest first."""
         return self.recorder.messages
-
-    @property
-    def ca_pem(self) -> str:
-        """The PEM of the CA that signed the server's certificate."""
-        return self.certificates.ca_pem
-
-    def settings(
-        self,
-        user: str = "alice",
-        *,
-        security: Security = "none",
-        password: str | None = None,
-        ca_pem: str | None = None,
-        host: str = "127.0.0.1",
-    ) -> ServerSettings:
-        """Client settings for ``user``: the TLS port for ``tls``, the plain one otherwise."""
-        ports = (self.port, self.tls_port)
-        return client_settings(self.users, ports, user, security, password, ca_pem, host)
 
 
 _STOP_TIMEOUT: Final = 10.0
