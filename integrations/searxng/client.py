@@ -1,0 +1,174 @@
+"""SearXNG's JSON search API: ``GET /search?q=…&format=json``, with every failure told apart."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+
+DEFAULT_TIMEOUT: Final = 15.0
+MAX_BODY: Final = 2_000_000
+"""Bytes of an answer read at most: a search page is far smaller, a wrong server may not be."""
+USER_AGENT: Final = "hub-searxng/1.0"
+
+CANNOT_CONNECT: Final = "cannot_connect"
+TIMEOUT: Final = "timeout"
+JSON_DISABLED: Final = "json_disabled"
+RATE_LIMITED: Final = "rate_limited"
+AUTH_REQUIRED: Final = "auth_required"
+NOT_SEARXNG: Final = "not_searxng"
+
+
+class SearxngError(Exception):
+    """A search that failed; ``kind`` is one of the constants above (also the flow's error key)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One result as SearXNG lists it."""
+
+    title: str
+    url: str
+    content: str
+    score: float | None
+
+
+class SearxngClient:
+    """One SearXNG instance; each search opens and closes its own connection."""
+
+    def __init__(self, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+
+    @property
+    def host(self) -> str:
+        """The instance's host and port, as a person would recognise it."""
+        return _host(self.base_url)
+
+    async def search(self, query: str, *, limit: int) -> list[Hit]:
+        """At most ``limit`` results for ``query``, best first, as the instance ranked them."""
+        status, body = await self._get("/search", {"q": query, "format": "json"})
+        _check_status(status, self.host)
+        return _hits(body, self.host)[: max(0, limit)]
+
+    async def _get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
+                session.get(f"{self.base_url}{path}", params=params) as response,
+            ):
+                return response.status, await _read_bounded(response)
+        except TimeoutError:
+            raise SearxngError(
+                f"SearXNG at {self.host} did not answer within {self._timeout:g} s", kind=TIMEOUT
+            ) from None
+        except (aiohttp.ClientError, ValueError) as err:
+            # ValueError: aiohttp refuses a URL it cannot parse before connecting.
+            raise SearxngError(
+                f"cannot reach SearXNG at {self.host} ({type(err).__name__})", kind=CANNOT_CONNECT
+            ) from None
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65_536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise SearxngError(
+                f"the answer is larger than {MAX_BODY // 1_000_000} MB; this is not a SearXNG"
+                " search page",
+                kind=NOT_SEARXNG,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_status(status: int, host: str) -> None:
+    if status == 403:
+        raise SearxngError(
+            f"SearXNG at {host} refuses JSON output: its settings.yml must list json under"
+            " search: formats (e.g. formats: [html, json])",
+            kind=JSON_DISABLED,
+        )
+    if status == 429:
+        raise SearxngError(
+            f"SearXNG at {host} is limiting requests (HTTP 429); try again later", kind=RATE_LIMITED
+        )
+    if status in (401, 407):
+        raise SearxngError(
+            f"SearXNG at {host} asks for a password (HTTP {status}); the hub needs an instance"
+            " it can reach without one",
+            kind=AUTH_REQUIRED,
+        )
+    if status in (502, 503, 504):
+        raise SearxngError(
+            f"SearXNG at {host} is unavailable right now (HTTP {status})", kind=CANNOT_CONNECT
+        )
+    if status != 200:
+        raise SearxngError(
+            f"{host} answered HTTP {status} to a search; is this the address of a SearXNG?",
+            kind=NOT_SEARXNG,
+        )
+
+
+def _hits(body: bytes, host: str) -> list[Hit]:
+    try:
+        data: Any = json.loads(body)
+    except ValueError:  # UnicodeDecodeError is one
+        data = None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        raise SearxngError(
+            f"{host} did not answer with SearXNG's JSON results; is this the address of a SearXNG?",
+            kind=NOT_SEARXNG,
+        )
+    return [hit for item in results if (hit := _hit(item)) is not None]
+
+
+def _hit(item: Any) -> Hit | None:
+    if not isinstance(item, dict):
+        return None
+    url = item.get("url")
+    if not isinstance(url, str) or not url.strip():
+        return None  # a hit without an address is of no use to anyone
+    title, content, score = item.get("title"), item.get("content"), item.get("score")
+    return Hit(
+        title=title.strip() if isinstance(title, str) and title.strip() else url,
+        url=url.strip(),
+        content=content.strip() if isinstance(content, str) else "",
+        score=_score(score),
+    )
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def is_web_address(url: str) -> bool:
+    """Whether ``url`` is an http or https address with a host that parses."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc or url
+    except ValueError:
+        return url[:100]
