@@ -25,6 +25,7 @@ from hub.api import drafts as drafts_api
 from hub.api import entities as entities_api
 from hub.api import entity_types as entity_types_api
 from hub.api import history as history_api
+from hub.api import home as home_api
 from hub.api import inbox as inbox_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
@@ -53,6 +54,7 @@ from hub.api.state import (
     DATABASE,
     ENTITIES,
     FLOW_MANAGER,
+    HOME,
     KEYRING,
     PEOPLE,
     PREFERENCES,
@@ -90,6 +92,7 @@ from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
 from hub.integrations.flow_store import FlowStore
 from hub.integrations.loader import Discovery, scan
+from hub.integrations.location import HomeSetting
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
@@ -152,6 +155,8 @@ def create_app(
         app[BUS],
         max_per_person=config.integrations.max_entries_per_person,
     )
+    app[HOME] = HomeSetting(app[STORAGE])
+    app[CONFIG_ENTRIES].home_source = app[HOME].get
     app[EVENT_AUDIENCE] = EventAudience(app[CONFIG_ENTRIES])
     app[CONFIG_ENTRIES].on_remove.append(app[EVENT_AUDIENCE].remember)
     app[EVENT_LOG] = EventLog(
@@ -217,6 +222,7 @@ def create_app(
         [
             _phase("storage", _storage),
             _phase("keyring", _keyring),
+            _phase("home", home_api.home_context),
             _phase("auth", _auth),
             _phase("database", _database),
             _phase("bus", _bus),
@@ -241,6 +247,7 @@ def create_app(
     history_api.register(app)
     inbox_api.register(app)
     triage_rules_api.register(app)
+    home_api.register(app)
     drafts_api.register(app)
     contacts_api.register(app)
     surfaces_api.register(app)
@@ -382,6 +389,7 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
     from hub.agent.chat import ChatService
     from hub.agent.hub_tools import HubServices
     from hub.agent.models import ModelRegistry
+    from hub.agent.sandbox.service import SandboxService
 
     config, entries = app[CONFIG], app[CONFIG_ENTRIES]
     assembler = ToolsetAssembler(
@@ -389,7 +397,14 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
         app[REGISTRY],
         app[CATALOG],
         app[AGENTS],
-        HubServices(app[ENTITIES], app[HISTORY], entries, app[REGISTRY], app[COMMS].drafts),
+        HubServices(
+            app[ENTITIES],
+            app[HISTORY],
+            entries,
+            app[REGISTRY],
+            app[COMMS].drafts,
+            SandboxService(config.sandbox),
+        ),
     )
     models = ModelRegistry(
         app[STORAGE],

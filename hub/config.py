@@ -194,6 +194,26 @@ class CommsConfig(_Section):
     """How long a stopping listener may take to return before it is cancelled."""
 
 
+class SandboxConfig(_Section):
+    """The agent's ``run_in_sandbox`` tool: the built-in provider an admin may turn on, and its limits."""
+
+    provider: Literal["none", "bubblewrap"] = "none"
+    """The built-in provider used when no integration offers compute; ``none``: only integrations."""
+    required_tier: Tier = "unregulated"
+    """The lowest model tier that may use the built-in provider (it sees the host's programs)."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """The wall-clock limit of a program (an agent may ask for less, never more)."""
+    cpu_seconds: int = Field(default=10, ge=1, le=3600)
+    memory_mib: int = Field(default=128, ge=16, le=65536)
+    """Address space of each sandboxed process."""
+    max_processes: int = Field(default=8, ge=1, le=4096)
+    output_kib: int = Field(default=64, ge=1, le=16384)
+    """Bytes of stdout and of stderr kept; a program printing more is stopped."""
+    scratch_mib: int = Field(default=64, ge=1, le=65536)
+    """Size of the program's writable scratch directory (held in memory, gone after the run)."""
+    max_concurrent: int = Field(default=2, ge=1, le=64)
+
+
 class HubConfig(_Section):
     """The whole of ``configuration.yaml``."""
 
@@ -206,6 +226,7 @@ class HubConfig(_Section):
     models: tuple[ModelConfig, ...] = ()
     agent: AgentConfig = AgentConfig()
     comms: CommsConfig = CommsConfig()
+    sandbox: SandboxConfig = SandboxConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:

@@ -43,6 +43,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
     assert phases == [
         "storage",
         "keyring",
+        "home",
         "auth",
         "database",
         "bus",

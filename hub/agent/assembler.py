@@ -223,6 +223,13 @@ class ToolsetAssembler:
         ):
             # Drafting tools only where a channel of the run can send what a person approves.
             builtin.append(self._builtin("comms"))
+        sandbox = self._services.sandbox
+        compute = None
+        if sandbox is not None:  # ambient, like the capability slots: the selection does not apply
+            triples = ((c.entry, c.integration, c.manifest) for c in by_precedence)
+            compute = sandbox.choose(triples, self._entries.runtime, scope.tier)
+        if compute is not None:
+            builtin.append(self._builtin("sandbox"))
         agents = offered(
             self._agents.visible(scope.person_id),
             domains=selected_domains,
@@ -248,7 +255,7 @@ class ToolsetAssembler:
             attribution=attribution,
             providers=providers,
             agents=agents,
-            deps=RunDeps(frozenset(c.entry.entry_id for c in cleared), providers),
+            deps=RunDeps(frozenset(c.entry.entry_id for c in cleared), providers, compute),
             skipped=skipped,
             untrusted=untrusted,
         )
@@ -277,6 +284,10 @@ class ToolsetAssembler:
         if toolset is None:
             if name == "comms" and self._services.drafting is not None:
                 toolset = comms_toolset(self._services.drafting)
+            elif name == "sandbox" and self._services.sandbox is not None:
+                from hub.agent.sandbox.tool import sandbox_toolset  # only once a run may use it
+
+                toolset = sandbox_toolset(self._services.sandbox)
             else:
                 toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
             self._toolsets[name] = toolset

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.agent.capabilities import Providers
+
+if TYPE_CHECKING:
+    from hub.agent.sandbox.service import SandboxChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,8 @@ class RunDeps:
 
     entry_ids: frozenset[str]
     providers: Providers
+    sandbox: SandboxChoice | None = None
+    """The compute providers ``run_in_sandbox`` may use; ``None``: the tool is not offered."""
 
 
 def context_tool(function: Callable[..., Any]) -> Any:

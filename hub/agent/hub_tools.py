@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from hub.agent.comms_tools import Drafting
 from hub.agent.deps import context_tool
@@ -23,6 +23,9 @@ from hub.entities.query import UNCATEGORISED
 from hub.entities.service import EntityNotFoundError, EntityService
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.registry import IntegrationRegistry
+
+if TYPE_CHECKING:
+    from hub.agent.sandbox.service import SandboxService
 
 MAX_RESULTS: Final = 25
 MAX_HISTORY: Final = 200
@@ -39,6 +42,8 @@ class HubServices:
     registry: IntegrationRegistry
     drafting: Drafting | None = None
     """The inbox's drafts, for ``draft_reply`` / ``draft_message``; ``None``: no such tools."""
+    sandbox: SandboxService | None = None
+    """Compute for ``run_in_sandbox``; ``None``: no such tool."""
 
 
 def hub_toolset(services: HubServices) -> Any:

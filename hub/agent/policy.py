@@ -23,6 +23,7 @@ HIGH_PRIVILEGE_TOOLS: Final = frozenset(
         "control_entity",
         "create_automation",
         "run_command",
+        "run_in_sandbox",
     }
 )
 """Tools that act in the world or reach out of the hub: gone when untrusted output is present."""

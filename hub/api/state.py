@@ -26,6 +26,7 @@ from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.flow_manager import FlowManager
+from hub.integrations.location import HomeSetting
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import Translations
@@ -37,6 +38,7 @@ STARTED_AT: Final = web.AppKey("started_at", float)
 STOPPING: Final = web.AppKey("stopping", asyncio.Event)
 STORAGE: Final = web.AppKey("storage", StorageManager)
 KEYRING: Final = web.AppKey("keyring", Keyring)
+HOME: Final = web.AppKey("home", HomeSetting)
 DATABASE: Final = web.AppKey("database", Database)
 BUS: Final = web.AppKey("bus", EventBus)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)

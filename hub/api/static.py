@@ -12,16 +12,13 @@ from typing import Final
 
 from aiohttp import web
 
+from hub.api.frame_sources import FRAME_SOURCES, FrameSources
+from hub.api.state import SURFACES
 from hub.config import SOURCE_ROOT
 
 WWW: Final = SOURCE_ROOT / "www"
 SECURITY_HEADERS: Final = {
-    # The UI is all same-origin modules; iframe cards may show any https page, images may be QR data URLs.
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: https:; frame-src https: http:; "
-        "connect-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'"
-    ),
+    # The Content-Security-Policy comes from FrameSources: its frame-src follows the stored surfaces.
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -93,6 +90,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     headers = {"ETag": asset.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     headers.update(SECURITY_HEADERS)
+    headers["Content-Security-Policy"] = request.app[FRAME_SOURCES].policy()
     if request.headers.get("If-None-Match") == asset.etag:
         return web.Response(status=304, headers=headers)
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -120,5 +118,6 @@ async def frame_guard(request: web.Request, response: web.StreamResponse) -> Non
 def register(app: web.Application) -> None:
     """Serve the UI; registered last, so every API route wins. Every answer gets the frame guard."""
     app[ASSETS] = Assets()
+    app[FRAME_SOURCES] = FrameSources(app[SURFACES])
     app.on_response_prepare.append(frame_guard)
     app.router.add_get("/{path:.*}", serve)

@@ -29,6 +29,7 @@ from hub.integrations.entry import (
 )
 from hub.integrations.entry_lifecycle import SETUP_TIMEOUT, EntryLifecycle
 from hub.integrations.integration import SetupContext
+from hub.integrations.location import HomeSource, no_home
 from hub.integrations.registry import IntegrationRegistry
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class ConfigEntries(EntryLifecycle):
         self._webhook_tokens: dict[str, str] = {}
         self.context_extras: Callable[[ConfigEntry], Mapping[str, Any]] | None = None
         """Adds what later layers hand integrations (``writer``, ``events``) to every context."""
+        self.home_source: HomeSource = no_home
+        """The hub's home location, read live by every context (``ctx.home_location()``)."""
 
     # Reading
 
@@ -128,6 +131,7 @@ class ConfigEntries(EntryLifecycle):
             data=dict(entry.data),
             secrets=self.secrets_of(entry),
             version=entry.version,
+            home_source=lambda: self.home_source(),
             **(self.context_extras(entry) if self.context_extras else {}),
         )
 

@@ -20,10 +20,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from hub.core.errors import FLOW_INVALID, FLOW_STEP_FAILED, FLOW_STEP_UNKNOWN, HubError
 from hub.integrations.manifest import FieldDescriptor
+
+if TYPE_CHECKING:
+    from hub.integrations.location import HomeLocation
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -250,11 +253,16 @@ class ConfigFlow(ABC):
                 raise FlowDefinitionError(f"{cls.__qualname__}.{name} must be an async def")
 
     def __init__(self, context: FlowContext) -> None:
-        """Bind the flow to ``context``; the manager then sets ``_collected``."""
+        """Bind the flow to ``context``; the manager then sets ``_collected`` and ``home_source``."""
         self.context = context
         self._collected: dict[str, Any] = {}  # plaintext input accumulated across steps
+        self.home_source: Callable[[], HomeLocation | None] = lambda: None
         if not self.domain:
             self.domain = context.domain
+
+    def home_location(self) -> HomeLocation | None:
+        """The hub's home location as it is now; ``None`` until an admin sets it."""
+        return self.home_source()
 
     @abstractmethod
     async def async_step_user(self, user_input: dict[str, Any] | None) -> FlowResult:

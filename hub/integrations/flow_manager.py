@@ -221,6 +221,7 @@ class FlowManager:
             self._record_input(state, user_input)
         flow = flow_cls(state.context)
         flow._collected = {**state.collected, **self._store.unseal(state)}
+        flow.home_source = self._entries.home_source
         before = dict(flow._collected)
         try:
             result = await flow.async_handle_step(state.step_id, user_input)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         EventTypeDescriptor,
         RelationTypeDescriptor,
     )
+    from hub.integrations.location import HomeLocation
     from hub.integrations.manifest import IntegrationManifest
 
 HealthStatus = Literal["ok", "degraded", "error"]
@@ -114,6 +115,10 @@ class SetupContext:
     """Fire this integration's declared custom events."""
     slot: RuntimeSlot = field(default_factory=RuntimeSlot, repr=False, compare=False)
     """The entry's mutable part while it is set up; every other field is frozen."""
+    home_source: Callable[[], HomeLocation | None] = field(
+        default=lambda: None, repr=False, compare=False
+    )
+    """Where ``home_location`` reads the hub's home location (a hub addition to the specification)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secrets, SecretValues):
@@ -137,6 +142,10 @@ class SetupContext:
     def async_on_unload(self, callback: Callable[[], Any]) -> None:
         """Call ``callback`` (plain or async) when the entry is unloaded, in reverse order."""
         self.slot.on_unload.append(callback)
+
+    def home_location(self) -> HomeLocation | None:
+        """The hub's home location as it is now; ``None`` until an admin sets it."""
+        return self.home_source()
 
     @property
     def owner(self) -> str | None:
@@ -262,6 +271,15 @@ class Integration:
     def surfaces(self) -> dict[str, SurfaceDescriptor]:
         """Chat-mode or dashboard surfaces, by key."""
         return {}
+
+    def entry_surfaces(self, ctx: SetupContext) -> dict[str, SurfaceDescriptor]:
+        """The surfaces projected for one entry: ``surfaces()`` unless its settings shape them.
+
+        A hub addition: ``surfaces()`` cannot see the entry, so a layout that follows an entry's
+        settings (TradingView's symbol) overrides this. ``ctx`` carries no secrets: a surface is
+        stored and shown in plain text.
+        """
+        return self.surfaces()
 
     # Capability providers
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ from hub.core.errors import (
 from hub.core.storage import StorageManager
 from hub.integrations.capabilities import SurfaceDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner, drop_contributions
-from hub.integrations.integration import Integration
+from hub.integrations.integration import Integration, SetupContext
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +73,11 @@ class Surfaces:
 
     @property
     def _surfaces(self) -> dict[str, Surface]:
+        return self._state.value
+
+    @property
+    def stored(self) -> Mapping[str, Surface]:
+        """Every surface, by slug; a new mapping after each change, never changed in place."""
         return self._state.value
 
     def visible(self, person_id: str) -> list[Surface]:
@@ -124,7 +129,7 @@ class Surfaces:
     async def project(self, entry: ConfigEntry, integration: Integration) -> None:
         """Upsert the surfaces an entry's integration contributes (after its setup)."""
         try:
-            declared = dict(integration.surfaces())
+            declared = dict(integration.entry_surfaces(_contribution_context(entry)))
         except Exception:  # a broken declaration contributes nothing
             _LOGGER.exception("surfaces() of %s failed", entry.domain)
             return
@@ -159,6 +164,18 @@ class Surfaces:
         if surface.owner is None and not admin:
             raise ForbiddenError("only an admin may change a global dashboard")
         return surface
+
+
+def _contribution_context(entry: ConfigEntry) -> SetupContext:
+    """The entry as ``entry_surfaces`` sees it: its settings, never its secrets."""
+    return SetupContext(
+        entry_id=entry.entry_id,
+        domain=entry.domain,
+        scope=entry.scope,
+        owner_sub=entry.owner,
+        data=dict(entry.data),
+        version=entry.version,
+    )
 
 
 def _encode(surfaces: dict[str, Surface]) -> dict[str, Any]:

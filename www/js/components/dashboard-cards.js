@@ -8,6 +8,18 @@ import { entityControls } from "./entity-controls.js";
 
 export const GENERIC = ["entities", "iframe", "markdown"];
 
+// The page's frame-src lists the origins the hub's dashboards framed when the page loaded; a card
+// added since (or a TradingView entry) is refused until a reload fetches the current policy.
+let blockedNotice = null;
+document.addEventListener("securitypolicyviolation", (event) => {
+  if (event.effectiveDirective !== "frame-src" || !blockedNotice) return;
+  let origin;
+  try { origin = new URL(event.blockedURI).origin; } catch { return; }
+  for (const frame of document.querySelectorAll(".dashboards__iframe-box iframe")) {
+    if (new URL(frame.src).origin === origin) frame.parentElement.replaceWith(blockedNotice());
+  }
+});
+
 export function cardLabel(card, t) {
   return GENERIC.includes(card.type) ? t(`dashboards.card.${card.type}`) : String(card.type);
 }
@@ -18,6 +30,9 @@ export function cardLabel(card, t) {
  */
 export function dashboardCards(ctx, live, text) {
   const { t } = ctx;
+  blockedNotice = () => h("div", { class: "dashboards__placeholder", role: "status" },
+    h("p", {}, t("dashboards.frame_needs_reload")),
+    h("button", { type: "button", onclick: () => location.reload() }, t("dashboards.reload")));
   const controls = entityControls(ctx, text, {
     entityOf: (element) => {
       const row = element.closest("[data-entity-id]");

@@ -1,11 +1,12 @@
 // Settings: the person's account (name, language, password, sign-ins) and theme, the agent's models
-// and sub-agents, their long-lived tokens, and (for admins) the people. #/settings/<section> opens
-// the page at that section (account, models, agents, tokens, people).
+// and sub-agents, their long-lived tokens, and (for admins) the home location and the people.
+// #/settings/<section> opens the page at that section (account, models, agents, tokens, home, people).
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { errorText } from "../errors.js";
 import { accountSection } from "../components/account-settings.js";
 import { peopleSection } from "../components/people-settings.js";
+import { homeSection } from "../components/home-settings.js";
 import { modelsSection, agentsSection, fetchPreference } from "../components/models-settings.js";
 
 export const route = "settings";
@@ -22,6 +23,7 @@ export async function render(root, ctx) {
   const prefs = h("section", { class: "card settings__section", "aria-labelledby": "settings-agent-prefs" });
   const tokens = section("tokens", "settings-tokens");
   const people = ctx.person.is_admin ? section("people", "settings-people") : null;
+  const home = ctx.person.is_admin ? section("home", "settings-home") : null;
   append(root, [
     h("header", { class: "settings__head" }, h("h1", {}, t("settings.title"))),
     await accountSection(ctx),
@@ -30,9 +32,11 @@ export async function render(root, ctx) {
     agents,
     prefs,
     tokens,
+    home,
     people,
   ]);
   await Promise.all([tokenSection(tokens, ctx), people ? peopleSection(people, ctx) : null,
+    home ? homeSection(home, ctx) : null,
     modelsSection(models, ctx), agentsSection(agents, ctx), fetchPreference(prefs, ctx)]);
   // "Settings → Models" and the like: open at that section, once everything above it is drawn.
   const target = ctx.params.rest && document.getElementById(`settings-${ctx.params.rest.split("/")[0]}-section`);
