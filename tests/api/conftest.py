@@ -15,11 +15,12 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from hub.app import create_app
 from hub.config import HttpConfig, HubConfig, IntegrationsConfig, SchedulerConfig
 from tests.auth_helpers import OWNER, OWNER_PASSWORD, sign_in
+from tests.fakes.signal import FakeSignal
 from tests.hub_client import HubClient
 from tests.integrations.helpers import make_integration
 from tests.integrations.spec_examples import (
+    PNG,
     FakeOpenProject,
-    FakeSignal,
     write_openproject,
     write_signal,
 )
@@ -289,7 +290,7 @@ async def start_hub(
     """Start (or restart) a hub on one config dir with the test integrations."""
     bundled = tmp_path / "integrations"
     write_openproject(bundled)
-    fake_signal = FakeSignal()
+    fake_signal = FakeSignal(qr_png=PNG)
     signal_server = await aiohttp_server(fake_signal.app())
     signal_url = str(signal_server.make_url("/")).rstrip("/")
     write_signal(bundled, default_base=signal_url)
