@@ -36,6 +36,9 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "agent": ([], ["--runs", "100", "--idle", "2"]),
     "ui": ([], ["--seconds", "2", "--entities", "300"]),
     "comms": ([], ["--backlog", "1000", "--deliveries", "5", "--listeners", "5"]),
+    "signal": ([], ["--deliveries", "5", "--burst", "200"]),
+    "frame_sources": ([], ["--surfaces", "50"]),
+    "sandbox": ([], ["--runs", "30"]),
 }
 
 HIGHER_IS_BETTER: Final = (
