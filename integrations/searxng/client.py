@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
+
+from hub.integrations.web import hit_fields, host_of, read_bounded
 
 DEFAULT_TIMEOUT: Final = 15.0
 MAX_BODY: Final = 2_000_000
@@ -51,7 +51,7 @@ class SearxngClient:
     @property
     def host(self) -> str:
         """The instance's host and port, as a person would recognise it."""
-        return _host(self.base_url)
+        return host_of(self.base_url)
 
     async def search(self, query: str, *, limit: int) -> list[Hit]:
         """At most ``limit`` results for ``query``, best first, as the instance ranked them."""
@@ -80,18 +80,14 @@ class SearxngClient:
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65_536):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise SearxngError(
-                f"the answer is larger than {MAX_BODY // 1_000_000} MB; this is not a SearXNG"
-                " search page",
-                kind=NOT_SEARXNG,
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_bounded(response, MAX_BODY)
+    if body is None:
+        raise SearxngError(
+            f"the answer is larger than {MAX_BODY // 1_000_000} MB; this is not a SearXNG"
+            " search page",
+            kind=NOT_SEARXNG,
+        )
+    return body
 
 
 def _check_status(status: int, host: str) -> None:
@@ -137,38 +133,5 @@ def _hits(body: bytes, host: str) -> list[Hit]:
 
 
 def _hit(item: Any) -> Hit | None:
-    if not isinstance(item, dict):
-        return None
-    url = item.get("url")
-    if not isinstance(url, str) or not url.strip():
-        return None  # a hit without an address is of no use to anyone
-    title, content, score = item.get("title"), item.get("content"), item.get("score")
-    return Hit(
-        title=title.strip() if isinstance(title, str) and title.strip() else url,
-        url=url.strip(),
-        content=content.strip() if isinstance(content, str) else "",
-        score=_score(score),
-    )
-
-
-def _score(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def is_web_address(url: str) -> bool:
-    """Whether ``url`` is an http or https address with a host that parses."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  # raises on a port that is not a number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).netloc or url
-    except ValueError:
-        return url[:100]
+    fields = hit_fields(item)
+    return None if fields is None else Hit(*fields)

@@ -6,8 +6,9 @@ from typing import Any, ClassVar, Final
 
 from hub.integrations.manifest import FieldDescriptor
 from hub.integrations.simple_flow import SimpleConfigFlow
+from hub.integrations.web import is_web_address
 
-from .client import SearxngClient, SearxngError, is_web_address
+from .client import SearxngClient, SearxngError
 
 VALIDATE_TIMEOUT: Final = 10.0
 CHECK_QUERY: Final = "searxng"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
+
+from hub.integrations.web import hit_fields, host_of, read_bounded
 
 DEFAULT_BASE_URL: Final = "https://api.tavily.com"
 DEFAULT_TIMEOUT: Final = 20.0
@@ -150,7 +150,7 @@ class TavilyClient:
 
     @property
     def _host(self) -> str:
-        return _host(self.base_url)
+        return host_of(self.base_url)
 
     def _clean(self, text: str) -> str:
         # An echoed key never reaches an exception, whatever a server or proxy sends back.
@@ -160,16 +160,12 @@ class TavilyClient:
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65_536):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TavilyError(
-                f"Tavily's answer is larger than {MAX_BODY // 1_000_000} MB", kind=SERVICE_ERROR
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_bounded(response, MAX_BODY)
+    if body is None:
+        raise TavilyError(
+            f"Tavily's answer is larger than {MAX_BODY // 1_000_000} MB", kind=SERVICE_ERROR
+        )
+    return body
 
 
 def _json(raw: bytes) -> Any:
@@ -192,38 +188,5 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 
 
 def _hit(item: Any) -> Hit | None:
-    if not isinstance(item, dict):
-        return None
-    url = item.get("url")
-    if not isinstance(url, str) or not url.strip():
-        return None
-    title, content, score = item.get("title"), item.get("content"), item.get("score")
-    return Hit(
-        title=title.strip() if isinstance(title, str) and title.strip() else url.strip(),
-        url=url.strip(),
-        content=content.strip() if isinstance(content, str) else "",
-        score=_score(score),
-    )
-
-
-def _score(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def is_web_address(url: str) -> bool:
-    """Whether ``url`` is an http or https address with a host that parses."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  # raises on a port that is not a number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).netloc or url
-    except ValueError:
-        return url[:100]
+    fields = hit_fields(item)
+    return None if fields is None else Hit(*fields)

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from hub.integrations.manifest import FieldDescriptor
 from hub.integrations.simple_flow import SimpleConfigFlow
+from hub.integrations.web import is_web_address
 
 from .client import (
     BAD_REQUEST,
@@ -17,7 +18,6 @@ from .client import (
     SERVICE_ERROR,
     TavilyClient,
     TavilyError,
-    is_web_address,
 )
 
 VALIDATE_TIMEOUT: Final = 10.0
