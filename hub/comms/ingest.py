@@ -33,7 +33,7 @@ from hub.integrations.entry import ConfigEntry, EntryState
 from hub.integrations.features import features
 from hub.integrations.integration import HealthResult, Integration
 from hub.integrations.registry import IntegrationRegistry
-from hub.integrations.runtime import HEALTH, provider_hook
+from hub.integrations.runtime import HEALTH, EntryRuntime, provider_hook
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ MAX_ATTACHMENTS: Final = 100
 """Attachments listed per message at most (their names and sizes; the bytes are never kept)."""
 READER_HOOK: Final = provider_hook(PROVIDER_HOOKS[MESSAGE_READER], MessageReaderProvider)
 LIST_HOOK: Final = provider_hook("list_messages", object)
+ACK_HOOK: Final = provider_hook("acknowledge", object)
 
 
 def comms_entity_types(registry: IntegrationRegistry) -> dict[str, tuple[str, ...]]:
@@ -287,12 +288,16 @@ class Ingest:
                 )
                 records = _records(messages, types[0], entry)
                 if not records:
+                    if messages:  # every one refused (and logged): the reader may forget them
+                        await _acknowledge(runtime, reader)
                     break
                 outcome = await self._service.apply(
                     entry_id,
                     entry.domain,
                     EntityStateSyncResult(records=tuple(records), full=False),
                 )
+                # Stored: a reader whose reads drain its service may now forget the batch.
+                await _acknowledge(runtime, reader)
                 if outcome.created and self.after_apply is not None:
                     await self.after_apply()
                 for key, count in outcome.counts().items():
@@ -307,6 +312,18 @@ class Ingest:
         record["duration_ms"] = round((time.perf_counter() - clock) * 1000, 1)
         self._entries.note(entry_id, last_sync=record)
         return record
+
+
+async def _acknowledge(runtime: EntryRuntime, reader: Any) -> None:
+    """Tell a reader that offers ``acknowledge()`` that what it last returned is stored."""
+    acknowledge = getattr(reader, "acknowledge", None)
+    if callable(acknowledge):
+        await runtime.call(
+            ACK_HOOK,
+            timeout=runtime.deadlines.provider,
+            target=acknowledge,
+            label="message reader",
+        )
 
 
 def _records(messages: Any, entity_type: str, entry: ConfigEntry) -> list[EntityStateRecord]:

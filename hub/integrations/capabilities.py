@@ -181,7 +181,13 @@ class WeatherProvider(Protocol):
 
 @runtime_checkable
 class MessageReaderProvider(Protocol):
-    """Reads an account's messages for the unified inbox."""
+    """Reads an account's messages for the unified inbox.
+
+    The hub asks again while a call returns ``limit`` messages. A reader whose reads consume its
+    service's queue (a bridge's receive) may also offer ``async acknowledge()``, a hub addition:
+    the hub calls it once the batch the last ``list_messages`` returned is stored, so the reader
+    forgets a batch only then, and offers it again after a failed store.
+    """
 
     async def list_messages(self, folder: str | None, limit: int) -> list[IncomingMessage]:
         """Return up to ``limit`` recent messages from ``folder`` (``None``: the channel's inbox)."""

@@ -2,7 +2,8 @@
 
 ``GET /v1/receive`` consumes the bridge's queue, so what one receive returned exists only here
 until the hub has stored it. The buffer keeps it: a batch handed to the hub is dropped only when
-the hub asks again, which its ingest does only after storing the batch it was handed.
+the hub acknowledges it, which its ingest does once the batch is stored; a failed store gets the
+same batch offered again.
 """
 
 from __future__ import annotations
@@ -60,16 +61,20 @@ class Mailbox:
             return len(self._pending)
 
     async def take(self, limit: int) -> list[IncomingMessage]:
-        """The next ``limit`` messages; asking again confirms the previous batch was stored."""
+        """The next ``limit`` messages not yet acknowledged (the same ones again until they are)."""
         async with self._lock:
-            for _ in range(self._handed):
-                self._pending.popleft()
-            self._handed = 0
             if not self._pending:
                 await self._receive()
             batch = list(itertools.islice(self._pending, max(limit, 0)))
             self._handed = len(batch)
             return batch
+
+    async def acknowledge(self) -> None:
+        """The hub stored the batch ``take`` handed out last: forget it."""
+        async with self._lock:
+            for _ in range(min(self._handed, len(self._pending))):
+                self._pending.popleft()
+            self._handed = 0
 
     async def _receive(self) -> None:
         try:
@@ -93,6 +98,10 @@ class SignalReader:
     async def list_messages(self, folder: str | None, limit: int) -> list[IncomingMessage]:
         """Up to ``limit`` messages not yet stored, oldest first."""
         return await self._mailbox.take(limit)
+
+    async def acknowledge(self) -> None:
+        """The hub stored what ``list_messages`` returned last."""
+        await self._mailbox.acknowledge()
 
 
 class SignalListener:
