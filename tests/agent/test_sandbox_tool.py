@@ -29,6 +29,8 @@ needs_bwrap = pytest.mark.skipif(
 
 @pytest.fixture
 def fake(aiohttp_server: AiohttpServer) -> Iterator[FakeOpenAI]:
+    # Tests ask for the fake (and its server) before the hub, so the hub, whose model client
+    # keeps a connection to the fake open, is stopped first and closes that connection itself.
     from pydantic_ai import models
 
     models.ALLOW_MODEL_REQUESTS = True
@@ -66,7 +68,7 @@ async def sandbox_call(hub: AgentHub, fake: FakeOpenAI, **args: Any) -> dict[str
 
 @needs_bwrap
 async def test_the_model_runs_a_program_when_the_admin_turned_the_sandbox_on(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub
 ) -> None:
     hub = await with_model(await start_agent_hub(sandbox=ON), fake, aiohttp_server)
     answer = await sandbox_call(hub, fake, command="echo hello from the sandbox; exit 4")
@@ -81,7 +83,7 @@ async def test_the_model_runs_a_program_when_the_admin_turned_the_sandbox_on(
 
 @needs_bwrap
 async def test_a_limit_the_program_hits_is_told_to_the_model(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub
 ) -> None:
     config = SandboxConfig(provider="bubblewrap", output_kib=1)
     hub = await with_model(await start_agent_hub(sandbox=config), fake, aiohttp_server)
@@ -95,7 +97,7 @@ async def test_a_limit_the_program_hits_is_told_to_the_model(
 
 @needs_bwrap
 async def test_bad_arguments_are_a_failed_tool_call_and_the_run_goes_on(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub
 ) -> None:
     hub = await with_model(await start_agent_hub(sandbox=ON), fake, aiohttp_server)
     await sandbox_call(hub, fake, command="echo a", script="echo b")
@@ -104,14 +106,14 @@ async def test_bad_arguments_are_a_failed_tool_call_and_the_run_goes_on(
 
 
 async def test_the_tool_is_absent_while_the_sandbox_is_off(
-    hub: AgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, hub: AgentHub
 ) -> None:
     await with_model(hub, fake, aiohttp_server)
     assert TOOL not in await offered(hub, fake)
 
 
 async def test_the_untrusted_gate_removes_the_tool(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub
 ) -> None:
     hub = await with_model(await start_agent_hub(sandbox=ON), fake, aiohttp_server)
     assert TOOL in await offered(hub, fake)
@@ -122,7 +124,7 @@ async def test_the_untrusted_gate_removes_the_tool(
 
 
 async def test_the_tier_gate_keeps_the_builtin_from_a_model_below_its_tier(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub
 ) -> None:
     config = SandboxConfig(provider="bubblewrap", required_tier="internal")
     hub = await start_agent_hub(sandbox=config)
@@ -131,7 +133,7 @@ async def test_the_tier_gate_keeps_the_builtin_from_a_model_below_its_tier(
 
 
 async def test_an_integrations_compute_provider_is_preferred_over_the_builtin(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI, tmp_path: Path
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub, tmp_path: Path
 ) -> None:
     shutil.copytree(REMOTE, tmp_path / "integrations" / "remote_compute")
     hub = await with_model(await start_agent_hub(sandbox=ON), fake, aiohttp_server)
@@ -143,7 +145,7 @@ async def test_an_integrations_compute_provider_is_preferred_over_the_builtin(
 
 
 async def test_an_integrations_provider_gives_the_tool_with_the_builtin_off(
-    start_agent_hub: StartAgentHub, aiohttp_server: AiohttpServer, fake: FakeOpenAI, tmp_path: Path
+    aiohttp_server: AiohttpServer, fake: FakeOpenAI, start_agent_hub: StartAgentHub, tmp_path: Path
 ) -> None:
     shutil.copytree(REMOTE, tmp_path / "integrations" / "remote_compute")
     hub = await with_model(await start_agent_hub(), fake, aiohttp_server)
