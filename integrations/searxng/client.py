@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
 
-from hub.integrations.web import hit_fields, host_of, read_bounded
+from hub.integrations.web import HitFields, hit_fields, host_of, read_bounded
 
 DEFAULT_TIMEOUT: Final = 15.0
 MAX_BODY: Final = 2_000_000
@@ -31,16 +30,6 @@ class SearxngError(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One result as SearXNG lists it."""
-
-    title: str
-    url: str
-    content: str
-    score: float | None
-
-
 class SearxngClient:
     """One SearXNG instance; each search opens and closes its own connection."""
 
@@ -53,7 +42,7 @@ class SearxngClient:
         """The instance's host and port, as a person would recognise it."""
         return host_of(self.base_url)
 
-    async def search(self, query: str, *, limit: int) -> list[Hit]:
+    async def search(self, query: str, *, limit: int) -> list[HitFields]:
         """At most ``limit`` results for ``query``, best first, as the instance ranked them."""
         status, body = await self._get("/search", {"q": query, "format": "json"})
         _check_status(status, self.host)
@@ -118,7 +107,7 @@ def _check_status(status: int, host: str) -> None:
         )
 
 
-def _hits(body: bytes, host: str) -> list[Hit]:
+def _hits(body: bytes, host: str) -> list[HitFields]:
     try:
         data: Any = json.loads(body)
     except ValueError:  # UnicodeDecodeError is one
@@ -129,9 +118,4 @@ def _hits(body: bytes, host: str) -> list[Hit]:
             f"{host} did not answer with SearXNG's JSON results; is this the address of a SearXNG?",
             kind=NOT_SEARXNG,
         )
-    return [hit for item in results if (hit := _hit(item)) is not None]
-
-
-def _hit(item: Any) -> Hit | None:
-    fields = hit_fields(item)
-    return None if fields is None else Hit(*fields)
+    return [hit for item in results if (hit := hit_fields(item)) is not None]

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from hub.integrations.web import hit_fields, host_of, read_bounded
+from hub.integrations.web import HitFields, hit_fields, host_of, read_bounded
 
 DEFAULT_BASE_URL: Final = "https://api.tavily.com"
 DEFAULT_TIMEOUT: Final = 20.0
@@ -53,16 +53,6 @@ class TavilyError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """One search result as Tavily lists it."""
-
-    title: str
-    url: str
-    content: str
-    score: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class Page:
     """What ``/extract`` read of one address: its text, or why it could not."""
 
@@ -84,7 +74,7 @@ class TavilyClient:
     def __repr__(self) -> str:
         return f"TavilyClient({self.base_url!r})"  # never the key
 
-    async def search(self, query: str, *, limit: int) -> list[Hit]:
+    async def search(self, query: str, *, limit: int) -> list[HitFields]:
         """At most ``limit`` results for ``query`` (a basic search: one credit)."""
         body = {
             "query": query,
@@ -98,7 +88,7 @@ class TavilyClient:
         results = data.get("results")
         if not isinstance(results, list):
             raise TavilyError("Tavily answered a search without results", kind=SERVICE_ERROR)
-        return [hit for item in results if (hit := _hit(item)) is not None][: max(0, limit)]
+        return [hit for item in results if (hit := hit_fields(item)) is not None][: max(0, limit)]
 
     async def extract(self, url: str) -> Page:
         """The readable text of one page, as Markdown."""
@@ -185,8 +175,3 @@ def _detail(data: Any) -> str:
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _hit(item: Any) -> Hit | None:
-    fields = hit_fields(item)
-    return None if fields is None else Hit(*fields)
