@@ -169,6 +169,7 @@ class BubblewrapProvider:
             for task in (*readers, *feeders, overflowed, waiter):
                 task.cancel()
             await asyncio.gather(*readers, *feeders, overflowed, waiter, return_exceptions=True)
+            _release(process)
         stderr = _text(err.data[: limits.output_bytes])
         if killed is None:
             killed = "output" if out.over or err.over else _cause(process.returncode, stderr)
@@ -252,6 +253,18 @@ async def _read(
 def _kill(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def _release(process: asyncio.subprocess.Process) -> None:
+    """Close the pipes even if a killed sandbox's last process still holds their other ends.
+
+    asyncio closes the transport itself only once every pipe reached its end; a reap that took
+    longer than ``_REAP_SECONDS`` would otherwise leave it (and two file descriptors) to the
+    garbage collector. ``Process`` has no public close, so this reaches for its transport.
+    """
+    transport = getattr(process, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 def _cause(returncode: int | None, stderr: str) -> Limit | None:
