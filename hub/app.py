@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub.agent.approvals import APPROVAL_MIGRATIONS, Approvals
 from hub.agent.conversations import Conversations
 from hub.agent.lazy import LazyChat
+from hub.agent.mcp_settings import McpSettings
 from hub.agent.preferences import Preferences
 from hub.agent.schema import AGENT_MIGRATIONS
 from hub.agent.triage_model import TriageModel
 from hub.api import agent as agent_api
+from hub.api import approvals as approvals_api
 from hub.api import auth as auth_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
@@ -29,9 +32,11 @@ from hub.api import home as home_api
 from hub.api import inbox as inbox_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
+from hub.api import mcp as mcp_api
 from hub.api import models as models_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
+from hub.api import tool_review as tool_review_api
 from hub.api import triage_rules as triage_rules_api
 from hub.api import webhooks as webhooks_api
 from hub.api import websocket as websocket_api
@@ -43,6 +48,7 @@ from hub.api.health import health
 from hub.api.history import EVENT_LOG, HISTORY
 from hub.api.state import (
     AGENTS,
+    APPROVALS,
     AUTH,
     BUS,
     CATALOG,
@@ -138,6 +144,7 @@ def create_app(
             *REPLAY_MIGRATIONS,
             *COMPACT_MIGRATIONS,
             *COMMS_MIGRATIONS,
+            *APPROVAL_MIGRATIONS,
         ],
     )
     app[BUS] = EventBus()
@@ -207,6 +214,11 @@ def create_app(
     app[PREFERENCES] = Preferences(
         app[STORAGE], is_admin=lambda person_id: _is_admin(app, person_id)
     )
+    app[APPROVALS] = Approvals(
+        app[STORAGE], app[DATABASE], app[BUS], timeout=config.agent.approval_timeout_seconds
+    )
+    app[mcp_api.MCP_SETTINGS] = McpSettings(app[STORAGE])
+    app[mcp_api.MCP_SERVER] = mcp_api.server(app, approvals=lambda: app[APPROVALS])
     app[PEOPLE] = PersonRemoval(app[AUTH], entries)
     app[PEOPLE].forget.extend(
         [
@@ -214,6 +226,8 @@ def create_app(
             app[AGENTS].forget_person,
             app[COMMS].contacts.forget_person,
             app[COMMS].rules.forget_person,
+            app[mcp_api.MCP_SERVER].forget_person,
+            app[APPROVALS].forget_person,
             lambda pid: _forget(app, pid),
         ]
     )
@@ -241,6 +255,7 @@ def create_app(
     integrations_api.register(app)
     config_flows_api.register(app)
     config_entries_api.register(app)
+    tool_review_api.register(app)
     entities_api.register(app)
     entity_types_api.register(app)
     webhooks_api.register(app)
@@ -253,6 +268,8 @@ def create_app(
     surfaces_api.register(app)
     models_api.register(app)
     agent_api.register(app)
+    mcp_api.register(app)
+    approvals_api.register(app)
     languages_api.register(app)
     websocket_api.register(app)
     static_api.register(app)  # last: every API route is matched first
@@ -353,6 +370,7 @@ async def _entries(app: web.Application) -> AsyncIterator[None]:
     entries = app[CONFIG_ENTRIES]
     await app[SURFACES].load()
     await app[AGENTS].load()
+    await app[APPROVALS].load()  # before any run: the approval gate reads the rules at once
     await entries.load()
     await app[REGISTRY].load({entry.domain for entry in entries.entries()})  # off the loop
     await entries.setup_all()
@@ -405,6 +423,7 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
             app[COMMS].drafts,
             SandboxService(config.sandbox),
         ),
+        app[APPROVALS],
     )
     models = ModelRegistry(
         app[STORAGE],
@@ -420,6 +439,7 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
         app[PREFERENCES],
         app[SURFACES],
         config.agent,
+        app[APPROVALS],
     )
     await models.load()
     await chat.preferences.load()

@@ -174,6 +174,8 @@ class AgentConfig(_Section):
     max_tool_calls: int = Field(default=25, ge=1, le=200)
     history_turns: int = Field(default=20, ge=1, le=500)
     """How many earlier turns of a conversation go to the model with each new message."""
+    approval_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a tool call that needs a person's approval waits for it; then it is denied."""
 
 
 class CommsConfig(_Section):

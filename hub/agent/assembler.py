@@ -6,14 +6,16 @@ the entry), fail-closed, for tools and capability providers alike; each entry's 
 ``async_setup_entry`` returned them (built on first use when deferred, through the entry's
 runtime, so a failed build means what any failed call does, and skipped); the chat's integration
 selection; the ambient capability slots and the hub's own tools; then the untrusted gate over the
-lot. Every tool name is attributed to its integration and entry.
+lot, and the person's approval gate over each toolset. Every tool name is attributed to its
+integration and entry.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.agent.capabilities import (
     Providers,
@@ -39,6 +41,9 @@ from hub.integrations.manifest import IntegrationManifest, Tier
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.runtime import EntryRuntime
 from hub.integrations.surfaces import Surface
+
+if TYPE_CHECKING:
+    from hub.agent.approvals import Approvals
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +87,18 @@ class Assembly:
     deps: RunDeps
     skipped: list[Skipped] = field(default_factory=list)
     untrusted: bool = False
+    gate: Callable[[Any], Any] | None = None
+    """The person's approval gate, for toolsets made per run (``delegate_to``)."""
 
-    def for_model(self, model: Any) -> list[Any]:
-        """The toolsets to hand the agent, ``delegate_to`` included when an agent is offered."""
+    def for_model(self, model: Any, capabilities: Sequence[Any] = ()) -> list[Any]:
+        """The toolsets to hand the agent, ``delegate_to`` included when an agent is offered.
+
+        ``capabilities`` go to a sub-agent's run too, so its approvals are asked like the parent's.
+        """
         toolsets = [item.toolset for item in self.toolsets]
         if self.agents and "delegate_to" in self.attribution:
-            toolsets.append(delegation_toolset(self.agents, model, self.toolsets))
+            delegation = delegation_toolset(self.agents, model, self.toolsets, capabilities)
+            toolsets.append(delegation if self.gate is None else self.gate(delegation))
         return toolsets
 
 
@@ -111,7 +122,9 @@ class ToolsetAssembler:
         catalog: IntegrationCatalog,
         agents: Agents,
         services: HubServices,
+        approvals: Approvals | None = None,
     ) -> None:
+        self._approvals = approvals
         self._entries = entries
         self._registry = registry
         self._catalog = catalog
@@ -250,6 +263,16 @@ class ToolsetAssembler:
                 attribution.setdefault(name, source)
         if agents and not untrusted:  # delegate_to is high-privilege: the gate keeps it out
             attribution["delegate_to"] = hub_source
+        gate = None
+        if self._approvals is not None:
+            approvals, person_id = self._approvals, scope.person_id
+            gate = lambda toolset: approvals.gate(toolset, person_id)  # noqa: E731
+            # After the untrusted gate, on every path. A toolset whose tools are known only once
+            # it lists them (an MCP server) has them attributed to its entry then.
+            final = [
+                approvals.gate(toolset, person_id, source=source, attribution=attribution)
+                for toolset, source in zip(final, sources, strict=True)
+            ]
         return Assembly(
             toolsets=[RunToolset(t, s.domain) for t, s in zip(final, sources, strict=True)],
             attribution=attribution,
@@ -258,6 +281,7 @@ class ToolsetAssembler:
             deps=RunDeps(frozenset(c.entry.entry_id for c in cleared), providers, compute),
             skipped=skipped,
             untrusted=untrusted,
+            gate=gate,
         )
 
     def _guarded(self, runtime: EntryRuntime, returned: Any) -> tuple[Any, list[str]]:

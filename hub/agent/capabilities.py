@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from hub.agent.approvals import READ_ONLY
 from hub.agent.fetch import LocalFetchReader
 from hub.core.errors import IntegrationError
 from hub.integrations.capabilities import (
@@ -158,8 +159,11 @@ def capability_toolset() -> Any:
             WEATHER, "weather", latitude=latitude, longitude=longitude, hours=hours
         )
 
+    # All read-only, web_fetch included: it only GETs a page the model names. What it could leak
+    # is the untrusted gate's concern (it drops web_fetch once untrusted output is in the run), and
+    # the SSRF guard keeps it off the LAN; asking before every page read would make it useless.
     tools = [context_tool(f) for f in (web_search, web_fetch, weather)]
-    return FunctionToolset(tools, id="capabilities")
+    return FunctionToolset(tools, id="capabilities", metadata={READ_ONLY: True})
 
 
 def for_slots(toolset: Any, filled: set[str]) -> Any:

@@ -2,8 +2,10 @@
 
 A run resolves the conversation's model (the tier gate's input), assembles the person's tools,
 replays the conversation's earlier turns, and streams text deltas, tool calls and tool results to
-whoever started it. Whatever happens (completed, cancelled, the model down or answering garbage)
-the turn is stored, so the conversation is never lost; a failed turn carries its error.
+whoever started it. A tool call that needs the person's approval pauses the run (and its clock)
+until they answer in the chat or nobody does within ``agent.approval_timeout_seconds``. Whatever
+happens (completed, cancelled, the model down or answering garbage) the turn is stored, so the
+conversation is never lost; a failed turn carries its error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from hub.agent.approvals import READ_ONLY, Approvals
 from hub.agent.assembler import Assembly, RunScope, ToolsetAssembler
 from hub.agent.conversations import Conversation, Conversations
 from hub.agent.deps import RunDeps
@@ -27,7 +30,14 @@ from hub.core.errors import RUN_IN_PROGRESS, BadRequestError, HubError
 from hub.integrations.surfaces import SurfaceNotFoundError, Surfaces
 
 if TYPE_CHECKING:
+    from pydantic_ai.messages import ToolCallPart
     from pydantic_ai.models import Model
+    from pydantic_ai.tools import (
+        DeferredToolRequests,
+        DeferredToolResults,
+        ToolApproved,
+        ToolDenied,
+    )
 
 _LOGGER = logging.getLogger(__name__)
 _AUDIT = logging.getLogger("hub.agent.audit")
@@ -61,6 +71,7 @@ class _Run:
     items: list[dict[str, Any]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     reply: list[str] = field(default_factory=list)
+    deadline: asyncio.Timeout | None = None
 
 
 class ChatService:
@@ -74,7 +85,9 @@ class ChatService:
         preferences: Preferences,
         surfaces: Surfaces,
         config: AgentConfig,
+        approvals: Approvals | None = None,
     ) -> None:
+        self.approvals = approvals
         self.conversations = conversations
         self.models = models
         self.assembler = assembler
@@ -150,7 +163,8 @@ class ChatService:
     async def _run(self, run: _Run) -> None:
         status, messages = "failed", None
         try:
-            async with asyncio.timeout(self._config.run_timeout_seconds):
+            async with asyncio.timeout(self._config.run_timeout_seconds) as deadline:
+                run.deadline = deadline
                 messages = await self._drive(run)
             status = "completed"
         except asyncio.CancelledError:
@@ -189,10 +203,19 @@ class ChatService:
             run.conversation.id, self._config.history_turns
         ):
             history.extend(ModelMessagesTypeAdapter.validate_json(blob))
+        capabilities: list[Any] = []
+        if self.approvals is not None:
+            from pydantic_ai.capabilities import HandleDeferredToolCalls
+
+            async def approve(ctx: Any, requests: DeferredToolRequests) -> DeferredToolResults:
+                return await self._approve(run, assembly, requests)
+
+            capabilities.append(HandleDeferredToolCalls(handler=approve))
         agent: Agent[RunDeps, str] = Agent(
             model,
             instructions=INSTRUCTIONS.format(today=time.strftime("%A, %Y-%m-%d")),
-            toolsets=catching(assembly.for_model(model)),
+            toolsets=catching(assembly.for_model(model, capabilities)),
+            capabilities=capabilities,
         )
         handler = StreamHandler(
             on_text=lambda delta: self._text(run, delta),
@@ -208,6 +231,89 @@ class ChatService:
             event_stream_handler=handler,
         )
         return result.new_messages_json()
+
+    # Approvals
+
+    async def _approve(
+        self, run: _Run, assembly: Assembly, requests: DeferredToolRequests
+    ) -> DeferredToolResults:
+        """Ask the person about each call that needs it, with the run's clock paused meanwhile."""
+        calls = requests.approvals
+        remaining = self._pause(run)
+        try:
+            answers = await asyncio.gather(
+                *(
+                    self._ask(run, assembly, call, requests.metadata.get(call.tool_call_id) or {})
+                    for call in calls
+                )
+            )
+        finally:
+            self._resume(run, remaining)
+        answered = {call.tool_call_id: answer for call, answer in zip(calls, answers, strict=True)}
+        return requests.build_results(approvals=answered)
+
+    async def _ask(
+        self, run: _Run, assembly: Assembly, call: ToolCallPart, metadata: dict[str, Any]
+    ) -> ToolApproved | ToolDenied:
+        from pydantic_ai.tools import ToolApproved, ToolDenied
+
+        assert self.approvals is not None  # only asked with approvals wired
+        self._flush_text(run)
+        source = assembly.attribution.get(call.tool_name)
+        pending = await self.approvals.request(
+            run.person_id,
+            tool=call.tool_name,
+            args=call.args_as_dict(),
+            source_domain=source.domain if source else None,
+            entry_id=source.entry_id if source else None,
+            entry_title=source.entry_title if source else None,
+            read_only=metadata.get(READ_ONLY) is True,
+            channel="chat",
+            conversation_id=run.conversation.id,
+        )
+        shown = pending.public()
+        asked = {
+            "kind": "approval_request",
+            "approval_id": pending.id,
+            "call_id": call.tool_call_id,
+            **{key: shown[key] for key in _ASKED},
+        }
+        run.items.append(asked)
+        run.emit(asked)
+        timeout = self._config.approval_timeout_seconds
+        decision = await self.approvals.wait(pending.id, timeout)
+        decided = {
+            "kind": "approval_decided",
+            "approval_id": pending.id,
+            "call_id": call.tool_call_id,
+            "answer": decision.answer,
+            "decided_by": decision.decided_by,
+        }
+        run.items.append(decided)
+        run.emit(decided)
+        if decision.approved:
+            return ToolApproved()
+        if decision.answer == "timeout":
+            return ToolDenied(
+                f"No answer within {timeout:g} s: the person did not approve this call, "
+                "so it did not run."
+            )
+        return ToolDenied("Denied by the person: this call did not run.")
+
+    @staticmethod
+    def _pause(run: _Run) -> float | None:
+        """Stop the run's clock while a person decides; the seconds it had left."""
+        if run.deadline is None or run.deadline.when() is None:
+            return None
+        loop = asyncio.get_running_loop()
+        remaining = max(0.0, (run.deadline.when() or loop.time()) - loop.time())
+        run.deadline.reschedule(None)
+        return remaining
+
+    @staticmethod
+    def _resume(run: _Run, remaining: float | None) -> None:
+        if run.deadline is not None and remaining is not None and not run.deadline.expired():
+            run.deadline.reschedule(asyncio.get_running_loop().time() + remaining)
 
     # What the stream tells
 
@@ -274,6 +380,18 @@ class ChatService:
             ",".join(f"{s.domain}:{s.entry_id}" for s in assembly.skipped) or "-",
             assembly.untrusted,
         )
+
+
+_ASKED: Final = (
+    "tool",
+    "integration",
+    "entry_id",
+    "entry_title",
+    "args",
+    "read_only",
+    "expires_at",
+)
+"""What an ``approval_request`` event carries of the pending approval."""
 
 
 def _preload() -> None:

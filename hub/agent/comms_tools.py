@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Protocol
 
+from hub.agent.approvals import READ_ONLY
 from hub.agent.deps import context_tool
 
 AGENT: Final = "agent"
@@ -95,7 +96,9 @@ def comms_toolset(drafts: Drafting) -> Any:
         )
         return _answer(draft)
 
-    return FunctionToolset([context_tool(draft_reply), context_tool(draft_message)], id="comms")
+    # Read-only for approvals: a draft sends nothing, and the person approves it in the inbox.
+    tools = [context_tool(draft_reply), context_tool(draft_message)]
+    return FunctionToolset(tools, id="comms", metadata={READ_ONLY: True})
 
 
 def _answer(draft: DraftRef) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hub.agent.approvals import READ_ONLY
 from hub.integrations.agents import DelegateAgent
 from hub.integrations.surfaces import Surface
 
@@ -69,9 +70,16 @@ def overlay(agent: DelegateAgent, toolsets: Sequence[RunToolset]) -> list[Any]:
 
 
 def delegation_toolset(
-    agents: Sequence[DelegateAgent], model: Any, toolsets: Sequence[RunToolset]
+    agents: Sequence[DelegateAgent],
+    model: Any,
+    toolsets: Sequence[RunToolset],
+    capabilities: Sequence[Any] = (),
 ) -> Any:
-    """The ``delegate_to`` tool for ``agents`` (which must not be empty)."""
+    """The ``delegate_to`` tool for ``agents`` (which must not be empty).
+
+    ``capabilities`` (the parent's approval handler) go to the sub-agent's run: its tools are the
+    parent's, already through the person's approval gate, so a call there asks the same person.
+    """
     from pydantic_ai import Agent
     from pydantic_ai.toolsets import FunctionToolset
 
@@ -88,6 +96,7 @@ def delegation_toolset(
             instructions=persona.instructions,
             toolsets=overlay(persona, toolsets),
             name=persona.slug,
+            capabilities=list(capabilities),
         )
         result = await sub.run(task[:MAX_TASK], usage=ctx.usage, deps=ctx.deps)
         return result.output
@@ -101,7 +110,8 @@ def delegation_toolset(
     )
     tool = context_tool(delegate_to)
     tool.description = description
-    return FunctionToolset([tool], id="delegation")
+    # Read-only: handing a task on acts on nothing; each tool the sub-agent calls is gated itself.
+    return FunctionToolset([tool], id="delegation", metadata={READ_ONLY: True})
 
 
 def _in_surface(required: str, surface: Surface | None) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from hub.agent.approvals import read_only
 from hub.agent.comms_tools import Drafting
 from hub.agent.deps import context_tool
 from hub.core.errors import BadRequestError
@@ -132,8 +133,10 @@ def hub_toolset(services: HubServices) -> Any:
         )
         return {"entity": _summary(entities.view(updated)), "message": message}
 
-    functions: list[Callable[..., Any]] = [search_entities, read_entity, control_entity]
-    return FunctionToolset([context_tool(f) for f in functions], id="hub")
+    looking: list[Callable[..., Any]] = [search_entities, read_entity]
+    # Reading runs without asking by default; control_entity acts, so it asks (approvals.py).
+    tools = [read_only(context_tool(f)) for f in looking] + [context_tool(control_entity)]
+    return FunctionToolset(tools, id="hub")
 
 
 def _summary(view: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
+from hub.agent.approvals import Approvals
 from hub.agent.lazy import LazyChat
 from hub.agent.preferences import Preferences
 from hub.auth.removal import PersonRemoval
@@ -56,3 +57,4 @@ AGENTS: Final = web.AppKey("agents", Agents)
 CHAT: Final = web.AppKey("chat", LazyChat)
 PEOPLE: Final = web.AppKey("people", PersonRemoval)
 PREFERENCES: Final = web.AppKey("preferences", Preferences)
+APPROVALS: Final = web.AppKey("approvals", Approvals)

@@ -102,6 +102,9 @@ DRAFT_INVALID: Final = "draft_invalid"
 HEADER_INJECTION: Final = "header_injection"
 CONTACT_NOT_FOUND: Final = "contact_not_found"
 CONTACT_CONFLICT: Final = "contact_conflict"
+MCP_DISABLED: Final = "mcp_disabled"
+APPROVAL_NOT_FOUND: Final = "approval_not_found"
+APPROVAL_ALREADY_DECIDED: Final = "approval_already_decided"
 
 
 def error_key(code: str) -> str:

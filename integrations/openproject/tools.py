@@ -170,13 +170,16 @@ def build_toolset(
     client: OpenProjectClient, *, toolset_id: str = "openproject"
 ) -> FunctionToolset[None]:
     """The toolset the agent sees; pydantic-ai is imported here, on first use, not at start-up."""
+    from pydantic_ai import Tool
     from pydantic_ai.toolsets import FunctionToolset
 
     tools = OpenProjectTools(client)
+    # Listing reads only, so it runs without asking; creating a work package asks the person first.
+    reading = {"read_only": True}
     return FunctionToolset(
         [
-            tools.openproject_list_projects,
-            tools.openproject_my_work_packages,
+            Tool(tools.openproject_list_projects, metadata=reading),
+            Tool(tools.openproject_my_work_packages, metadata=reading),
             tools.openproject_create_work_package,
         ],
         id=toolset_id,

@@ -233,7 +233,8 @@ def build_toolset() -> FunctionToolset[None]:
     """The toolset the agent sees; pydantic-ai is imported here, on first use, not at start-up."""
     from pydantic_ai.toolsets import FunctionToolset
 
-    return FunctionToolset(list(TOOLS), id="text_tools")
+    # Pure text functions: read-only, so they run without asking for approval.
+    return FunctionToolset(list(TOOLS), id="text_tools", metadata={"read_only": True})
 
 
 def _unique(items: Iterable[str]) -> list[str]:

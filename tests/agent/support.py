@@ -349,6 +349,12 @@ class AgentHub(HubClient):
         assert answer["type"] == "create_entry", answer
         return str(answer["entry_id"])
 
+    async def allow(self, *tools: str) -> None:
+        """Let acting tools run without asking (approval rule ``always``), for tests of other things."""
+        for tool in tools:
+            resp = await self.client.put(f"/api/approvals/rules/{tool}", json={"rule": "always"})
+            assert resp.status == 200, await resp.text()
+
     async def conversation(self, **body: Any) -> str:
         """A new conversation's id."""
         status, answer = await self.post("/api/conversations", body)

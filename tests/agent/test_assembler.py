@@ -267,6 +267,7 @@ async def test_every_tool_of_a_run_can_be_called_by_the_test_model(hub: AgentHub
     from pydantic_ai.models.test import TestModel
 
     await hub.add("notes")
+    await hub.allow("note_add", "note_list", "note_fail")
     model = TestModel(call_tools=["note_add", "note_list", "note_fail"])
     hub.service.model_factory = lambda endpoint: model
     events = await hub.chat(await hub.conversation(), "try everything")

@@ -23,6 +23,7 @@ def kinds(events: list[dict[str, Any]]) -> list[str]:
 
 async def test_a_run_streams_text_tool_calls_and_results(hub: AgentHub) -> None:
     notes = await hub.add("notes")
+    await hub.allow("note_add")
 
     def brain(messages: list[Any], info: Any) -> Any:
         returns = tool_returns(messages)
@@ -63,6 +64,7 @@ async def test_a_raising_tool_is_an_error_the_model_sees_and_the_run_goes_on(
     hub: AgentHub,
 ) -> None:
     await hub.add("notes")
+    await hub.allow("note_fail")
     seen: list[str] = []
 
     def brain(messages: list[Any], info: Any) -> Any:
@@ -206,6 +208,7 @@ async def test_conversation_settings_are_checked_and_changed(hub: AgentHub) -> N
 async def test_the_hub_tools_search_read_and_control_entities(hub: AgentHub) -> None:
     lamps = await hub.add("lamps")
     await hub.add("secret_lamps")  # internal tier: its entities stay away from a hosted model
+    await hub.allow("control_entity")
     seen: dict[str, Any] = {}
 
     def brain(messages: list[Any], info: Any) -> Any:
@@ -241,6 +244,7 @@ async def test_the_hub_tools_never_reach_entities_the_model_may_not_see(hub: Age
     await hub.add("secret_lamps")
     _, listed = await hub.get("/api/entities", params={"domain": "secret_lamps"})
     hidden = listed["entities"][0]["id"]
+    await hub.allow("control_entity")
     results: list[Any] = []
 
     def brain(messages: list[Any], info: Any) -> Any:

@@ -29,6 +29,7 @@ async def test_entity_tools_hide_internal_entities_unless_asked(
     install(tmp_path / "integrations", "gauges")
     hub = await start_agent_hub()
     await hub.add("gauges")
+    await hub.allow("control_entity")
     ids = await ids_by_name(hub)
     firmware, target = ids["Boiler firmware"], ids["Boiler target temperature"]
     script: list[tuple[str, dict[str, Any]]] = [

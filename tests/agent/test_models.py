@@ -133,6 +133,7 @@ async def test_the_openai_wiring_streams_text_and_tool_calls_end_to_end(
         api_key=API_KEY,
         is_default=True,
     )
+    await hub.allow("note_add")
     fake.reply_tool_call("note_add", {"text": "eggs"})
     fake.reply_text("I added eggs to your notes.")
     conversation = await hub.conversation()

@@ -191,6 +191,7 @@ async def test_a_setup_leaves_its_entry_in_a_state_the_ui_explains(
 async def test_an_agent_tool_fails_as_a_result_the_model_reads(rig: Rig, failure: str) -> None:
     entry_id, _ = await _loaded_entry(rig)
     rig.fail(tool=failure)
+    await rig.hub.allow("fiddle")
     seen: list[str] = []
 
     def brain(messages: list[Any], info: Any) -> Any:

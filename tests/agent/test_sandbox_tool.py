@@ -57,7 +57,8 @@ async def offered(hub: AgentHub, fake: FakeOpenAI) -> list[str]:
 
 
 async def sandbox_call(hub: AgentHub, fake: FakeOpenAI, **args: Any) -> dict[str, Any]:
-    """Have the model call the tool once; what the tool answered."""
+    """Have the model call the tool once (allowed without asking); what the tool answered."""
+    await hub.allow(TOOL)
     fake.reply_tool_call(TOOL, args)
     fake.reply_text("done")
     events = await hub.chat(await hub.conversation(), "run it")

@@ -5,6 +5,7 @@ import { HubSocket } from "./ws.js";
 import { h, clear, passwordsDiffer } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
 import { errorText } from "./errors.js";
+import { approvalNotice } from "./components/approval-notice.js";
 
 // Each page's module is fetched the first time it is shown: the first load carries only the shell
 // and the page opened. The navigation labels are here so the bar is drawn before any page loads.
@@ -19,7 +20,7 @@ const PAGES = [
 ];
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
-const state = { modules: new Map(), cleanup: null, ws: null, person: null };
+const state = { modules: new Map(), cleanup: null, ws: null, person: null, notice: null };
 
 function applyTheme() {
   const theme = localStorage.getItem("hub.theme") || "system";
@@ -69,7 +70,7 @@ function renderNav() {
       if (open) nav.querySelector("#nav-links a")?.focus();
     } }, h("span", { class: "nav__burger", "aria-hidden": "true" }), h("span", { class: "nav__menu-label" }, t("app.menu")));
   const out = h("button", { type: "button", class: "link", onclick: signOut }, t("app.sign_out"));
-  nav.append(h("span", { class: "brand" }, "hub"), menu,
+  nav.append(h("span", { class: "brand" }, "hub"), ...(state.notice ? [state.notice.element] : []), menu,
     h("div", { class: "nav__links", id: "nav-links" }, ...links, h("span", { class: "spacer" }),
       h("span", { class: "who" }, state.person?.display_name || state.person?.username || ""), out));
 }
@@ -269,7 +270,10 @@ async function start() {
   await Promise.all([setLanguage(state.person.language),
     PAGES.some((page) => page.route === first) ? pageModule(first).catch(() => null) : null]);
   labelShell();
+  state.notice?.stop();
+  state.notice = approvalNotice({ api, ws: state.ws, t });
   renderNav();
+  state.notice.start();
   if (!listening) window.addEventListener("hashchange", route);
   listening = true;
   await route();
@@ -278,6 +282,8 @@ async function start() {
 whenSignedOut(() => {
   state.cleanup?.();
   state.cleanup = null;
+  state.notice?.stop();
+  state.notice = null;
   state.ws?.close();
   state.ws = null;
   state.person = null;

@@ -1,7 +1,8 @@
 """The agent's ``run_in_sandbox`` tool: run a short program, get its exit code and output.
 
-High-privilege (it runs code the model wrote): the untrusted gate removes it, and a run gets it
-only when its sandbox choice is not empty, which the tier gate already shaped.
+High-privilege (it runs code the model wrote): the untrusted gate removes it, a run gets it only
+when its sandbox choice is not empty, which the tier gate already shaped, and it is not read-only,
+so by default a person approves each call (``hub.agent.approvals``).
 """
 
 from __future__ import annotations

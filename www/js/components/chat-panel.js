@@ -9,6 +9,7 @@
 
 import { h, clear } from "../dom.js";
 import { renderMarkdown } from "./markdown.js";
+import { approvalCard, loadNames } from "./approval-card.js";
 
 const NEAR_BOTTOM = 48;
 const POLL_MS = 1500;
@@ -24,6 +25,8 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
   let poll = null; // the timer while following a run this panel does not stream
   let assistant = null; // the assistant bubble text is streaming into: { text, body, frame }
   const calls = new Map(); // call_id → the tool call's row
+  const approvals = new Map(); // approval_id → its card (components/approval-card.js)
+  let names = null; // the integrations' and entries' names for the approval cards (loadNames)
 
   const transcript = h("div", { class: "chat__transcript", role: "log", "aria-live": "polite",
     "aria-relevant": "additions", "aria-label": t("chat.transcript"), tabindex: "0" });
@@ -84,6 +87,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
 
   function toolCall(item) {
     assistant = null;
+    if (item.call_id && calls.get(item.call_id)?.done === false) return; // called again once approved: one row
     const where = item.integration ? ` (${item.integration})` : "";
     const result = h("div", { class: "chat__tool-result" }, h("span", { class: "muted" }, t("chat.tool_running")));
     const row = h("details", { class: "chat__tool", dataset: { callId: String(item.call_id ?? "") } },
@@ -92,7 +96,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
         h("p", { class: "chat__tool-label" }, t("chat.tool_args")),
         h("pre", { class: "chat__pre" }, pretty(item.args)),
         result));
-    calls.set(item.call_id, { row, result });
+    calls.set(item.call_id, { row, result, done: false });
     add(row);
   }
 
@@ -103,12 +107,59 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
       toolCall({ call_id: item.call_id, tool: item.tool, args: {}, integration: null });
       call = calls.get(item.call_id);
     }
+    call.done = true;
     clear(call.result).append(
       h("p", { class: "chat__tool-label" }, item.error ? t("chat.tool_error") : t("chat.tool_result")),
       h("pre", { class: `chat__pre${item.error ? " chat__pre--error" : ""}` }, String(item.content ?? "")));
     call.row.classList.toggle("chat__tool--error", Boolean(item.error));
     call.row.querySelector("summary").append(h("span", { class: item.error ? "error" : "ok" },
       item.error ? ` — ${t("chat.tool_failed")}` : " ✓"));
+  }
+
+  /** An `approval_request`: a card with the buttons, until its `approval_decided` arrives. */
+  function approvalRequest(entry) {
+    assistant = null;
+    const id = String(entry.approval_id ?? entry.id ?? "");
+    if (!id || approvals.has(id)) return;
+    const card = approvalCard(ctx, entry, { onDecided: waiting });
+    approvals.set(id, card);
+    add(card.element);
+    waiting();
+    if (names) card.names(names);
+    else loadApprovalNames();
+  }
+
+  function approvalDecided(entry) {
+    const card = approvals.get(String(entry.approval_id ?? ""))
+      || [...approvals.values()].find((c) => entry.call_id && c.callId === entry.call_id);
+    card?.decided(entry);
+  }
+
+  /** While a card waits for the person, the status line says so. */
+  function waiting() {
+    const open = [...approvals.values()].some((card) => card.pending);
+    working.textContent = open ? t("chat.approval.waiting") : t("chat.working");
+  }
+
+  /** The names in the person's language, fetched once, when the first card needs them. */
+  async function loadApprovalNames() {
+    names = { integrations: {}, entries: {} };
+    const found = await loadNames(ctx.api);
+    if (destroyed) return;
+    names = found;
+    for (const card of approvals.values()) card.names(names);
+  }
+
+  /** A run going on elsewhere (another tab, a reload): its pending approvals of this conversation,
+   * so the person can answer here (its stored items arrive only when the run ends). */
+  async function pendingOf(id) {
+    try {
+      const { pending = [] } = await ctx.api.get("/api/approvals/pending");
+      if (destroyed || conversation?.id !== id) return;
+      for (const entry of pending) if (entry.conversation_id === id) approvalRequest(entry);
+    } catch {
+      // Not answerable here: the run times out as if nobody had seen it.
+    }
   }
 
   function errorRow(code, message) {
@@ -130,6 +181,8 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     else if (entry.kind === "tool_call") toolCall(entry);
     else if (entry.kind === "tool_result") toolResult(entry);
     else if (entry.kind === "error") errorRow(entry.code, entry.message);
+    else if (entry.kind === "approval_request") approvalRequest(entry);
+    else if (entry.kind === "approval_decided") approvalDecided(entry);
   }
 
   // ------------------------------------------------------------------------------------------ runs
@@ -153,6 +206,8 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     if (ev.kind === "text") delta(String(ev.delta ?? ""));
     else if (ev.kind === "tool_call") toolCall(ev);
     else if (ev.kind === "tool_result") toolResult(ev);
+    else if (ev.kind === "approval_request") approvalRequest(ev);
+    else if (ev.kind === "approval_decided") approvalDecided(ev);
     else if (ev.kind === "error") {
       errorRow(ev.code, ev.message);
       if (ev.code === "disconnected") { // the run goes on in the hub: its stored turn shows up
@@ -166,6 +221,8 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     if (!running) return;
     if (status === "cancelled") note(t("chat.cancelled"));
     assistant = null;
+    for (const card of approvals.values()) card.ended();
+    waiting();
     setRunning(false);
     onRunEnd(conversation);
     if (document.activeElement === button || document.activeElement === document.body) input.focus();
@@ -204,6 +261,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
           onRunEnd(conversation);
           return;
         }
+        await pendingOf(id);
       } catch (err) {
         if (err?.status === 404) { poll = null; setRunning(false); return; }
       }
@@ -218,10 +276,15 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     conversation = conv;
     assistant = null;
     calls.clear();
+    for (const card of approvals.values()) card.destroy();
+    approvals.clear();
     clear(transcript);
     if (running) setRunning(false);
     if (!items.length) transcript.append(h("p", { class: "chat__empty muted" }, t("chat.empty")));
     for (const entry of items) item(entry);
+    // A stored turn is over: an approval nobody answered cannot be answered any more.
+    for (const card of approvals.values()) card.ended();
+    waiting();
     transcript.scrollTop = transcript.scrollHeight;
   }
 
@@ -252,6 +315,7 @@ export function chatPanel(ctx, { ensureConversation, onRunEnd = () => {}, label 
     destroy() {
       destroyed = true;
       clearTimeout(poll);
+      for (const card of approvals.values()) card.destroy();
       if (assistant?.pending) cancelAnimationFrame(assistant.pending);
     },
   };

@@ -1,6 +1,7 @@
 // Settings: the person's account (name, language, password, sign-ins) and theme, the agent's models
 // and sub-agents, their long-lived tokens, and (for admins) the home location and the people.
-// #/settings/<section> opens the page at that section (account, models, agents, tokens, home, people).
+// #/settings/<section> opens the page at that section (account, models, agents, approvals, tokens,
+// home, people).
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { errorText } from "../errors.js";
@@ -8,6 +9,8 @@ import { accountSection } from "../components/account-settings.js";
 import { peopleSection } from "../components/people-settings.js";
 import { homeSection } from "../components/home-settings.js";
 import { modelsSection, agentsSection, fetchPreference } from "../components/models-settings.js";
+import { approvalsSection } from "../components/approval-settings.js";
+import { mcpSection } from "../components/mcp-settings.js";
 
 export const route = "settings";
 export const navKey = "settings.nav";
@@ -21,9 +24,11 @@ export async function render(root, ctx) {
   const models = section("models", "settings-models");
   const agents = section("agents", "settings-agents");
   const prefs = h("section", { class: "card settings__section", "aria-labelledby": "settings-agent-prefs" });
+  const approvals = section("approvals", "settings-approvals");
   const tokens = section("tokens", "settings-tokens");
   const people = ctx.person.is_admin ? section("people", "settings-people") : null;
   const home = ctx.person.is_admin ? section("home", "settings-home") : null;
+  const mcp = ctx.person.is_admin ? section("mcp", "settings-mcp") : null;
   append(root, [
     h("header", { class: "settings__head" }, h("h1", {}, t("settings.title"))),
     await accountSection(ctx),
@@ -31,12 +36,15 @@ export async function render(root, ctx) {
     models,
     agents,
     prefs,
+    approvals,
     tokens,
     home,
+    mcp,
     people,
   ]);
-  await Promise.all([tokenSection(tokens, ctx), people ? peopleSection(people, ctx) : null,
-    home ? homeSection(home, ctx) : null,
+  const [stopApprovals] = await Promise.all([approvalsSection(approvals, ctx), tokenSection(tokens, ctx),
+    people ? peopleSection(people, ctx) : null, home ? homeSection(home, ctx) : null,
+    mcp ? mcpSection(mcp, ctx) : null,
     modelsSection(models, ctx), agentsSection(agents, ctx), fetchPreference(prefs, ctx)]);
   // "Settings → Models" and the like: open at that section, once everything above it is drawn.
   const target = ctx.params.rest && document.getElementById(`settings-${ctx.params.rest.split("/")[0]}-section`);
@@ -44,7 +52,7 @@ export async function render(root, ctx) {
     target.scrollIntoView({ block: "start" });
     target.focus({ preventScroll: true });
   }
-  return null;
+  return stopApprovals;
 }
 
 // --------------------------------------------------------------------------------------------- theme
