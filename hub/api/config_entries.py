@@ -11,6 +11,7 @@ from hub.api.access import entry_for, principal_of
 from hub.api.errors import request_language
 from hub.api.request import read_json
 from hub.api.state import CONFIG_ENTRIES, TRANSLATIONS
+from hub.api.tool_review import pending_count
 from hub.auth.principal import Principal
 from hub.core.errors import BadRequestError
 from hub.integrations.entry import ConfigEntry, may_manage, visible_entries
@@ -42,6 +43,9 @@ def entry_view(
     routes below enforce); REST and websocket answer with it."""
     public = public_entry(entry, app[TRANSLATIONS], language)
     public["can_manage"] = may_manage(entry, principal.person_id, is_admin=principal.is_admin)
+    pending = pending_count(app[CONFIG_ENTRIES], entry.entry_id)
+    if pending:
+        public["tool_review"] = pending  # tools withheld until a person reviews their change
     return public
 
 

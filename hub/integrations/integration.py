@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
     from hub.integrations.location import HomeLocation
     from hub.integrations.manifest import IntegrationManifest
+    from hub.integrations.tool_review import ToolPins
 
 HealthStatus = Literal["ok", "degraded", "error"]
 _HEALTH_STATUSES: Final = ("ok", "degraded", "error")
@@ -252,6 +253,14 @@ class Integration:
 
     async def async_health(self, ctx: SetupContext) -> HealthResult | None:
         """Report the entry's live-connection health; ``None`` when there is no connection."""
+        return None
+
+    def tool_pins(self, ctx: SetupContext) -> ToolPins | None:
+        """The entry's pinned tool definitions, when its tools wait for review once they change.
+
+        A hub addition: ``hub.integrations.tool_review`` explains it; ``None`` for tools the
+        integration writes itself.
+        """
         return None
 
     def event_types(self) -> dict[str, EventTypeDescriptor]:

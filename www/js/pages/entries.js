@@ -2,6 +2,7 @@
 
 import { h, clear, append, confirmDialog, dialog, when } from "../dom.js";
 import { errorText } from "../errors.js";
+import { openToolReview } from "../components/tool-review.js";
 
 export const route = "entries";
 export const navKey = "wizard.nav_entries";
@@ -182,6 +183,11 @@ export async function render(root, ctx) {
     if (does.health && health && entry.state === "loaded" && !entry.disabled) {
       fact(t("wizard.health"), [h("span", { class: `health-${health.status}` }, t(`wizard.health_${health.status}`)),
         health.detail ? ` — ${health.detail}` : null]);
+    }
+    if (entry.tool_review) {
+      fact(t("wizard.tool_review"), [t("wizard.tool_review_count", { count: entry.tool_review }), " ",
+        h("button", { type: "button", onclick: () => openToolReview(ctx, entry, () => reload().catch(() => {})) },
+          t("wizard.tool_review_open"))], { class: "entry-problem" });
     }
     if (does.listens && entry.listener && !entry.disabled) {
       fact(t("wizard.listener"), listenerText(entry.listener, t, ctx.lang),
