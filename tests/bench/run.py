@@ -39,6 +39,8 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "signal": ([], ["--deliveries", "5", "--burst", "200"]),
     "frame_sources": ([], ["--surfaces", "50"]),
     "sandbox": ([], ["--runs", "30"]),
+    "mcp_server": ([], ["--calls", "50"]),
+    "mcp_client": ([], ["--calls", "50"]),
 }
 
 HIGHER_IS_BETTER: Final = (
