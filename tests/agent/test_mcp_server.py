@@ -80,7 +80,7 @@ async def raw_session(hub: AgentHub) -> str:
 
 
 async def test_a_client_lists_and_calls_the_persons_tools(
-    hub: AgentHub, caplog: pytest.LogCaptureFixture, no_lingering_tasks: None
+    no_lingering_tasks: None, hub: AgentHub, caplog: pytest.LogCaptureFixture
 ) -> None:
     await hub.add("lamps")
     await hub.add("notes")
