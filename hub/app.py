@@ -91,6 +91,7 @@ from hub.entities.history import History
 from hub.entities.schema import COMPACT_MIGRATIONS, ENTITY_MIGRATIONS, EVENT_LOG_MIGRATIONS
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
+from hub.entities.webhook_deliveries import DELIVERY_MIGRATIONS
 from hub.entities.webhook_replays import REPLAY_MIGRATIONS
 from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
@@ -145,6 +146,7 @@ def create_app(
             *COMPACT_MIGRATIONS,
             *COMMS_MIGRATIONS,
             *APPROVAL_MIGRATIONS,
+            *DELIVERY_MIGRATIONS,
         ],
     )
     app[BUS] = EventBus()

@@ -216,6 +216,21 @@ class SandboxConfig(_Section):
     max_concurrent: int = Field(default=2, ge=1, le=64)
 
 
+class WebhooksConfig(_Section):
+    """Inbound webhooks: duplicate deliveries, the delivery log, and how long a sender waits."""
+
+    dedupe_window_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    """A delivery whose sender id (``X-GitHub-Delivery``, ``webhook-id``…) was seen this recently
+    is answered 200 and applies nothing."""
+    log_body_max_kib: int = Field(default=64, ge=1, le=16384)
+    """Bytes of each body the delivery log keeps; a longer body is kept cut (and not replayable)."""
+    log_retention_days: float = Field(default=7.0, gt=0, le=3650)
+    log_max_rows_per_entry: int = Field(default=1000, ge=10, le=1_000_000)
+    answer_budget_seconds: float = Field(default=8.0, gt=0, le=300)
+    """Past this, the sender is answered 202 (recorded) and the handling finishes in the background;
+    GitHub gives up after 10 s."""
+
+
 class HubConfig(_Section):
     """The whole of ``configuration.yaml``."""
 
@@ -229,6 +244,7 @@ class HubConfig(_Section):
     agent: AgentConfig = AgentConfig()
     comms: CommsConfig = CommsConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:

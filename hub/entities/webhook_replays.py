@@ -34,9 +34,14 @@ class ReplayGuard:
         self._db = db
         self._window = window
 
-    async def first_use(self, key: str, timestamp: float, now: float) -> bool:
-        """Record ``key`` (signed at ``timestamp``); ``False`` if it was received before."""
-        expires_at = max(timestamp, now) + self._window
+    async def first_use(
+        self, key: str, timestamp: float, now: float, window: float | None = None
+    ) -> bool:
+        """Record ``key`` (signed at ``timestamp``); ``False`` if it was received before.
+
+        ``window``: the entry's own timestamp tolerance, when it is not the default.
+        """
+        expires_at = max(timestamp, now) + (self._window if window is None else window)
         return await self._db.run(lambda conn: _record(conn, key, expires_at, now))
 
 

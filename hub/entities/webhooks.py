@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import math
+import logging
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
+from hub.config import WebhooksConfig
 from hub.core.crypto import Keyring
 from hub.core.errors import (
+    DELIVERY_NOT_FOUND,
+    DELIVERY_TRUNCATED,
     ENTRY_NOT_LOADED,
+    NO_DELIVERIES,
     RATE_LIMITED,
     SIGNATURE_INVALID,
+    WEBHOOK_PREVIEW_UNSUPPORTED,
+    BadRequestError,
     HubError,
     NotFoundError,
     UnauthorizedError,
 )
 from hub.entities.service import EntityService
+from hub.entities.webhook_deliveries import (
+    DeliveryLog,
+    NewDelivery,
+    Outcome,
+    StoredDelivery,
+    new_delivery_id,
+)
 from hub.entities.webhook_replays import REPLAY_WINDOW, ReplayGuard
+from hub.entities.webhook_signatures import (
+    HUB_SIGNATURE,
+    HUB_TIMESTAMP,
+    delivery_id,
+    loggable_headers,
+    verify,
+)
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entry import ConfigEntry, EntryState
-from hub.integrations.runtime import WEBHOOK
+from hub.integrations.integration import Integration
+from hub.integrations.runtime import WEBHOOK, WEBHOOK_PREVIEW, WEBHOOK_VERIFICATION, EntryRuntime
+from hub.integrations.webhooks import WebhookDelivery, WebhookVerification
+
+_LOGGER = logging.getLogger(__name__)
 
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 TIMESTAMP_HEADER: Final = "X-Hub-Timestamp"
@@ -43,6 +70,19 @@ class SignatureInvalidError(UnauthorizedError):
     """The entry requires signed requests and this one's signature does not hold."""
 
     code = SIGNATURE_INVALID
+
+
+class DeliveryTruncatedError(HubError):
+    """Only the beginning of the delivery's body was kept, so it cannot be applied again."""
+
+    code = DELIVERY_TRUNCATED
+    http_status = 409
+
+
+class PreviewUnsupportedError(BadRequestError):
+    """The entry's integration has no mapping to preview."""
+
+    code = WEBHOOK_PREVIEW_UNSUPPORTED
 
 
 class EntryUnavailableError(HubError):
@@ -80,7 +120,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookService:
-    """Admits a webhook request, checks its signature, and hands its payload to the entry."""
+    """Admits a delivery, verifies and deduplicates it, logs it, and hands it to the entry."""
 
     def __init__(
         self,
@@ -89,12 +129,20 @@ class WebhookService:
         entities: EntityService,
         limits: TokenBuckets,
         replays: ReplayGuard,
+        log: DeliveryLog,
+        parse_body: Callable[[bytes], Any],
+        config: WebhooksConfig | None = None,
     ) -> None:
         self._entries = entries
         self._keyring = keyring
         self._entities = entities
         self.limits = limits
         self.replays = replays
+        self.log = log
+        self._parse_body = parse_body
+        self._config = config or WebhooksConfig()
+        self._background: set[asyncio.Task[dict[str, Any]]] = set()
+        self._limited_logged: dict[str, float] = {}
 
     def admit(self, entry_id: str, token: str) -> ConfigEntry:
         """The entry, if ``token`` is its webhook token and its rate allows another request."""
@@ -105,47 +153,308 @@ class WebhookService:
             raise WebhookRateLimitedError(wait)
         return self._entries.require(entry_id)
 
-    async def check_signature(
-        self, entry: ConfigEntry, body: bytes, timestamp: str, signature: str
+    async def log_refused(
+        self,
+        entry_id: str,
+        headers: Mapping[str, str],
+        remote: str | None,
+        err: HubError,
+        body: bytes = b"",
     ) -> None:
-        """Raise ``SignatureInvalidError`` if the entry requires signing and this does not hold."""
-        problem = await self._signature_problem(entry, body, timestamp, signature)
-        if problem:
-            raise SignatureInvalidError(problem)
+        """Log a delivery refused before it was verified (rate, size); 429s at most once a second."""
+        now = time.time()
+        if isinstance(err, WebhookRateLimitedError):
+            # A flood must not turn into a write per request: one row a second tells the story.
+            if now - self._limited_logged.get(entry_id, 0.0) < 1.0:
+                return
+            self._limited_logged[entry_id] = now
+        new = NewDelivery(entry_id, now, remote, None, loggable_headers(headers, None), body)
+        await self.log.record(new, outcome="refused", status=err.http_status, reason=str(err))
 
-    async def handle(self, entry: ConfigEntry, payload: Any) -> dict[str, Any]:
-        """Hand the payload to the integration through its runtime and apply what it returns."""
+    async def receive(
+        self,
+        entry: ConfigEntry,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        remote: str | None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Verify, deduplicate, handle, and answer with the delivery durably in the log.
+
+        The answer is ``(status, json)``: 200 with the counts, 200 ``duplicate``, or 202
+        ``accepted`` when the handling outlasts the budget and finishes in the background. A
+        refusal is logged, then raised. A delivery with a sender's id is recorded (its id
+        claimed) before the integration runs, so a repeat is a duplicate even while it runs and
+        after a restart. One without is written once, with its outcome, in a gathered batch: its
+        effect is committed before the answer, and a sender without ids cannot be deduplicated
+        anyway, so its log row need not cost the hot path an fsync of its own.
+        """
+        received_at = time.time()
+        lower = {name.lower(): value for name, value in headers.items()}
+        new = NewDelivery(entry.entry_id, received_at, remote, None, {}, body)
+        try:
+            runtime = self._loaded(entry)
+            spec = self._verification(entry, runtime)
+            # The sender's id is logged with a refusal too (Stripe's is in the body: not then).
+            sender_id = delivery_id(spec, lower, None)
+            new = replace(new, headers=loggable_headers(lower, spec), delivery_id=sender_id)
+            if spec is not None:
+                await self._check(entry, spec, lower, body, received_at)
+            payload = self._parse(body)
+        except HubError as err:
+            if not new.headers:  # refused before the scheme was known (the entry is not loaded)
+                new = replace(new, headers=loggable_headers(lower, None))
+            await self.log.record(new, outcome="refused", status=err.http_status, reason=str(err))
+            raise
+        sender_id = delivery_id(spec, lower, payload)
+        new = replace(new, delivery_id=sender_id)
+        unrecorded: NewDelivery | None = None
+        if sender_id is not None:
+            row_id, duplicate = await self.log.record(
+                new, outcome="accepted", status=202, dedupe=True
+            )
+            if duplicate:
+                return 200, {"ok": True, "duplicate": True}
+        else:
+            row_id, unrecorded = new_delivery_id(), new
+        delivery = WebhookDelivery(
+            id=row_id,
+            delivery_id=sender_id,
+            headers=new.headers,
+            body=body,
+            payload=payload,
+            received_at=received_at,
+            remote=remote,
+        )
+        task = asyncio.create_task(self._run(entry, runtime, delivery, unrecorded))
+        self._background.add(task)
+        task.add_done_callback(self._settled)
+        done, _ = await asyncio.wait({task}, timeout=self._config.answer_budget_seconds)
+        if not done:
+            if unrecorded is not None:  # on disk before the answer; the outcome may beat it there
+                await self.log.record(
+                    unrecorded, row_id=row_id, outcome="accepted", status=202, conflict="ignore"
+                )
+            return 202, {"ok": True, "accepted": True, "delivery": row_id}
+        return 200, task.result()
+
+    async def replay(self, entry: ConfigEntry, row_id: str) -> dict[str, Any]:
+        """Apply a logged delivery's body again: no signature check, no dedupe, a new log row."""
+        stored = await self._stored(entry, row_id)
+        if stored.truncated:
+            raise DeliveryTruncatedError(
+                "only the beginning of this delivery's body was kept; it cannot be replayed"
+            )
+        received_at = time.time()
+        new = NewDelivery(
+            entry.entry_id,
+            received_at,
+            stored.remote,
+            stored.delivery_id,
+            stored.headers,
+            stored.body,
+            replay=True,
+        )
+        try:
+            runtime = self._loaded(entry)
+            payload = self._parse(stored.body)
+        except HubError as err:
+            await self.log.record(new, outcome="refused", status=err.http_status, reason=str(err))
+            raise
+        new_id, _ = await self.log.record(new, outcome="accepted", status=202)
+        delivery = _delivery(stored, payload, new_id, received_at, replay=True)
+        answer = await self._run(entry, runtime, delivery)
+        return {**answer, "delivery": new_id}
+
+    async def preview(self, entry: ConfigEntry, options: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What the integration's unsaved ``options`` make of the newest delivery with a body."""
+        runtime = self._loaded(entry)
+        integration = runtime.integration
+        if (
+            integration is None
+            or type(integration).async_preview_webhook is Integration.async_preview_webhook
+        ):
+            raise PreviewUnsupportedError(f"{entry.domain} cannot preview a webhook mapping")
+        stored = await self.log.newest_with_body(entry.entry_id)
+        if stored is None:
+            raise NotFoundError("no delivery with a body has arrived yet", code=NO_DELIVERIES)
+        delivery = _delivery(stored, self._parse(stored.body), stored.id, stored.received_at)
+        deadline = self._entries.deadlines.webhook
+        result: Mapping[str, Any] = await runtime.call(
+            WEBHOOK_PREVIEW, delivery, dict(options), timeout=deadline, label="webhook preview"
+        )
+        return result
+
+    async def deliveries(
+        self, entry: ConfigEntry, *, limit: int, before: str | None
+    ) -> list[StoredDelivery]:
+        """The entry's logged deliveries, newest first."""
+        return await self.log.page(entry.entry_id, limit=limit, before=before)
+
+    async def drain(self, grace: float) -> None:
+        """Let handling that outlasted its answer finish (at shutdown), then cancel what is left."""
+        pending = set(self._background)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        await self.log.flush()  # rows still gathering for their batch, before the database closes
+
+    def scheme(self, entry: ConfigEntry) -> str | None:
+        """The scheme the entry's deliveries must be signed with now, ``None`` for unsigned."""
+        runtime = self._entries.runtime(entry.entry_id)
+        if runtime is None or entry.state is not EntryState.LOADED:
+            return "hub" if entry.webhook_signing else None
+        spec = self._verification(entry, runtime)
+        return spec.scheme if spec is not None else None
+
+    def _parse(self, body: bytes) -> Any:
+        return self._parse_body(body) if body.strip() else None
+
+    def _loaded(self, entry: ConfigEntry) -> EntryRuntime:
         runtime = self._entries.runtime(entry.entry_id)
         if runtime is None or entry.state is not EntryState.LOADED:
             raise EntryUnavailableError(f"{entry.domain} is not loaded right now")
+        return runtime
+
+    def _verification(
+        self, entry: ConfigEntry, runtime: EntryRuntime
+    ) -> WebhookVerification | None:
+        integration = runtime.integration
+        if (
+            integration is not None
+            and type(integration).webhook_verification is not Integration.webhook_verification
+        ):
+            spec: WebhookVerification | None = runtime.call_sync(
+                WEBHOOK_VERIFICATION, label="webhook verification"
+            )
+            if spec is not None:
+                return spec
+        return self._hub_signing(entry)
+
+    def _hub_signing(self, entry: ConfigEntry) -> WebhookVerification | None:
+        sealed = entry.webhook_signing
+        if not sealed:
+            return None
+        secret = self._keyring.decrypt(entry.entry_id, SIGNING_FIELD, str(sealed))
+        return WebhookVerification("hub", secret, tolerance_seconds=int(REPLAY_WINDOW))
+
+    async def _check(
+        self,
+        entry: ConfigEntry,
+        spec: WebhookVerification,
+        headers: Mapping[str, str],
+        body: bytes,
+        now: float,
+    ) -> None:
+        problem = verify(spec, headers, body, now)
+        if problem is not None and problem.stale:
+            raise SignatureInvalidError(
+                problem.reason, key="errors.signature_stale", seconds=problem.tolerance
+            )
+        if problem is not None:
+            raise SignatureInvalidError(problem.reason)
+        if spec.scheme == "hub":
+            # The hub's own scheme has no delivery id: a signature is good for one request.
+            given = headers[HUB_SIGNATURE]
+            moment = float(headers[HUB_TIMESTAMP])
+            key = f"{entry.entry_id}:{given}"
+            if not await self.replays.first_use(key, moment, now, spec.tolerance_seconds):
+                raise SignatureInvalidError("this signed request was already received")
+
+    async def _run(
+        self,
+        entry: ConfigEntry,
+        runtime: EntryRuntime,
+        delivery: WebhookDelivery,
+        unrecorded: NewDelivery | None = None,
+    ) -> dict[str, Any]:
+        """Handle and apply, then write the outcome to the log row, whoever is still waiting.
+
+        ``unrecorded``: the row is not written yet, so the outcome is written as the whole row
+        (or onto an ``accepted`` one written meanwhile), and awaited: the answer waits for it.
+        """
+        try:
+            answer = await self._apply(entry, runtime, delivery)
+        except BaseException as err:
+            status = err.http_status if isinstance(err, HubError) else 500
+            outcome: Outcome = "refused" if 400 <= status < 500 else "failed"
+            reason = str(err) if isinstance(err, HubError) else type(err).__name__
+            # Shielded: a cancelled handler (shutdown) still leaves its row saying so.
+            await asyncio.shield(self._failed(delivery, entry, outcome, status, reason, unrecorded))
+            raise
+        counts = {key: value for key, value in answer.items() if isinstance(value, int)}
+        counts = {key: value for key, value in counts.items() if not isinstance(value, bool)}
+        if unrecorded is not None:
+            # Not awaited either: what the delivery did is on disk (the apply path commits before
+            # it returns), and its log row joins the next gathered batch.
+            self.log.record_soon(
+                unrecorded, delivery.id, outcome="applied", status=200, counts=counts or None
+            )
+        else:
+            # Not awaited: the row is on disk already (a later read of the log sees this).
+            self.log.finish_soon(delivery.id, outcome="applied", status=200, counts=counts or None)
+        return answer
+
+    async def _failed(
+        self,
+        delivery: WebhookDelivery,
+        entry: ConfigEntry,
+        outcome: Outcome,
+        status: int,
+        reason: str,
+        unrecorded: NewDelivery | None = None,
+    ) -> None:
+        if unrecorded is not None:
+            await self.log.record(
+                unrecorded,
+                row_id=delivery.id,
+                outcome=outcome,
+                status=status,
+                reason=reason,
+                conflict="update",
+            )
+            return  # no sender's id was claimed
+        await self.log.finish(delivery.id, outcome=outcome, status=status, reason=reason)
+        if delivery.delivery_id and not delivery.replay:
+            # Not applied, so the sender's retry (same delivery id) must not count as a repeat.
+            await self.log.release(entry.entry_id, delivery.delivery_id)
+
+    async def _apply(
+        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery
+    ) -> dict[str, Any]:
         deadline = self._entries.deadlines.webhook
-        result = await runtime.call(WEBHOOK, payload, timeout=deadline, label="webhook")
+        result = await runtime.call(WEBHOOK, delivery, timeout=deadline, label="webhook")
         if result is None:
             return {"ok": True}
         outcome = await self._entities.apply(entry.entry_id, entry.domain, result)
         return {"ok": True, **outcome.counts()}
 
-    async def _signature_problem(
-        self, entry: ConfigEntry, body: bytes, stamp: str, given: str
-    ) -> str | None:
-        sealed = entry.webhook_signing
-        if not sealed:
-            return None
-        if not stamp or not given:
-            return f"this webhook needs {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}"
-        try:
-            moment = float(stamp)
-        except ValueError:
-            moment = math.nan
-        # ``nan`` compares as within any window, and ``inf`` never expires.
-        if not math.isfinite(moment):
-            return f"{TIMESTAMP_HEADER} must be unix seconds"
-        now = time.time()
-        if abs(now - moment) > REPLAY_WINDOW:
-            return f"{TIMESTAMP_HEADER} is more than {REPLAY_WINDOW:g} s away from the hub's clock"
-        secret = self._keyring.decrypt(entry.entry_id, SIGNING_FIELD, str(sealed))
-        if not hmac.compare_digest(sign(secret, stamp, body).encode(), given.encode()):
-            return "the signature does not match the body"
-        if not await self.replays.first_use(f"{entry.entry_id}:{given}", moment, now):
-            return "this signed request was already received"
-        return None
+    async def _stored(self, entry: ConfigEntry, row_id: str) -> StoredDelivery:
+        stored = await self.log.get(entry.entry_id, row_id)
+        if stored is None:
+            raise NotFoundError(f"no delivery {row_id!r}", code=DELIVERY_NOT_FOUND)
+        return stored
+
+    def _settled(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Already in the delivery log (and logged by the runtime when it was the integration's).
+            _LOGGER.debug("Webhook handled after its answer failed: %s", task.exception())
+
+
+def _delivery(
+    stored: StoredDelivery, payload: Any, row_id: str, received_at: float, *, replay: bool = False
+) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=row_id,
+        delivery_id=stored.delivery_id,
+        headers=stored.headers,
+        body=stored.body,
+        payload=payload,
+        received_at=received_at,
+        remote=stored.remote,
+        replay=replay,
+    )

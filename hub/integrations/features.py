@@ -33,7 +33,8 @@ def features(integration: Integration) -> Features:
     """The hooks ``integration`` overrides: a default hook contributes nothing, so it is no feature."""
     kind = type(integration)
     return Features(
-        webhooks=kind.async_handle_webhook is not Integration.async_handle_webhook,
+        webhooks=kind.async_handle_webhook is not Integration.async_handle_webhook
+        or kind.async_handle_webhook_delivery is not Integration.async_handle_webhook_delivery,
         health=kind.async_health is not Integration.async_health,
         # Pulling also needs entity types to pull; the scheduler asks this same rule.
         pulls=kind.async_sync_entities is not Integration.async_sync_entities

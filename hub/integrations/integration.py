@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from hub.integrations.location import HomeLocation
     from hub.integrations.manifest import IntegrationManifest
     from hub.integrations.tool_review import ToolPins
+    from hub.integrations.webhooks import WebhookDelivery, WebhookVerification
 
 HealthStatus = Literal["ok", "degraded", "error"]
 _HEALTH_STATUSES: Final = ("ok", "degraded", "error")
@@ -250,6 +251,25 @@ class Integration:
     ) -> EntityStateSyncResult | None:
         """Handle a pushed webhook; return records to apply, or ``None`` to acknowledge only."""
         return None
+
+    def webhook_verification(self, ctx: SetupContext) -> WebhookVerification | None:
+        """How the entry's deliveries are signed; ``None`` keeps the hub's per-entry signing setting."""
+        return None
+
+    async def async_handle_webhook_delivery(
+        self, ctx: SetupContext, delivery: WebhookDelivery
+    ) -> EntityStateSyncResult | None:
+        """Handle one verified, deduplicated delivery (headers too); defaults to the body alone."""
+        return await self.async_handle_webhook(ctx, delivery.payload)
+
+    async def async_preview_webhook(
+        self, ctx: SetupContext, delivery: WebhookDelivery, options: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """What unsaved ``options`` would make of ``delivery``: ``{"entities": [...], "event": ...}``.
+
+        Applies nothing. Raise ``WebhookPayloadError`` naming the expression the body defeats.
+        """
+        raise NotImplementedError
 
     async def async_health(self, ctx: SetupContext) -> HealthResult | None:
         """Report the entry's live-connection health; ``None`` when there is no connection."""

@@ -15,7 +15,7 @@ import contextlib
 import inspect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -47,6 +47,7 @@ from hub.integrations.integration import (
     WebhookPayloadError,
 )
 from hub.integrations.toolsets import DeferredToolset
+from hub.integrations.webhooks import WebhookVerification
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,12 +99,20 @@ ACTION: Final = Hook(
     rejected_code=ACTION_REJECTED,
 )
 WEBHOOK: Final = Hook(
-    "async_handle_webhook",
+    "async_handle_webhook_delivery",
     (EntityStateSyncResult,),
     rejects=(WebhookPayloadError,),
     failed_code=WEBHOOK_FAILED,
     rejected_code=WEBHOOK_PAYLOAD_INVALID,
     names_rejection=False,  # the sender reads the integration's own words about its body
+)
+WEBHOOK_VERIFICATION: Final = Hook("webhook_verification", (WebhookVerification,))
+WEBHOOK_PREVIEW: Final = Hook(
+    "async_preview_webhook",
+    (Mapping,),
+    rejects=(WebhookPayloadError, ValueError),
+    rejected_code=WEBHOOK_PAYLOAD_INVALID,
+    names_rejection=False,
 )
 TOOL: Final = Hook("tool", rejects=(ValueError,))
 """An agent tool of the entry's toolsets; ``target`` is the call."""

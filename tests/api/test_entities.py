@@ -33,6 +33,10 @@ async def entities(hub: Hub, **query: str) -> list[dict[str, Any]]:
     return list(body["entities"])
 
 
+async def _has(hub: Hub, external_id: str) -> bool:
+    return any(e["external_id"] == external_id for e in await entities(hub))
+
+
 async def wait_for(predicate: Any, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not await predicate():
@@ -148,6 +152,8 @@ async def test_actions_only_as_declared_with_checked_args(start_hub: StartHub) -
 async def test_webhooks_token_oracle_size_and_apply(start_hub: StartHub) -> None:
     hub = await start_hub(http={"webhook_max_body_kib": 1})
     entry_id = await add_station(hub)
+    # The setup's full pull would delete a pushed entity it does not know: let it land first.
+    await wait_for(lambda: _has(hub, "out"))
     _, info = await hub.get(f"/api/config-entries/{entry_id}/webhook")
     path = info["path"]
 

@@ -28,6 +28,7 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "flows": ([], ["--flows", "50", "--entries", "200"]),
     "entities": ([], ["--records", "2000"]),
     "webhooks": ([], ["--seconds", "3"]),
+    "webhook_presets": ([], ["--seconds", "3", "--dedupe-rounds", "300", "--claimed", "10000"]),
     "entity_list": ([], ["--entities", "1000", "--calls", "20"]),
     "ws_memory": ([], ["--sockets", "100", "--seconds", "3", "--after", "3"]),
     "purge": ([], ["--rows", "100000", "--entities", "200"]),

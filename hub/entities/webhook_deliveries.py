@@ -1,0 +1,523 @@
+"""The delivery log and the exactly-once store of inbound webhooks, both in ``hub.db``.
+
+Every delivery an entry's token admits is a row: when, from where, the sender's delivery id, the
+headers without secrets, the body up to a cap, and its outcome. A sender's delivery id is claimed in
+the same transaction as the row, so a repeat within the window finds it even after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final, Literal
+
+from hub.config import WebhooksConfig
+from hub.core.database import Database
+
+Outcome = Literal["accepted", "applied", "duplicate", "refused", "failed"]
+Conflict = Literal["fail", "ignore", "update"]
+
+DELIVERY_MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        entry_id TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        remote TEXT,
+        delivery_id TEXT,
+        headers TEXT NOT NULL,
+        body_size INTEGER NOT NULL,
+        truncated INTEGER NOT NULL,
+        replay INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        reason TEXT,
+        counts TEXT
+    ) STRICT;
+    CREATE INDEX webhook_deliveries_by_entry ON webhook_deliveries (entry_id, seq);
+    CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
+    CREATE TABLE webhook_delivery_bodies (
+        delivery_seq INTEGER PRIMARY KEY
+            REFERENCES webhook_deliveries (seq) ON DELETE CASCADE,
+        body BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE webhook_delivery_ids (
+        entry_id TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (entry_id, delivery_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX webhook_delivery_ids_by_time ON webhook_delivery_ids (seen_at);
+    """,
+)
+"""Appended after the other migrations; migration N of this tuple is never edited once released."""
+
+_Op = Callable[[sqlite3.Connection], Any]
+"""One write of a batch, run on the database's thread inside the batch's transaction."""
+
+GATHER_SECONDS: Final = 0.25
+"""How long a write nobody waits for (an outcome) gathers others before its commit: one fsync for
+a moment's deliveries, off the webhooks' path, as the event log does. An awaited write or a read
+commits what is queued at once."""
+
+PRUNE_EVERY: Final = 64
+"""An entry's rows beyond its cap are pruned on every this-many-th insert, in the same hop."""
+
+_OR: Final = {"fail": "", "ignore": "OR IGNORE ", "update": ""}
+_ON_CONFLICT: Final = {
+    "fail": "",
+    "ignore": "",
+    "update": " ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome,"
+    " status = excluded.status, reason = excluded.reason, counts = excluded.counts",
+}
+_COLUMNS: Final = (
+    "id, entry_id, received_at, remote, delivery_id, headers, body_size, truncated, replay,"
+    " outcome, status, reason, counts"
+)
+# The body has a table of its own: setting a delivery's outcome then rewrites a small row, not
+# the (up to 64 KiB) body with it, on the webhooks' path.
+_SELECTED: Final = (
+    "id, entry_id, received_at, remote, delivery_id, headers, COALESCE(b.body, X''), body_size,"
+    " truncated, replay, outcome, status, reason, counts"
+)
+_FROM: Final = "webhook_deliveries LEFT JOIN webhook_delivery_bodies AS b ON b.delivery_seq = seq"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """One row of the delivery log."""
+
+    id: str
+    entry_id: str
+    received_at: float
+    remote: str | None
+    delivery_id: str | None
+    headers: Mapping[str, str]
+    body: bytes
+    body_size: int
+    truncated: bool
+    replay: bool
+    outcome: Outcome
+    status: int
+    reason: str | None
+    counts: Mapping[str, int] | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as the API answers it; the body as text (undecodable bytes replaced)."""
+        return {
+            "id": self.id,
+            "received_at": self.received_at,
+            "remote": self.remote,
+            "delivery_id": self.delivery_id,
+            "headers": dict(self.headers),
+            "body": self.body.decode("utf-8", "replace"),
+            "body_size": self.body_size,
+            "truncated": self.truncated,
+            "replay": self.replay,
+            "outcome": self.outcome,
+            "status": self.status,
+            "reason": self.reason,
+            "counts": dict(self.counts) if self.counts is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """What the receiver knows of a delivery when it records it."""
+
+    entry_id: str
+    received_at: float
+    remote: str | None
+    delivery_id: str | None
+    headers: Mapping[str, str]
+    body: bytes
+    replay: bool = False
+
+
+def new_delivery_id() -> str:
+    """The hub's own id of a delivery (a log row): unique, not secret (reading or replaying a
+    row needs the right to manage its entry), so not worth a system call on the hot path."""
+    return f"{_IDS.getrandbits(64):016x}"  # an identifier, not a secret
+
+
+_IDS: Final = random.Random()  # noqa: S311  # seeded from the system once; ids, not secrets
+"""Its own generator: the module's shared one is reseeded by others (hypothesis does, per example)."""
+
+
+class DeliveryLog:
+    """Records deliveries, claims sender delivery ids, and prunes both off the event loop."""
+
+    def __init__(self, db: Database, config: WebhooksConfig) -> None:
+        self._db = db
+        self._config = config
+        self._inserts: dict[str, int] = {}
+        self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
+
+    @property
+    def body_cap(self) -> int:
+        """Bytes of a body the log keeps."""
+        return self._config.log_body_max_kib * 1024
+
+    async def record(
+        self,
+        delivery: NewDelivery,
+        *,
+        outcome: Outcome,
+        status: int,
+        reason: str | None = None,
+        dedupe: bool = False,
+        row_id: str | None = None,
+        counts: Mapping[str, int] | None = None,
+        conflict: Conflict = "fail",
+    ) -> tuple[str, bool]:
+        """Commit the row (and claim its delivery id when ``dedupe``): ``(id, duplicate)``.
+
+        A duplicate's row is recorded as ``duplicate`` / 200 whatever ``outcome`` said. With a
+        given ``row_id``, ``conflict`` says what a row of that id already there means: ``ignore``
+        keeps it (an ``accepted`` written after the outcome), ``update`` sets its outcome.
+        """
+        row_id = row_id or new_delivery_id()
+        window = self._config.dedupe_window_hours * 3600
+        prune_cap = self._prune_cap(delivery.entry_id)
+        cap = self.body_cap
+        duplicate: bool = await self._submit(
+            partial(
+                _insert,
+                row_id=row_id,
+                delivery=delivery,
+                outcome=outcome,
+                status=status,
+                reason=reason,
+                dedupe=dedupe,
+                window=window,
+                cap=cap,
+                prune_cap=prune_cap,
+                counts=json.dumps(dict(counts)) if counts is not None else None,
+                conflict=conflict,
+            )
+        )
+        return row_id, duplicate
+
+    async def finish(
+        self,
+        row_id: str,
+        *,
+        outcome: Outcome,
+        status: int,
+        reason: str | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
+        """Set a recorded delivery's outcome once its handling is over."""
+        await self.finish_soon(row_id, outcome=outcome, status=status, reason=reason, counts=counts)
+
+    def finish_soon(
+        self,
+        row_id: str,
+        *,
+        outcome: Outcome,
+        status: int,
+        reason: str | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue the outcome without waiting for its commit (later reads of the log see it)."""
+        counted = json.dumps(dict(counts)) if counts is not None else None
+        return self._enqueue(
+            partial(
+                _execute,
+                sql="UPDATE webhook_deliveries SET outcome = ?, status = ?, reason = ?, counts = ?"
+                " WHERE id = ?",
+                params=(outcome, status, reason, counted, row_id),
+            ),
+            urgent=False,
+        )
+
+    def record_soon(
+        self,
+        delivery: NewDelivery,
+        row_id: str,
+        *,
+        outcome: Outcome,
+        status: int,
+        counts: Mapping[str, int] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Queue a whole row with its outcome (or that outcome onto an ``accepted`` row written
+        meanwhile), committed with the next gathered batch."""
+        return self._enqueue(
+            partial(
+                _insert,
+                row_id=row_id,
+                delivery=delivery,
+                outcome=outcome,
+                status=status,
+                reason=None,
+                dedupe=False,
+                window=0.0,
+                cap=self.body_cap,
+                prune_cap=self._prune_cap(delivery.entry_id),
+                counts=json.dumps(dict(counts)) if counts is not None else None,
+                conflict="update",
+            ),
+            urgent=False,
+        )
+
+    def _prune_cap(self, entry_id: str) -> int | None:
+        count = self._inserts.get(entry_id, 0) + 1
+        self._inserts[entry_id] = count
+        return self._config.log_max_rows_per_entry if count % PRUNE_EVERY == 0 else None
+
+    async def release(self, entry_id: str, delivery_id: str) -> None:
+        """Forget a claimed delivery id: the handling failed, so the sender's retry must run."""
+        await self._submit(
+            partial(
+                _execute,
+                sql="DELETE FROM webhook_delivery_ids WHERE entry_id = ? AND delivery_id = ?",
+                params=(entry_id, delivery_id),
+            )
+        )
+
+    async def flush(self) -> None:
+        """Commit every queued write now (at shutdown: nothing gathering is left behind)."""
+        if self._queue:
+            await self._submit(lambda conn: None)
+
+    async def _submit(self, op: _Op) -> Any:
+        """Run ``op`` in the next batch: concurrent deliveries share one transaction (one fsync)."""
+        return await self._enqueue(op)
+
+    def _enqueue(self, op: _Op, *, urgent: bool = True) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # Not awaited by everyone (``finish_soon``): a failure is logged by the database already.
+        future.add_done_callback(_retrieve)
+        self._queue.append((op, future))
+        if urgent:
+            self._hurry.set()
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                if not self._hurry.is_set():  # only writes nobody waits for: gather a batch
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(GATHER_SECONDS):
+                            await self._hurry.wait()
+                self._hurry.clear()
+                batch, self._queue = self._queue, []
+                ops = [op for op, _ in batch]
+                try:
+                    results = await self._db.run(partial(_in_transaction, ops=ops))
+                except Exception as err:  # noqa: BLE001  # each waiter hears it (a full disk …)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    continue
+                except BaseException:  # cancelled (shutdown): nobody waits on a lost batch
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flusher = None
+
+    async def page(
+        self, entry_id: str, *, limit: int, before: str | None = None
+    ) -> list[StoredDelivery]:
+        """The entry's newest deliveries, newest first; ``before``: older than that delivery."""
+        # Through the queue: a read sees every write queued before it (an outcome not yet flushed).
+        rows: list[StoredDelivery] = await self._submit(
+            lambda conn: _page(conn, entry_id, limit, before)
+        )
+        return rows
+
+    async def get(self, entry_id: str, row_id: str) -> StoredDelivery | None:
+        """One of the entry's deliveries."""
+        rows: list[StoredDelivery] = await self._submit(
+            lambda conn: _select(conn, "WHERE entry_id = ? AND id = ? LIMIT 1", (entry_id, row_id))
+        )
+        return rows[0] if rows else None
+
+    async def newest_with_body(self, entry_id: str) -> StoredDelivery | None:
+        """The entry's most recent delivery whose whole body was kept (a preview's input)."""
+        rows: list[StoredDelivery] = await self._submit(
+            lambda conn: _select(
+                conn,
+                "WHERE entry_id = ? AND body_size > 0 AND truncated = 0 ORDER BY seq DESC LIMIT 1",
+                (entry_id,),
+            )
+        )
+        return rows[0] if rows else None
+
+    async def forget_entry(self, entry_id: str) -> None:
+        """Drop an entry's log and claimed ids (the entry is gone)."""
+        # Through the queue: a row still gathering for its batch must not outlive its entry.
+        await self._submit(lambda conn: _forget(conn, entry_id))
+
+    async def prune(self, now: float) -> int:
+        """Drop rows past the retention and ids past the window; the rows dropped."""
+        days = self._config.log_retention_days * 86400
+        window = self._config.dedupe_window_hours * 3600
+        cap = self._config.log_max_rows_per_entry
+        return await self._db.run(lambda conn: _prune(conn, now - days, now - window, cap))
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _in_transaction(conn: sqlite3.Connection, ops: list[_Op]) -> list[Any]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [op(conn) for op in ops]
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # a full disk can end the transaction before we do
+            conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _execute(conn: sqlite3.Connection, *, sql: str, params: tuple[Any, ...]) -> None:
+    conn.execute(sql, params)
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    *,
+    row_id: str,
+    delivery: NewDelivery,
+    outcome: Outcome,
+    status: int,
+    reason: str | None,
+    dedupe: bool,
+    window: float,
+    cap: int,
+    prune_cap: int | None,
+    counts: str | None = None,
+    conflict: Conflict = "fail",
+) -> bool:
+    entry_id, sender_id = delivery.entry_id, delivery.delivery_id
+    duplicate = False
+    if dedupe and sender_id:
+        seen = conn.execute(
+            "SELECT seen_at FROM webhook_delivery_ids WHERE entry_id = ? AND delivery_id = ?",
+            (entry_id, sender_id),
+        ).fetchone()
+        duplicate = seen is not None and seen[0] >= delivery.received_at - window
+        if duplicate:
+            outcome, status, reason = "duplicate", 200, None
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO webhook_delivery_ids (entry_id, delivery_id, seen_at)"
+                " VALUES (?, ?, ?)",
+                (entry_id, sender_id, delivery.received_at),
+            )
+    body = delivery.body
+    conn.execute(
+        f"INSERT {_OR[conflict]}INTO webhook_deliveries ({_COLUMNS}) VALUES"  # constant parts
+        f" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_ON_CONFLICT[conflict]}",
+        (
+            row_id,
+            entry_id,
+            delivery.received_at,
+            delivery.remote,
+            sender_id,
+            json.dumps(dict(delivery.headers)),
+            len(body),
+            int(len(body) > cap),
+            int(delivery.replay),
+            outcome,
+            status,
+            reason,
+            counts,
+        ),
+    )
+    if body:
+        conn.execute(
+            "INSERT OR IGNORE INTO webhook_delivery_bodies (delivery_seq, body)"
+            " SELECT seq, ? FROM webhook_deliveries WHERE id = ?",
+            (body[:cap], row_id),
+        )
+    if prune_cap is not None:
+        conn.execute(
+            "DELETE FROM webhook_deliveries WHERE entry_id = ? AND seq <= ("
+            "SELECT seq FROM webhook_deliveries WHERE entry_id = ?"
+            " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            (entry_id, entry_id, prune_cap),
+        )
+    return duplicate
+
+
+def _row(values: tuple[Any, ...]) -> StoredDelivery:
+    return StoredDelivery(
+        id=values[0],
+        entry_id=values[1],
+        received_at=values[2],
+        remote=values[3],
+        delivery_id=values[4],
+        headers=json.loads(values[5]),
+        body=bytes(values[6]),
+        body_size=values[7],
+        truncated=bool(values[8]),
+        replay=bool(values[9]),
+        outcome=values[10],
+        status=values[11],
+        reason=values[12],
+        counts=json.loads(values[13]) if values[13] is not None else None,
+    )
+
+
+def _select(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[StoredDelivery]:
+    sql = f"SELECT {_SELECTED} FROM {_FROM} {where}"  # constant clauses
+    return [_row(values) for values in conn.execute(sql, params).fetchall()]
+
+
+def _page(
+    conn: sqlite3.Connection, entry_id: str, limit: int, before: str | None
+) -> list[StoredDelivery]:
+    if before is None:
+        return _select(conn, "WHERE entry_id = ? ORDER BY seq DESC LIMIT ?", (entry_id, limit))
+    return _select(
+        conn,
+        "WHERE entry_id = ? AND seq < (SELECT seq FROM webhook_deliveries WHERE id = ?)"
+        " ORDER BY seq DESC LIMIT ?",
+        (entry_id, before, limit),
+    )
+
+
+def _forget(conn: sqlite3.Connection, entry_id: str) -> None:
+    conn.execute("DELETE FROM webhook_deliveries WHERE entry_id = ?", (entry_id,))
+    conn.execute("DELETE FROM webhook_delivery_ids WHERE entry_id = ?", (entry_id,))
+
+
+def _prune(conn: sqlite3.Connection, rows_before: float, ids_before: float, cap: int) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        dropped = conn.execute(
+            "DELETE FROM webhook_deliveries WHERE received_at < ?", (rows_before,)
+        ).rowcount
+        dropped += conn.execute(
+            "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM (SELECT seq,"
+            " row_number() OVER (PARTITION BY entry_id ORDER BY seq DESC) AS n"
+            " FROM webhook_deliveries) WHERE n > ?)",
+            (cap,),
+        ).rowcount
+        conn.execute("DELETE FROM webhook_delivery_ids WHERE seen_at < ?", (ids_before,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(dropped)

@@ -1,0 +1,239 @@
+"""GitHub ``push`` deliveries, signed, mapped and stored by a real ``hub run``; and the dedupe's cost.
+
+Run: ``python -m tests.bench.webhook_presets [--seconds 10] [--concurrency 20] [--json FILE]``.
+The body is the published ``push`` example (tests/data/octokit-webhooks-examples, ~7.7 KB
+compact), signed with ``X-Hub-Signature-256`` and a fresh ``X-GitHub-Delivery`` per request, as
+GitHub sends it. By default the bundled ``webhook`` integration's ``github`` preset maps it
+(``--minimal``: a small external integration maps it by hand). Each 200 is answered after the
+delivery's log row, its claimed delivery id and the entity are committed. The load comes from a
+separate process on 127.0.0.1, so both share this machine's two cores.
+
+``webhook_presets.dedupe_ms`` is the delivery id check measured on its own: a log insert that
+claims a delivery id (against 100,000 ids already claimed) minus one that does not, per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.bench.hub_process import hub_process
+from tests.bench.report import report
+from tests.bench.webhooks import RATES, cpu_seconds, hub_pid
+
+PUSH = Path(__file__).parents[1] / "data" / "octokit-webhooks-examples" / "push.json"
+SECRET = "bench webhook secret"
+
+MINIMAL = """
+from hub.integrations.entities import (
+    EntityStateRecord, EntityStateSyncResult, EntityStateTypeDescriptor,
+)
+from hub.integrations.integration import Integration
+from hub.integrations.webhooks import WebhookVerification
+
+REPO = EntityStateTypeDescriptor(key="repository", name="Repository")
+
+
+class Hook(Integration):
+    def entity_types(self):
+        return {"repository": REPO}
+
+    def webhook_verification(self, ctx):
+        return WebhookVerification(scheme="github", secret="bench webhook secret")
+
+    async def async_handle_webhook_delivery(self, ctx, delivery):
+        body = delivery.payload
+        repo = body["repository"]
+        head = body.get("head_commit") or {}
+        record = EntityStateRecord(
+            entity_type="repository",
+            external_id=repo["full_name"],
+            name=repo["full_name"],
+            state=delivery.headers.get("x-github-event"),
+            attributes={
+                "sender": body["sender"]["login"],
+                "ref": body.get("ref"),
+                "message": head.get("message"),
+                "url": repo["html_url"],
+            },
+        )
+        return EntityStateSyncResult(records=(record,), full=False)
+
+
+INTEGRATION = Hook()
+"""
+
+LOAD = """
+import asyncio, hashlib, hmac, json, sys, time, uuid
+import aiohttp
+
+async def main(url, body_path, secret, seconds, concurrency):
+    body = json.dumps(json.load(open(body_path)), separators=(",", ":")).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    latencies, errors = [], 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker():
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                headers = {
+                    "Content-Type": "application/json",
+                    "User-Agent": "GitHub-Hookshot/bench",
+                    "X-GitHub-Event": "push",
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-GitHub-Hook-ID": "1",
+                    "X-Hub-Signature-256": signature,
+                }
+                start = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - start)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"latencies": latencies, "errors": errors, "elapsed": elapsed,
+                      "bytes": len(body)}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])))
+"""
+
+
+async def prepare(base: str, minimal: bool) -> str:
+    """Onboard, add a GitHub-signed entry, and return its webhook URL."""
+    async with aiohttp.ClientSession() as session:
+        owner = {"username": "bench", "password": "bench-password-1"}
+        async with session.post(f"{base}/api/onboarding", json=owner) as resp:
+            token = (await resp.json())["access_token"]
+        session.headers["Authorization"] = f"Bearer {token}"
+        domain = "bench_github" if minimal else "webhook"
+        async with session.post(f"{base}/api/config-flows", json={"domain": domain}) as resp:
+            step = await resp.json()
+        entry_id = step.get("entry_id")
+        if not entry_id:
+            answer = {"name": "bench", "preset": "github", "secret": SECRET}
+            flow = f"{base}/api/config-flows/{step['flow_id']}"
+            async with session.post(flow, json={"user_input": answer}) as resp:
+                done = await resp.json()
+            entry_id = done.get("entry_id")
+            if not entry_id:
+                raise RuntimeError(f"the webhook flow did not create an entry: {done}")
+        async with session.get(f"{base}/api/config-entries/{entry_id}/webhook") as resp:
+            path = str((await resp.json())["path"])
+    return base + path
+
+
+def load(seconds: float, concurrency: int, minimal: bool) -> dict[str, dict[str, Any]]:
+    """Start the hub, send signed pushes from another process, stop it; the figures."""
+    with hub_process("bench_github", MINIMAL, RATES) as base:
+        url = asyncio.run(prepare(base, minimal))
+        pid = hub_pid(int(base.rsplit(":", 1)[1]))
+        cpu_before = cpu_seconds(pid)
+        args = [sys.executable, "-c", LOAD, url, str(PUSH), SECRET, str(seconds), str(concurrency)]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        cpu = cpu_seconds(pid) - cpu_before
+    result = json.loads(out)
+    latencies = sorted(result["latencies"])
+    count = len(latencies)
+    return {
+        "webhook_presets.body_bytes": {"value": result["bytes"], "unit": "bytes"},
+        "webhook_presets.requests_per_second": {
+            "value": round(count / result["elapsed"]),
+            "unit": "req/s",
+            "concurrency": concurrency,
+        },
+        "webhook_presets.p50": {
+            "value": round(statistics.median(latencies) * 1000, 2),
+            "unit": "ms",
+        },
+        "webhook_presets.p99": {
+            "value": round(latencies[int(count * 0.99)] * 1000, 2),
+            "unit": "ms",
+            "target": 15,
+        },
+        "webhook_presets.cpu_ms_per_request": {"value": round(cpu / count * 1000, 3), "unit": "ms"},
+        "webhook_presets.errors": {"value": result["errors"], "unit": "responses", "of": count},
+    }
+
+
+async def dedupe_cost(rounds: int, claimed: int) -> dict[str, dict[str, Any]]:
+    """Log inserts with and without claiming a delivery id, on a real ``hub.db``; the difference."""
+    from hub.config import WebhooksConfig
+    from hub.core.database import CORE_MIGRATIONS, Database
+    from hub.entities.webhook_deliveries import DELIVERY_MIGRATIONS, DeliveryLog, NewDelivery
+
+    body = PUSH.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="hub-bench-dedupe-") as tmp:
+        db = Database(Path(tmp) / "hub.db", [*CORE_MIGRATIONS, *DELIVERY_MIGRATIONS])
+        await db.open()
+        try:
+            now = time.time()
+            rows = [("e", f"old-{n}", now) for n in range(claimed)]
+            await db.run(
+                lambda conn: conn.executemany(
+                    "INSERT INTO webhook_delivery_ids VALUES (?, ?, ?)", rows
+                )
+            )
+            log = DeliveryLog(db, WebhooksConfig(log_max_rows_per_entry=1_000_000))
+            headers = {"x-github-event": "push", "content-type": "application/json"}
+
+            async def one(n: int, dedupe: bool) -> float:
+                new = NewDelivery("e", time.time(), "127.0.0.1", f"d-{dedupe}-{n}", headers, body)
+                start = time.perf_counter()
+                await log.record(new, outcome="accepted", status=202, dedupe=dedupe)
+                return time.perf_counter() - start
+
+            plain: list[float] = []
+            claiming: list[float] = []
+            for n in range(rounds):  # interleaved, so drift on a shared machine hits both alike
+                plain.append(await one(n, False))
+                claiming.append(await one(n, True))
+        finally:
+            await db.close()
+    cost = statistics.median(claiming) - statistics.median(plain)
+    return {
+        "webhook_presets.log_insert_ms": {
+            "value": round(statistics.median(plain) * 1000, 3),
+            "unit": "ms",
+        },
+        "webhook_presets.dedupe_ms": {
+            "value": round(max(cost, 0.0) * 1000, 3),
+            "unit": "ms",
+            "target": 0.2,
+            "claimed_ids": claimed,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print a table, optionally write JSON."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--dedupe-rounds", type=int, default=2000)
+    parser.add_argument("--claimed", type=int, default=100_000)
+    parser.add_argument(
+        "--minimal", action="store_true", help="a small external integration maps the push"
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    figures = load(args.seconds, args.concurrency, args.minimal)
+    figures.update(asyncio.run(dedupe_cost(args.dedupe_rounds, args.claimed)))
+    report(figures, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
