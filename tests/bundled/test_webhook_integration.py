@@ -145,9 +145,11 @@ async def webhook_entry(hub: BundledHub, name: str = "Garage sensors") -> str:
     return await hub.create_entry("webhook", {"name": name})
 
 
-async def test_the_form_asks_only_for_a_name(hub: BundledHub) -> None:
+async def test_the_form_asks_for_a_name_and_the_sender(hub: BundledHub) -> None:
     form = await hub.start_flow("webhook")
-    assert [field["name"] for field in form["data_schema"]] == ["name"]
+    shown = [field["name"] for field in form["data_schema"] if not field.get("show_when")]
+    assert shown == ["name", "preset"], "the rest is shown only for a signed preset"
+    assert form["data_schema"][1]["default"] == "hub", "today's format unless chosen otherwise"
     assert form["data_schema"][0]["label"] == "Name"
     german = await hub.start_flow("webhook", language="de")
     assert german["title"] == "Webhook hinzufügen"

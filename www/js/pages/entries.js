@@ -243,7 +243,13 @@ export async function render(root, ctx) {
         append(clear(output), [
           h("label", { for: inputId, class: "visually-hidden" }, t("wizard.webhook_url", { title: entry.title })),
           h("div", { class: "webhook-row" }, field, copy),
-          h("p", { class: "muted" }, info.signed ? t("wizard.webhook_signed") : t("wizard.webhook_unsigned"))]);
+          h("p", { class: "muted" }, info.scheme && info.scheme !== "hub"
+            ? t("wizard.webhook_signed_scheme", { scheme: t(`wizard.webhook_scheme_${info.scheme}`) })
+            : info.signed ? t("wizard.webhook_signed") : t("wizard.webhook_unsigned"))]);
+        if (entry.domain === "webhook") {
+          const { webhookSettings } = await import("../components/webhook-settings.js");
+          output.append(webhookSettings(ctx, entry));
+        }
       } catch (err) {
         loaded = false;
         append(clear(output), [h("p", { class: "error" }, errorText(err))]);
