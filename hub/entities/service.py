@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Final, TypedDict
 
@@ -110,8 +111,13 @@ class EntityService:
         entry_id: str,
         domain: str,
         result: EntityStateSyncResult,
+        *,
+        also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None,
     ) -> ApplyOutcome:
-        """Diff ``result`` against the store and write what changed, in one transaction."""
+        """Diff ``result`` against the store and write what changed, in one transaction.
+
+        ``also``: a write of the caller's in the same transaction, given the outcome.
+        """
         request = ApplyRequest(
             entry_id=entry_id,
             domain=domain,
@@ -119,6 +125,7 @@ class EntityService:
             full=result.full,
             covered_types=result.covered_types if result.full else (),
             types=self.types.infos(domain),
+            also=also,
         )
         return await self._submit(request)
 

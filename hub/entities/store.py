@@ -44,6 +44,9 @@ class ApplyRequest:
     types: Mapping[str, TypeInfo]
     removals: tuple[tuple[str, str], ...] = ()
     """``(entity_type, external_id)`` pairs to delete (the push writer's remove)."""
+    also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None
+    """A write of the caller's that commits (or fails) with this apply, given its outcome: a
+    webhook's delivery log row rides in the entities' transaction instead of its own."""
 
 
 @dataclass(slots=True)
@@ -239,6 +242,8 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
             _index(conn, row.id, record, info)
             outcome.queued_for_search += 1
         outcome.changes.append(Change(old_rows.get(row.id), row))
+    if request.also is not None:
+        request.also(conn, outcome)
     return outcome
 
 

@@ -41,7 +41,7 @@ DELIVERY_MIGRATIONS: Final[tuple[str, ...]] = (
         reason TEXT,
         counts TEXT
     ) STRICT;
-    CREATE INDEX webhook_deliveries_by_entry ON webhook_deliveries (entry_id, seq);
+    CREATE INDEX webhook_deliveries_by_arrival ON webhook_deliveries (entry_id, received_at, seq);
     CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
     CREATE TABLE webhook_delivery_bodies (
         delivery_seq INTEGER PRIMARY KEY
@@ -66,6 +66,9 @@ GATHER_SECONDS: Final = 0.25
 """How long a write nobody waits for (an outcome) gathers others before its commit: one fsync for
 a moment's deliveries, off the webhooks' path, as the event log does. An awaited write or a read
 commits what is queued at once."""
+
+MAX_CLAIMS_IN_MEMORY: Final = 50_000
+"""Delivery ids within the window kept in memory (about 7 MB at most); past it, the store is asked."""
 
 PRUNE_EVERY: Final = 64
 """An entry's rows beyond its cap are pruned on every this-many-th insert, in the same hop."""
@@ -161,6 +164,11 @@ class DeliveryLog:
         self._queue: list[tuple[_Op, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
+        self._claims: dict[tuple[str, str], float] = {}
+        """Sender delivery ids seen within the window, oldest first (``hub.db`` has them too)."""
+        self._claims_loaded = False
+        self._claims_complete = True
+        """Whether every id within the window is in ``_claims`` (else the store is asked)."""
 
     @property
     def body_cap(self) -> int:
@@ -174,22 +182,21 @@ class DeliveryLog:
         outcome: Outcome,
         status: int,
         reason: str | None = None,
-        dedupe: bool = False,
         row_id: str | None = None,
         counts: Mapping[str, int] | None = None,
         conflict: Conflict = "fail",
-    ) -> tuple[str, bool]:
-        """Commit the row (and claim its delivery id when ``dedupe``): ``(id, duplicate)``.
+        claim: bool = False,
+    ) -> str:
+        """Commit the row (with its sender's delivery id when ``claim``); the row's id.
 
-        A duplicate's row is recorded as ``duplicate`` / 200 whatever ``outcome`` said. With a
-        given ``row_id``, ``conflict`` says what a row of that id already there means: ``ignore``
-        keeps it (an ``accepted`` written after the outcome), ``update`` sets its outcome.
+        With a given ``row_id``, ``conflict`` says what a row of that id already there means:
+        ``ignore`` keeps it (an ``accepted`` written after the outcome), ``update`` sets its
+        outcome.
         """
         row_id = row_id or new_delivery_id()
-        window = self._config.dedupe_window_hours * 3600
         prune_cap = self._prune_cap(delivery.entry_id)
         cap = self.body_cap
-        duplicate: bool = await self._submit(
+        await self._submit(
             partial(
                 _insert,
                 row_id=row_id,
@@ -197,48 +204,14 @@ class DeliveryLog:
                 outcome=outcome,
                 status=status,
                 reason=reason,
-                dedupe=dedupe,
-                window=window,
                 cap=cap,
                 prune_cap=prune_cap,
                 counts=json.dumps(dict(counts)) if counts is not None else None,
                 conflict=conflict,
+                claim=claim,
             )
         )
-        return row_id, duplicate
-
-    async def finish(
-        self,
-        row_id: str,
-        *,
-        outcome: Outcome,
-        status: int,
-        reason: str | None = None,
-        counts: Mapping[str, int] | None = None,
-    ) -> None:
-        """Set a recorded delivery's outcome once its handling is over."""
-        await self.finish_soon(row_id, outcome=outcome, status=status, reason=reason, counts=counts)
-
-    def finish_soon(
-        self,
-        row_id: str,
-        *,
-        outcome: Outcome,
-        status: int,
-        reason: str | None = None,
-        counts: Mapping[str, int] | None = None,
-    ) -> asyncio.Future[Any]:
-        """Queue the outcome without waiting for its commit (later reads of the log see it)."""
-        counted = json.dumps(dict(counts)) if counts is not None else None
-        return self._enqueue(
-            partial(
-                _execute,
-                sql="UPDATE webhook_deliveries SET outcome = ?, status = ?, reason = ?, counts = ?"
-                " WHERE id = ?",
-                params=(outcome, status, reason, counted, row_id),
-            ),
-            urgent=False,
-        )
+        return row_id
 
     def record_soon(
         self,
@@ -259,8 +232,6 @@ class DeliveryLog:
                 outcome=outcome,
                 status=status,
                 reason=None,
-                dedupe=False,
-                window=0.0,
                 cap=self.body_cap,
                 prune_cap=self._prune_cap(delivery.entry_id),
                 counts=json.dumps(dict(counts)) if counts is not None else None,
@@ -274,8 +245,73 @@ class DeliveryLog:
         self._inserts[entry_id] = count
         return self._config.log_max_rows_per_entry if count % PRUNE_EVERY == 0 else None
 
+    async def claim(self, entry_id: str, delivery_id: str, now: float) -> bool:
+        """Claim a sender's delivery id for a delivery about to be handled; ``False``: a repeat.
+
+        Checked and claimed in memory with no wait in between, so two copies arriving at once
+        are told apart; ``hub.db`` gets the claim with the delivery's log row.
+        """
+        if not self._claims_loaded:
+            await self._load_claims(now)
+        key, window = (entry_id, delivery_id), self._config.dedupe_window_hours * 3600
+        seen = self._claims.get(key)
+        if seen is not None and seen >= now - window:
+            return False
+        self._remember(key, now)
+        if self._claims_complete:
+            return True
+        # Some ids within the window were not kept in memory: the store still knows them (long
+        # committed: the recent ones are all in memory), so a plain read, not a queued write.
+        stored: float | None = await self._db.run(partial(_seen_at, key=key))
+        return stored is None or stored < now - window
+
+    def _remember(self, key: tuple[str, str], at: float) -> None:
+        self._claims.pop(key, None)
+        self._claims[key] = at
+        while len(self._claims) > MAX_CLAIMS_IN_MEMORY:
+            del self._claims[next(iter(self._claims))]
+            self._claims_complete = False
+
+    async def _load_claims(self, now: float) -> None:
+        window = self._config.dedupe_window_hours * 3600
+        rows: list[tuple[str, str, float]] = await self._submit(
+            partial(_recent_claims, since=now - window, limit=MAX_CLAIMS_IN_MEMORY + 1)
+        )
+        if self._claims_loaded:  # another delivery loaded them meanwhile
+            return
+        self._claims_loaded = True
+        self._claims_complete = len(rows) <= MAX_CLAIMS_IN_MEMORY
+        for entry_id, delivery_id, seen_at in reversed(rows[:MAX_CLAIMS_IN_MEMORY]):
+            self._claims.setdefault((entry_id, delivery_id), seen_at)
+
+    def row_writer(
+        self, delivery: NewDelivery, row_id: str, *, claim: bool
+    ) -> Callable[[sqlite3.Connection, Any], None]:
+        """The delivery's whole log row (outcome ``applied`` with the apply's counts, and its
+        claimed id) as a write inside the entities' transaction: one commit for both."""
+        cap = self.body_cap
+        prune_cap = self._prune_cap(delivery.entry_id)
+
+        def write(conn: sqlite3.Connection, outcome: Any) -> None:
+            _insert(
+                conn,
+                row_id=row_id,
+                delivery=delivery,
+                outcome="applied",
+                status=200,
+                reason=None,
+                cap=cap,
+                prune_cap=prune_cap,
+                counts=json.dumps(outcome.counts()),
+                conflict="update",
+                claim=claim,
+            )
+
+        return write
+
     async def release(self, entry_id: str, delivery_id: str) -> None:
         """Forget a claimed delivery id: the handling failed, so the sender's retry must run."""
+        self._claims.pop((entry_id, delivery_id), None)
         await self._submit(
             partial(
                 _execute,
@@ -353,7 +389,8 @@ class DeliveryLog:
         rows: list[StoredDelivery] = await self._submit(
             lambda conn: _select(
                 conn,
-                "WHERE entry_id = ? AND body_size > 0 AND truncated = 0 ORDER BY seq DESC LIMIT 1",
+                "WHERE entry_id = ? AND body_size > 0 AND truncated = 0"
+                " ORDER BY received_at DESC, seq DESC LIMIT 1",
                 (entry_id,),
             )
         )
@@ -361,6 +398,7 @@ class DeliveryLog:
 
     async def forget_entry(self, entry_id: str) -> None:
         """Drop an entry's log and claimed ids (the entry is gone)."""
+        self._claims = {k: v for k, v in self._claims.items() if k[0] != entry_id}
         # Through the queue: a row still gathering for its batch must not outlive its entry.
         await self._submit(lambda conn: _forget(conn, entry_id))
 
@@ -369,6 +407,7 @@ class DeliveryLog:
         days = self._config.log_retention_days * 86400
         window = self._config.dedupe_window_hours * 3600
         cap = self._config.log_max_rows_per_entry
+        self._claims = {k: v for k, v in self._claims.items() if v >= now - window}
         return await self._db.run(lambda conn: _prune(conn, now - days, now - window, cap))
 
 
@@ -401,33 +440,23 @@ def _insert(
     outcome: Outcome,
     status: int,
     reason: str | None,
-    dedupe: bool,
-    window: float,
     cap: int,
     prune_cap: int | None,
     counts: str | None = None,
     conflict: Conflict = "fail",
-) -> bool:
+    claim: bool = False,
+) -> None:
     entry_id, sender_id = delivery.entry_id, delivery.delivery_id
-    duplicate = False
-    if dedupe and sender_id:
-        seen = conn.execute(
-            "SELECT seen_at FROM webhook_delivery_ids WHERE entry_id = ? AND delivery_id = ?",
-            (entry_id, sender_id),
-        ).fetchone()
-        duplicate = seen is not None and seen[0] >= delivery.received_at - window
-        if duplicate:
-            outcome, status, reason = "duplicate", 200, None
-        else:
-            conn.execute(
-                "INSERT OR REPLACE INTO webhook_delivery_ids (entry_id, delivery_id, seen_at)"
-                " VALUES (?, ?, ?)",
-                (entry_id, sender_id, delivery.received_at),
-            )
+    if claim and sender_id:  # checked in memory (``DeliveryLog.claim``) before it was handled
+        conn.execute(
+            "INSERT OR REPLACE INTO webhook_delivery_ids (entry_id, delivery_id, seen_at)"
+            " VALUES (?, ?, ?)",
+            (entry_id, sender_id, delivery.received_at),
+        )
     body = delivery.body
-    conn.execute(
+    written = conn.execute(
         f"INSERT {_OR[conflict]}INTO webhook_deliveries ({_COLUMNS}) VALUES"  # constant parts
-        f" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_ON_CONFLICT[conflict]}",
+        f" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_ON_CONFLICT[conflict]} RETURNING seq",
         (
             row_id,
             entry_id,
@@ -443,21 +472,19 @@ def _insert(
             reason,
             counts,
         ),
-    )
-    if body:
+    ).fetchone()  # the row's seq, inserted or updated; none when an existing row was kept
+    if body and written is not None:
         conn.execute(
-            "INSERT OR IGNORE INTO webhook_delivery_bodies (delivery_seq, body)"
-            " SELECT seq, ? FROM webhook_deliveries WHERE id = ?",
-            (body[:cap], row_id),
+            "INSERT OR IGNORE INTO webhook_delivery_bodies (delivery_seq, body) VALUES (?, ?)",
+            (written[0], body[:cap]),
         )
     if prune_cap is not None:
         conn.execute(
-            "DELETE FROM webhook_deliveries WHERE entry_id = ? AND seq <= ("
-            "SELECT seq FROM webhook_deliveries WHERE entry_id = ?"
-            " ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            "DELETE FROM webhook_deliveries WHERE entry_id = ? AND (received_at, seq) <= ("
+            "SELECT received_at, seq FROM webhook_deliveries WHERE entry_id = ?"
+            " ORDER BY received_at DESC, seq DESC LIMIT 1 OFFSET ?)",
             (entry_id, entry_id, prune_cap),
         )
-    return duplicate
 
 
 def _row(values: tuple[Any, ...]) -> StoredDelivery:
@@ -488,13 +515,36 @@ def _page(
     conn: sqlite3.Connection, entry_id: str, limit: int, before: str | None
 ) -> list[StoredDelivery]:
     if before is None:
-        return _select(conn, "WHERE entry_id = ? ORDER BY seq DESC LIMIT ?", (entry_id, limit))
+        return _select(
+            conn,
+            "WHERE entry_id = ? ORDER BY received_at DESC, seq DESC LIMIT ?",
+            (entry_id, limit),
+        )
     return _select(
         conn,
-        "WHERE entry_id = ? AND seq < (SELECT seq FROM webhook_deliveries WHERE id = ?)"
-        " ORDER BY seq DESC LIMIT ?",
+        "WHERE entry_id = ? AND (received_at, seq) <"
+        " (SELECT received_at, seq FROM webhook_deliveries WHERE id = ?)"
+        " ORDER BY received_at DESC, seq DESC LIMIT ?",
         (entry_id, before, limit),
     )
+
+
+def _seen_at(conn: sqlite3.Connection, key: tuple[str, str]) -> float | None:
+    row = conn.execute(
+        "SELECT seen_at FROM webhook_delivery_ids WHERE entry_id = ? AND delivery_id = ?", key
+    ).fetchone()
+    return float(row[0]) if row is not None else None
+
+
+def _recent_claims(
+    conn: sqlite3.Connection, since: float, limit: int
+) -> list[tuple[str, str, float]]:
+    """The newest claims within the window, newest first."""
+    return conn.execute(
+        "SELECT entry_id, delivery_id, seen_at FROM webhook_delivery_ids WHERE seen_at >= ?"
+        " ORDER BY seen_at DESC LIMIT ?",
+        (since, limit),
+    ).fetchall()
 
 
 def _forget(conn: sqlite3.Connection, entry_id: str) -> None:

@@ -183,11 +183,11 @@ class WebhookService:
 
         The answer is ``(status, json)``: 200 with the counts, 200 ``duplicate``, or 202
         ``accepted`` when the handling outlasts the budget and finishes in the background. A
-        refusal is logged, then raised. A delivery with a sender's id is recorded (its id
-        claimed) before the integration runs, so a repeat is a duplicate even while it runs and
-        after a restart. One without is written once, with its outcome, in a gathered batch: its
-        effect is committed before the answer, and a sender without ids cannot be deduplicated
-        anyway, so its log row need not cost the hot path an fsync of its own.
+        refusal is logged, then raised. A sender's delivery id is claimed in memory before the
+        integration runs (so a repeat is a duplicate even while the first copy runs) and in
+        ``hub.db`` with the delivery's log row, which commits in the same transaction as the
+        entities it applied: one fsync for the delivery, before the answer. A restart reads the
+        claims within the window back.
         """
         received_at = time.time()
         lower = {name.lower(): value for name, value in headers.items()}
@@ -208,15 +208,13 @@ class WebhookService:
             raise
         sender_id = delivery_id(spec, lower, payload)
         new = replace(new, delivery_id=sender_id)
-        unrecorded: NewDelivery | None = None
-        if sender_id is not None:
-            row_id, duplicate = await self.log.record(
-                new, outcome="accepted", status=202, dedupe=True
-            )
-            if duplicate:
-                return 200, {"ok": True, "duplicate": True}
-        else:
-            row_id, unrecorded = new_delivery_id(), new
+        if sender_id is not None and not await self.log.claim(
+            entry.entry_id, sender_id, received_at
+        ):
+            # Its row gathers with others: the answer needs nothing of the disk.
+            self.log.record_soon(new, new_delivery_id(), outcome="duplicate", status=200)
+            return 200, {"ok": True, "duplicate": True}
+        row_id = new_delivery_id()
         delivery = WebhookDelivery(
             id=row_id,
             delivery_id=sender_id,
@@ -226,15 +224,20 @@ class WebhookService:
             received_at=received_at,
             remote=remote,
         )
-        task = asyncio.create_task(self._run(entry, runtime, delivery, unrecorded))
+        task = asyncio.create_task(self._run(entry, runtime, delivery, new))
         self._background.add(task)
         task.add_done_callback(self._settled)
         done, _ = await asyncio.wait({task}, timeout=self._config.answer_budget_seconds)
         if not done:
-            if unrecorded is not None:  # on disk before the answer; the outcome may beat it there
-                await self.log.record(
-                    unrecorded, row_id=row_id, outcome="accepted", status=202, conflict="ignore"
-                )
+            # On disk (with the claimed id) before the answer; the outcome may beat it there.
+            await self.log.record(
+                new,
+                row_id=row_id,
+                outcome="accepted",
+                status=202,
+                conflict="ignore",
+                claim=sender_id is not None,
+            )
             return 202, {"ok": True, "accepted": True, "delivery": row_id}
         return 200, task.result()
 
@@ -261,9 +264,9 @@ class WebhookService:
         except HubError as err:
             await self.log.record(new, outcome="refused", status=err.http_status, reason=str(err))
             raise
-        new_id, _ = await self.log.record(new, outcome="accepted", status=202)
+        new_id = new_delivery_id()
         delivery = _delivery(stored, payload, new_id, received_at, replay=True)
-        answer = await self._run(entry, runtime, delivery)
+        answer = await self._run(entry, runtime, delivery, new)
         return {**answer, "delivery": new_id}
 
     async def preview(self, entry: ConfigEntry, options: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -365,71 +368,70 @@ class WebhookService:
                 raise SignatureInvalidError("this signed request was already received")
 
     async def _run(
-        self,
-        entry: ConfigEntry,
-        runtime: EntryRuntime,
-        delivery: WebhookDelivery,
-        unrecorded: NewDelivery | None = None,
+        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery, new: NewDelivery
     ) -> dict[str, Any]:
-        """Handle and apply, then write the outcome to the log row, whoever is still waiting.
+        """Handle and apply; the log row is written with the outcome, whoever is still waiting.
 
-        ``unrecorded``: the row is not written yet, so the outcome is written as the whole row
-        (or onto an ``accepted`` one written meanwhile), and awaited: the answer waits for it.
+        Applied entities carry the row (and the claimed id) in their own transaction: one
+        commit for both, before the answer. A failure writes its row and frees the claimed id,
+        so the sender's retry (the same id) runs.
         """
+        claim = delivery.delivery_id is not None and not delivery.replay
         try:
-            answer = await self._apply(entry, runtime, delivery)
+            answer = await self._apply(entry, runtime, delivery, new, claim=claim)
         except BaseException as err:
             status = err.http_status if isinstance(err, HubError) else 500
             outcome: Outcome = "refused" if 400 <= status < 500 else "failed"
             reason = str(err) if isinstance(err, HubError) else type(err).__name__
             # Shielded: a cancelled handler (shutdown) still leaves its row saying so.
-            await asyncio.shield(self._failed(delivery, entry, outcome, status, reason, unrecorded))
+            await asyncio.shield(self._failed(delivery, new, outcome, status, reason, claim))
             raise
-        counts = {key: value for key, value in answer.items() if isinstance(value, int)}
-        counts = {key: value for key, value in counts.items() if not isinstance(value, bool)}
-        if unrecorded is not None:
-            # Not awaited either: what the delivery did is on disk (the apply path commits before
-            # it returns), and its log row joins the next gathered batch.
-            self.log.record_soon(
-                unrecorded, delivery.id, outcome="applied", status=200, counts=counts or None
-            )
-        else:
-            # Not awaited: the row is on disk already (a later read of the log sees this).
-            self.log.finish_soon(delivery.id, outcome="applied", status=200, counts=counts or None)
         return answer
 
     async def _failed(
         self,
         delivery: WebhookDelivery,
-        entry: ConfigEntry,
+        new: NewDelivery,
         outcome: Outcome,
         status: int,
         reason: str,
-        unrecorded: NewDelivery | None = None,
+        claimed: bool,
     ) -> None:
-        if unrecorded is not None:
-            await self.log.record(
-                unrecorded,
-                row_id=delivery.id,
-                outcome=outcome,
-                status=status,
-                reason=reason,
-                conflict="update",
-            )
-            return  # no sender's id was claimed
-        await self.log.finish(delivery.id, outcome=outcome, status=status, reason=reason)
-        if delivery.delivery_id and not delivery.replay:
+        await self.log.record(
+            new,
+            row_id=delivery.id,
+            outcome=outcome,
+            status=status,
+            reason=reason,
+            conflict="update",
+        )
+        if claimed and delivery.delivery_id:
             # Not applied, so the sender's retry (same delivery id) must not count as a repeat.
-            await self.log.release(entry.entry_id, delivery.delivery_id)
+            await self.log.release(new.entry_id, delivery.delivery_id)
 
     async def _apply(
-        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery
+        self,
+        entry: ConfigEntry,
+        runtime: EntryRuntime,
+        delivery: WebhookDelivery,
+        new: NewDelivery,
+        *,
+        claim: bool,
     ) -> dict[str, Any]:
         deadline = self._entries.deadlines.webhook
         result = await runtime.call(WEBHOOK, delivery, timeout=deadline, label="webhook")
         if result is None:
+            await self.log.record(
+                new,
+                row_id=delivery.id,
+                outcome="applied",
+                status=200,
+                conflict="update",
+                claim=claim,
+            )
             return {"ok": True}
-        outcome = await self._entities.apply(entry.entry_id, entry.domain, result)
+        write_row = self.log.row_writer(new, delivery.id, claim=claim)
+        outcome = await self._entities.apply(entry.entry_id, entry.domain, result, also=write_row)
         return {"ok": True, **outcome.counts()}
 
     async def _stored(self, entry: ConfigEntry, row_id: str) -> StoredDelivery:
