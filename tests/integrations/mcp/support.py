@@ -13,9 +13,8 @@ from typing import Any, Final
 import aiohttp
 
 from hub.api.state import CHAT
-from hub.config import SOURCE_ROOT
-from tests.bench.startup import free_port
 from tests.integrations.searxng.support import SearchHub
+from tests.support.fake_process import fake_process
 
 TOKEN: Final = "mcp-fake-token-5d1e0c9a"
 BIN: Final = Path(sys.executable).parent
@@ -26,39 +25,8 @@ ENV_SERVER: Final = Path(__file__).parents[2] / "support" / "mcp_env_server.py"
 @asynccontextmanager
 async def fake_mcp(*args: str) -> AsyncIterator[str]:
     """``python -m tests.fakes.mcp_http --port P`` until it answers; its ``/mcp`` address."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.fakes.mcp_http",
-        "--port",
-        str(port),
-        *args,
-        cwd=SOURCE_ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                break
+    async with fake_process("mcp_http", *args, start_timeout=60) as port:
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        try:
-            async with asyncio.timeout(5):
-                await process.wait()
-        except TimeoutError:  # a request held open ("hang") keeps uvicorn from stopping
-            process.kill()
-            await process.wait()
 
 
 async def switch(url: str, what: str) -> None:

@@ -2,49 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 
-from hub.config import SOURCE_ROOT
-from tests.bench.startup import free_port
 from tests.fakes.tavily import API_KEY
+from tests.support.fake_process import fake_process
 
 
 @asynccontextmanager
 async def running(module: str, *args: str) -> AsyncIterator[str]:
     """``python -m tests.fakes.<module> --port P`` until it answers; its address."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        f"tests.fakes.{module}",
-        "--port",
-        str(port),
-        *args,
-        cwd=SOURCE_ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                break
+    async with fake_process(module, *args) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def get_json(url: str, **kw: Any) -> tuple[int, Any]:
