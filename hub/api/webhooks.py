@@ -21,6 +21,7 @@ from hub.api.state import CONFIG, CONFIG_ENTRIES, DATABASE, ENTITIES, KEYRING, S
 from hub.core.errors import HubError
 from hub.entities.webhook_deliveries import DeliveryLog
 from hub.entities.webhook_replays import ReplayGuard
+from hub.entities.webhook_signatures import hub_signature as sign
 from hub.entities.webhooks import (
     SIGNATURE_HEADER,
     SIGNING_FIELD,
@@ -28,7 +29,6 @@ from hub.entities.webhooks import (
     TokenBuckets,
     WebhookRateLimitedError,
     WebhookService,
-    sign,
 )
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WEBHOOKS", "register", "sign"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -111,12 +109,6 @@ class TokenBuckets:
             return (1 - tokens) / self.rate
         self._buckets[key] = (tokens - 1, now)
         return 0.0
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature a sender puts in ``X-Hub-Signature``: ``sha256=`` HMAC of ``timestamp.body``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
 
 
 class WebhookService:
