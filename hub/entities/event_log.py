@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Final
 
 from hub.core.bus import MATCH_ALL, Event, EventBus, Subscription, SubscriptionClosed
-from hub.core.database import Database
+from hub.core.database import Database, unsynced
 from hub.core.disk import DiskFaultError
 from hub.core.jsonwalk import is_text
 
@@ -275,20 +275,23 @@ def _insert(
     if audiences is not None:
         sql = "INSERT INTO event_log (event_type, data, time_fired, audience) VALUES (?, ?, ?, ?)"
         params = [(*row, key) for row, key in zip(rows, audiences, strict=True)]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        cursor = conn.executemany(sql, params)
-        cursor.close()
-        newest, oldest = conn.execute("SELECT max(id), min(id) FROM event_log").fetchone()
-        # Ids only grow and rows leave oldest first, so the newest ``size`` are the last ``size`` ids.
-        if newest is not None and newest - oldest >= size:
-            cut = min(newest - size, oldest + TRIM_MAX - 1)
-            conn.execute("DELETE FROM event_log WHERE id <= ?", (cut,))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    # The log is best effort: its commit does not wait for the disk, so it does not hold up the
+    # entity writes that share the database's thread (the next of them syncs it along).
+    with unsynced(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.executemany(sql, params)
+            cursor.close()
+            newest, oldest = conn.execute("SELECT max(id), min(id) FROM event_log").fetchone()
+            # Ids only grow and rows leave oldest first: the newest ``size`` are the last ``size`` ids.
+            if newest is not None and newest - oldest >= size:
+                cut = min(newest - size, oldest + TRIM_MAX - 1)
+                conn.execute("DELETE FROM event_log WHERE id <= ?", (cut,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def _select(
