@@ -34,12 +34,14 @@ from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
 from hub.api import mcp as mcp_api
 from hub.api import models as models_api
+from hub.api import notifications as notifications_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
 from hub.api import tool_review as tool_review_api
 from hub.api import triage_rules as triage_rules_api
 from hub.api import webhooks as webhooks_api
 from hub.api import websocket as websocket_api
+from hub.api import workflows as workflows_api
 from hub.api.access import EVENT_AUDIENCE, EventAudience
 from hub.api.auth import auth_middleware
 from hub.api.body_timeout import body_timeout
@@ -62,6 +64,7 @@ from hub.api.state import (
     FLOW_MANAGER,
     HOME,
     KEYRING,
+    NOTIFICATIONS,
     PEOPLE,
     PREFERENCES,
     REGISTRY,
@@ -83,6 +86,7 @@ from hub.core.bus import EVENT_HUB_STOPPING, EventBus
 from hub.core.crypto import Keyring
 from hub.core.database import CORE_MIGRATIONS, DATABASE_FILE, Database
 from hub.core.errors import NotFoundError
+from hub.core.notifications import NOTIFICATION_MIGRATIONS, Notifications
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
@@ -103,6 +107,11 @@ from hub.integrations.location import HomeSetting
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
+from hub.workflows.engine import Engine
+from hub.workflows.runs import RUN_MIGRATIONS, RunLog
+from hub.workflows.service import WorkflowService
+from hub.workflows.store import WorkflowStore
+from hub.workflows.validate import HubLookups, Validator
 
 if TYPE_CHECKING:
     from hub.agent.chat import ChatService
@@ -147,9 +156,12 @@ def create_app(
             *COMMS_MIGRATIONS,
             *APPROVAL_MIGRATIONS,
             *DELIVERY_MIGRATIONS,
+            *NOTIFICATION_MIGRATIONS,
+            *RUN_MIGRATIONS,
         ],
     )
     app[BUS] = EventBus()
+    app[NOTIFICATIONS] = Notifications(app[DATABASE], app[BUS])
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
     app[REGISTRY] = IntegrationRegistry()
     app[CATALOG] = IntegrationCatalog(app[STORAGE])
@@ -230,9 +242,12 @@ def create_app(
             app[COMMS].rules.forget_person,
             app[mcp_api.MCP_SERVER].forget_person,
             app[APPROVALS].forget_person,
+            app[NOTIFICATIONS].forget_person,
             lambda pid: _forget(app, pid),
         ]
     )
+    app[workflows_api.WORKFLOWS] = _workflows(app)
+    app[PEOPLE].forget.append(app[workflows_api.WORKFLOWS].forget_person)
 
     app.cleanup_ctx.extend(
         [
@@ -249,6 +264,8 @@ def create_app(
             _phase("entries", _entries),
             _phase("scheduler", _scheduler),
             _phase("agent", _agent),
+            # After the agent: on shutdown runs stop before the chat service their steps use.
+            _phase("workflows", _workflows_context),
         ]
     )
     app.on_shutdown.append(_announce_shutdown)
@@ -272,6 +289,8 @@ def create_app(
     agent_api.register(app)
     mcp_api.register(app)
     approvals_api.register(app)
+    notifications_api.register(app)
+    workflows_api.register(app)
     languages_api.register(app)
     websocket_api.register(app)
     static_api.register(app)  # last: every API route is matched first
@@ -393,6 +412,61 @@ async def _agent(app: web.Application) -> AsyncIterator[None]:
     if chat is not None:
         await chat.stop()
         await chat.models.close()
+
+
+async def _workflows_context(app: web.Application) -> AsyncIterator[None]:
+    # After entries are set up and the scheduler runs: schedules arm, triggers see live entities.
+    service = app[workflows_api.WORKFLOWS]
+    await service.load()
+    await service.start()
+    yield
+    await service.stop()
+
+
+def _workflows(app: web.Application) -> WorkflowService:
+    """The workflow service with its engine, wired to the hub's services."""
+    config = app[CONFIG]
+    runs = RunLog(app[DATABASE], config.workflows)
+
+    async def on_looped(workflow_id: str) -> None:
+        await app[workflows_api.WORKFLOWS].on_looped(workflow_id)
+
+    engine = Engine(
+        bus=app[BUS],
+        scheduler=app[SCHEDULER],
+        entities=app[ENTITIES],
+        entries=app[CONFIG_ENTRIES],
+        registry=app[REGISTRY],
+        runs=runs,
+        notifications=app[NOTIFICATIONS],
+        chat=app[CHAT],
+        conversations_factory=lambda: Conversations(app[DATABASE]),
+        preferences=app[PREFERENCES],
+        home=app[HOME],
+        auth=app[AUTH],
+        audience=app[EVENT_AUDIENCE],
+        config=config.workflows,
+        on_looped=on_looped,
+        inbox=app[COMMS].inbox,
+        translations=app[TRANSLATIONS],
+    )
+    lookups = HubLookups(
+        entities=app[ENTITIES],
+        entries=app[CONFIG_ENTRIES],
+        registry=app[REGISTRY],
+        people=app[AUTH],
+        home=app[HOME],
+        chat=app[CHAT],
+    )
+    return WorkflowService(
+        store=WorkflowStore(app[STORAGE], app[KEYRING]),
+        validator=Validator(lookups),
+        engine=engine,
+        runs=runs,
+        bus=app[BUS],
+        config=config.workflows,
+        admins=lambda: [p.person_id for p in app[AUTH].people() if p.is_admin and not p.removing],
+    )
 
 
 def _is_admin(app: web.Application, person_id: str) -> bool:

@@ -231,6 +231,25 @@ class WebhooksConfig(_Section):
     GitHub gives up after 10 s."""
 
 
+class WorkflowsConfig(_Section):
+    """Workflows: how many a person may have, how long runs are kept, the loop guard, http steps."""
+
+    max_per_person: int = Field(default=100, ge=1, le=10_000)
+    """Personal workflows per person (household ones count toward the admin who saved them)."""
+    run_retention_days: float = Field(default=30.0, gt=0, le=3650)
+    runs_per_workflow: int = Field(default=500, ge=1, le=100_000)
+    """Runs kept per workflow, newest first, within the retention."""
+    loop_limit: int = Field(default=10, ge=1, le=10_000)
+    """A workflow triggering itself more often than this within ``loop_window_seconds`` is
+    switched off as looping."""
+    loop_window_seconds: float = Field(default=10.0, gt=0, le=3600)
+    misfire_grace_seconds: float = Field(default=3600.0, ge=0, le=7 * 86_400)
+    """A schedule missed (the hub was down or busy) by at most this much still runs, once."""
+    http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    http_max_response_kib: int = Field(default=64, ge=1, le=16384)
+    """Bytes of an http step's response kept; the rest is cut."""
+
+
 class HubConfig(_Section):
     """The whole of ``configuration.yaml``."""
 
@@ -245,6 +264,7 @@ class HubConfig(_Section):
     comms: CommsConfig = CommsConfig()
     sandbox: SandboxConfig = SandboxConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    workflows: WorkflowsConfig = WorkflowsConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:

@@ -54,6 +54,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
         "entries",
         "scheduler",
         "agent",
+        "workflows",
     ]
     assert app[SCHEDULER].running
     assert (tmp_path / ".storage" / "master.key").exists()

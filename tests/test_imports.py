@@ -28,7 +28,19 @@ ALLOWED = {
         "hub.agent",
         "hub.comms",
         "hub.auth",
+        "hub.workflows",
         "hub.api",
+    },
+    "workflows": {
+        "hub",
+        "hub.core",
+        "hub.config",
+        "hub.integrations",
+        "hub.entities",
+        "hub.agent",
+        "hub.comms",
+        "hub.auth",
+        "hub.workflows",
     },
 }
 

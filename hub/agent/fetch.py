@@ -75,8 +75,7 @@ class LocalFetchReader:
         allowed_networks: Iterable[str] = (),
         limits: FetchLimits = DEFAULT_LIMITS,
     ) -> None:
-        self._allow_private = allow_private
-        self._allowed = tuple(ipaddress.ip_network(net, strict=False) for net in allowed_networks)
+        self._guard = AddressGuard(allow_private=allow_private, allowed_networks=allowed_networks)
         self._limits = limits
 
     @property
@@ -86,7 +85,7 @@ class LocalFetchReader:
 
     async def fetch(self, url: str) -> str:
         """The readable text of the page at ``url``, cut to ``max_chars``."""
-        target = _parse(url)
+        target = parse_address(url)
         limits = self._limits
         try:
             async with asyncio.timeout(limits.timeout):
@@ -104,10 +103,11 @@ class LocalFetchReader:
 
     async def _download(self, url: URL) -> tuple[URL, str, str | None, bytes]:
         pinned: dict[str, list[ResolveResult]] = {}
-        connector = aiohttp.TCPConnector(resolver=_PinnedResolver(pinned), use_dns_cache=False)
-        async with aiohttp.ClientSession(connector=connector, headers=_HEADERS) as session:
+        async with aiohttp.ClientSession(
+            connector=pinned_connector(pinned), headers=_HEADERS
+        ) as session:
             for _ in range(self._limits.max_redirects + 1):
-                await self._vet(url, pinned)
+                await self._guard.vet(url, pinned)
                 try:
                     async with session.get(url, allow_redirects=False) as response:
                         location = response.headers.get("Location")
@@ -123,12 +123,23 @@ class LocalFetchReader:
                 url = _redirect(url, location)
         raise FetchFailed(f"{_shown(url)} redirected more than {self._limits.max_redirects} times")
 
-    async def _vet(self, url: URL, pinned: dict[str, list[ResolveResult]]) -> None:
-        """Refuse a host with any disallowed address, and pin the connection to the vetted ones."""
+
+class AddressGuard:
+    """Web fetch's SSRF rule: every address of a host must be on the public internet, unless
+    local addresses are allowed (a person's ``allow_local_fetch``) or in ``allowed_networks``."""
+
+    def __init__(
+        self, *, allow_private: bool = False, allowed_networks: Iterable[str] = ()
+    ) -> None:
+        self._allow_private = allow_private
+        self._allowed = tuple(ipaddress.ip_network(net, strict=False) for net in allowed_networks)
+
+    async def vet(self, url: URL, pinned: dict[str, list[ResolveResult]]) -> None:
+        """Refuse a host with any disallowed address; pin its vetted addresses in ``pinned``."""
         host, port = url.raw_host or "", url.port or 0
         literal = _literal(url.host or "")
         if literal is not None:
-            self._check_address(url, literal)
+            self.check(url, literal)
             return
         if ":" in host:  # aiohttp would dial anything with a colon directly, unresolved
             raise FetchRefused(f"{_shown(url)} has an invalid host")
@@ -140,7 +151,7 @@ class LocalFetchReader:
         vetted: list[ResolveResult] = []
         for family, _kind, proto, _name, sockaddr in infos:
             address = str(sockaddr[0])
-            self._check_address(url, ipaddress.ip_address(address))
+            self.check(url, ipaddress.ip_address(address))
             flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
             vetted.append(
                 ResolveResult(
@@ -149,7 +160,8 @@ class LocalFetchReader:
             )
         pinned[_host_key(host)] = vetted
 
-    def _check_address(self, url: URL, address: _Address) -> None:
+    def check(self, url: URL, address: _Address) -> None:
+        """Refuse ``address`` unless it is public, or local ones are allowed."""
         if self._allow_private or any(address in net for net in self._allowed):
             return
         problem = _problem(address)
@@ -160,7 +172,12 @@ class LocalFetchReader:
             )
 
 
-class _PinnedResolver(AbstractResolver):
+def pinned_connector(pinned: dict[str, list[ResolveResult]]) -> aiohttp.TCPConnector:
+    """A connector that dials only the addresses ``AddressGuard.vet`` pinned, never a new lookup."""
+    return aiohttp.TCPConnector(resolver=PinnedResolver(pinned), use_dns_cache=False)
+
+
+class PinnedResolver(AbstractResolver):
     """Answers only for hosts this fetch vetted, with exactly the addresses that were vetted."""
 
     def __init__(self, pinned: dict[str, list[ResolveResult]]) -> None:
@@ -183,7 +200,8 @@ class _PinnedResolver(AbstractResolver):
         """Nothing to release."""
 
 
-def _parse(raw: str) -> URL:
+def parse_address(raw: str) -> URL:
+    """``raw`` as an http(s) address without credentials or fragment; ``FetchRefused`` if not."""
     try:
         url = URL(raw.strip())
     except (ValueError, TypeError):
@@ -203,7 +221,7 @@ def _redirect(url: URL, location: str) -> URL:
         target = url.join(URL(location))
     except (ValueError, TypeError):
         raise FetchFailed(f"{_shown(url)} redirected to an invalid address") from None
-    return _parse(str(target))
+    return parse_address(str(target))
 
 
 def _literal(host: str) -> _Address | None:

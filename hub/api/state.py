@@ -18,6 +18,7 @@ from hub.config import HubConfig
 from hub.core.bus import EventBus
 from hub.core.crypto import Keyring
 from hub.core.database import Database
+from hub.core.notifications import Notifications
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
 from hub.core.timeline import Timeline
@@ -58,3 +59,4 @@ CHAT: Final = web.AppKey("chat", LazyChat)
 PEOPLE: Final = web.AppKey("people", PersonRemoval)
 PREFERENCES: Final = web.AppKey("preferences", Preferences)
 APPROVALS: Final = web.AppKey("approvals", Approvals)
+NOTIFICATIONS: Final = web.AppKey("notifications", Notifications)

@@ -17,7 +17,7 @@ from hub.api.access import entry_for, principal_of
 from hub.api.client_address import client_address
 from hub.api.errors import respond
 from hub.api.request import parse_json, read_body, read_json, read_query
-from hub.api.state import CONFIG, CONFIG_ENTRIES, DATABASE, ENTITIES, KEYRING, SCHEDULER
+from hub.api.state import BUS, CONFIG, CONFIG_ENTRIES, DATABASE, ENTITIES, KEYRING, SCHEDULER
 from hub.core.errors import HubError
 from hub.entities.webhook_deliveries import DeliveryLog
 from hub.entities.webhook_replays import ReplayGuard
@@ -168,6 +168,7 @@ def register(app: web.Application) -> None:
         log,
         lambda raw: parse_json(raw, "The body"),
         config.webhooks,
+        bus=app[BUS],
     )
     app[CONFIG_ENTRIES].on_remove.append(lambda entry: log.forget_entry(entry.entry_id))
 

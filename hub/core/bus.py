@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import time
@@ -36,6 +37,21 @@ class NoEventData(TypedDict):
     """The data of an event that carries none."""
 
 
+@dataclass(frozen=True, slots=True)
+class RunCause:
+    """A workflow run that fired an event, directly or through what its actions changed."""
+
+    run_id: str
+    workflow_id: str
+    chain: tuple[str, ...]
+    """The workflows that led here, oldest first, this run's own last."""
+
+
+CAUSE: Final = contextvars.ContextVar[RunCause | None]("CAUSE", default=None)
+"""The run whose actions are executing now: ``fire`` stamps it on every event, so the loop guard
+can tell a workflow triggering itself."""
+
+
 EVENT_HUB_STARTED: Final = EventType[NoEventData]("hub.started")
 EVENT_HUB_STOPPING: Final = EventType[NoEventData]("hub.stopping")
 
@@ -48,6 +64,8 @@ class Event(Generic[DataT_co]):
     data: DataT_co
     time_fired: datetime
     origin: str
+    cause: RunCause | None = None
+    """The workflow run that led to this event, if one did."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the event as the JSON-serializable dict that websocket clients receive."""
@@ -215,11 +233,17 @@ class EventBus:
         data: NoEventData | None = None,
         *,
         origin: str = "hub",
+        cause: RunCause | None = None,
     ) -> Event[NoEventData]: ...
 
     @overload
     def fire(
-        self, event_type: EventType[DataT], data: DataT, *, origin: str = "hub"
+        self,
+        event_type: EventType[DataT],
+        data: DataT,
+        *,
+        origin: str = "hub",
+        cause: RunCause | None = None,
     ) -> Event[DataT]: ...
 
     def fire(
@@ -228,13 +252,17 @@ class EventBus:
         data: Mapping[str, Any] | None = None,
         *,
         origin: str = "hub",
+        cause: RunCause | None = None,
     ) -> Event[Mapping[str, Any]]:
         """Queue an event for every matching subscriber and return it at once; never awaits or raises.
 
         Build ``data`` with its TypedDict's constructor (``EntityData(entity_id=...)``) or a typed
         variable, so mypy can check it against the event type. Call from the event loop's thread.
+        ``cause``: the run that led here; by default the one in ``CAUSE``.
         """
-        event = Event(event_type, {} if data is None else data, datetime.now(UTC), origin)
+        if cause is None:
+            cause = CAUSE.get()
+        event = Event(event_type, {} if data is None else data, datetime.now(UTC), origin, cause)
         self._seq += 1
         seq = self._seq
         exact = self._exact.get(event_type)

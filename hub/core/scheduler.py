@@ -43,6 +43,11 @@ class JobStats:
     last_started: datetime | None
     last_duration: float | None
     last_error: str | None
+    missed: int = 0
+    """Due times folded into a later run because the loop (or the job) was late: a cron job's
+    backlog is run once, not once per missed time."""
+    last_scheduled: datetime | None = None
+    """The due time of the newest scheduled run (a late run's own time, not when it started)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class _JobSpec:
     jitter: float | None
     timeout: float
     run_immediately: bool
+    cron: str | None = None
+    timezone: str = "UTC"
 
 
 @dataclass(slots=True, eq=False)
@@ -67,6 +74,8 @@ class _Job:
     last_started: datetime | None = None
     last_duration: float | None = None
     last_error: str | None = None
+    missed: int = 0
+    last_scheduled: datetime | None = None
 
 
 class Scheduler:
@@ -154,6 +163,40 @@ class Scheduler:
         if self._aps is not None:
             _schedule(self._aps, name, spec, self._due)
 
+    def add_cron_job(
+        self,
+        name: str,
+        func: JobFunc,
+        *,
+        cron: str,
+        timezone: str = "UTC",
+        timeout: float | None = None,
+    ) -> None:
+        """Run ``func`` at the times of a five-field ``cron`` line in ``timezone``, replacing any job
+        of that name. Times missed while the loop was busy are coalesced into one run and counted in
+        ``stats(name).missed``. A bad line raises ``ValueError`` (check it with ``cron_trigger``)."""
+        if not name:
+            raise ValueError("a job needs a name")
+        if timeout is not None:
+            _check_positive("timeout", timeout)
+        cron_trigger(cron, timezone)
+        spec = _JobSpec(
+            func=func,
+            seconds=0.0,
+            jitter=None,
+            timeout=self.default_timeout if timeout is None else timeout,
+            run_immediately=False,
+            cron=cron,
+            timezone=timezone,
+        )
+        job = self._jobs.get(name)
+        if job is None:
+            self._jobs[name] = _Job(spec)
+        else:
+            job.spec = spec
+        if self._aps is not None:
+            _schedule(self._aps, name, spec, self._due)
+
     def remove_job(self, name: str) -> bool:
         """Stop scheduling ``name`` and cancel its run in flight; return whether there was such a job.
 
@@ -198,6 +241,8 @@ class Scheduler:
             last_started=job.last_started,
             last_duration=job.last_duration,
             last_error=job.last_error,
+            missed=job.missed,
+            last_scheduled=job.last_scheduled,
         )
 
     async def run_job_now(self, name: str) -> JobOutcome:
@@ -214,11 +259,15 @@ class Scheduler:
                 return JobOutcome.CANCELLED  # the run was cancelled, not the caller
             raise
 
-    def _due(self, name: str) -> None:
-        """Start a scheduled run, unless the job is still running; called by APScheduler."""
+    def _due(self, name: str, run_times: list[datetime] | None = None) -> None:
+        """Start a scheduled run, unless the job is still running; called by APScheduler with the
+        due times this run stands for (more than one when late ones were coalesced)."""
         job = self._jobs.get(name)
         if job is None or self._aps is None:
             return  # removed or stopped while APScheduler's wake-up was already queued
+        if run_times:
+            job.missed += len(run_times) - 1
+            job.last_scheduled = run_times[-1]
         if job.tasks:
             job.skipped += 1
             _LOGGER.info("Job %s is still running; skipping this run", name)
@@ -280,7 +329,34 @@ class Scheduler:
             )
 
 
-def _schedule(aps: Any, name: str, spec: _JobSpec, due: Callable[[str], None]) -> None:
+def cron_trigger(cron: str, timezone: str = "UTC") -> Any:
+    """APScheduler's trigger for a five-field cron line; ``ValueError`` says what is wrong with it."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron line has five fields, this one has {len(fields)}")
+    try:
+        return CronTrigger.from_crontab(cron, timezone=timezone)
+    except (ValueError, LookupError) as err:  # an unknown zone is a LookupError subclass
+        raise ValueError(str(err) or type(err).__name__) from None
+
+
+def _schedule(aps: Any, name: str, spec: _JobSpec, due: Callable[..., None]) -> None:
+    if spec.cron is not None:
+        aps.add_job(
+            due,
+            cron_trigger(spec.cron, spec.timezone),
+            args=(name,),
+            id=name,
+            name=name,
+            replace_existing=True,
+            max_instances=1,
+            # Every due time reaches ``_due``, which runs once for all of them and counts the rest.
+            coalesce=False,
+            misfire_grace_time=None,
+        )
+        return
     options: dict[str, Any] = {}
     if spec.run_immediately:
         options["next_run_time"] = datetime.now(UTC)
@@ -312,7 +388,7 @@ def _handoff_executor() -> Any:
 
     class HandoffExecutor(BaseExecutor):  # type: ignore[misc]  # apscheduler ships no type hints
         def submit_job(self, job: Any, run_times: list[datetime]) -> None:
-            job.func(*job.args, **job.kwargs)
+            job.func(*job.args, run_times, **job.kwargs)
 
         def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
             self.submit_job(job, run_times)

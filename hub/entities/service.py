@@ -294,12 +294,13 @@ class EntityService:
                 old_state=None if change.old is None else self.view(change.old),
                 new_state=None if change.new is None else self.view(change.new),
             )
+            cause = request.cause
             if change.old is None:
-                self._bus.fire(EVENT_ENTITY_CREATED, data, origin=origin)
+                self._bus.fire(EVENT_ENTITY_CREATED, data, origin=origin, cause=cause)
             elif change.new is None:
-                self._bus.fire(EVENT_ENTITY_DELETED, data, origin=origin)
+                self._bus.fire(EVENT_ENTITY_DELETED, data, origin=origin, cause=cause)
             else:
-                self._bus.fire(EVENT_ENTITY_UPDATED, data, origin=origin)
+                self._bus.fire(EVENT_ENTITY_UPDATED, data, origin=origin, cause=cause)
 
     # Reading
 

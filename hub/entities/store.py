@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from hub.core.bus import CAUSE, RunCause
 from hub.core.disk import is_disk_error
 from hub.core.jsonwalk import first_flaw
 from hub.core.yamlfile import dotted
@@ -47,6 +48,8 @@ class ApplyRequest:
     also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None
     """A write of the caller's that commits (or fails) with this apply, given its outcome: a
     webhook's delivery log row rides in the entities' transaction instead of its own."""
+    cause: RunCause | None = field(default_factory=CAUSE.get)
+    """The workflow run this apply was made in (taken when it is made): its entity events say so."""
 
 
 @dataclass(slots=True)

@@ -7,9 +7,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from hub.config import WebhooksConfig
+from hub.core.bus import EventBus, EventType
 from hub.core.crypto import Keyring
 from hub.core.errors import (
     DELIVERY_NOT_FOUND,
@@ -51,6 +52,22 @@ _LOGGER = logging.getLogger(__name__)
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 TIMESTAMP_HEADER: Final = "X-Hub-Timestamp"
 SIGNING_FIELD: Final = "webhook_signing_secret"
+MAX_EVENT_BODY: Final = 64 * 1024
+"""Bytes of a delivery's body that ``webhook_delivery.received`` carries parsed; a larger one is
+left out."""
+
+
+class WebhookReceivedData(TypedDict, total=False):
+    """What the hub fires for every applied delivery, whichever integration took it (workflows
+    trigger on it). Not under ``webhook.``: that prefix is the ``webhook`` integration's own."""
+
+    entry_id: str
+    delivery_id: str
+    event_type: str | None
+    body: Any
+
+
+EVENT_WEBHOOK_RECEIVED: Final = EventType[WebhookReceivedData]("webhook_delivery.received")
 
 
 class WebhookRateLimitedError(HubError):
@@ -124,6 +141,8 @@ class WebhookService:
         log: DeliveryLog,
         parse_body: Callable[[bytes], Any],
         config: WebhooksConfig | None = None,
+        *,
+        bus: EventBus | None = None,
     ) -> None:
         self._entries = entries
         self._keyring = keyring
@@ -133,6 +152,7 @@ class WebhookService:
         self.log = log
         self._parse_body = parse_body
         self._config = config or WebhooksConfig()
+        self._bus = bus
         self._background: set[asyncio.Task[dict[str, Any]]] = set()
         self._limited_logged: dict[str, float] = {}
 
@@ -421,10 +441,31 @@ class WebhookService:
                 conflict="update",
                 claim=claim,
             )
+            self._announce(entry, runtime, delivery)
             return {"ok": True}
         write_row = self.log.row_writer(new, delivery.id, claim=claim)
         outcome = await self._entities.apply(entry.entry_id, entry.domain, result, also=write_row)
+        self._announce(entry, runtime, delivery)
         return {"ok": True, **outcome.counts()}
+
+    def _announce(
+        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery
+    ) -> None:
+        """Fire ``webhook_delivery.received`` for an applied delivery."""
+        if self._bus is None:
+            return
+        try:
+            spec = self._verification(entry, runtime)
+        except Exception:  # noqa: BLE001  # the integration's failure; the event still goes out
+            spec = None
+        data = WebhookReceivedData(
+            entry_id=entry.entry_id,
+            delivery_id=delivery.id,
+            event_type=sender_event(spec, delivery.headers, delivery.payload),
+        )
+        if len(delivery.body) <= MAX_EVENT_BODY:
+            data["body"] = delivery.payload
+        self._bus.fire(EVENT_WEBHOOK_RECEIVED, data)
 
     async def _stored(self, entry: ConfigEntry, row_id: str) -> StoredDelivery:
         stored = await self.log.get(entry.entry_id, row_id)
@@ -437,6 +478,26 @@ class WebhookService:
         if not task.cancelled() and task.exception() is not None:
             # Already in the delivery log (and logged by the runtime when it was the integration's).
             _LOGGER.debug("Webhook handled after its answer failed: %s", task.exception())
+
+
+def sender_event(
+    spec: WebhookVerification | None, headers: Mapping[str, str], payload: Any
+) -> str | None:
+    """The sender's name for what happened (GitHub's ``push``, Stripe's ``charge.succeeded``)."""
+    scheme = spec.scheme if spec is not None else "hub"
+    found: object = None
+    if scheme == "github":
+        found = headers.get("x-github-event")
+    elif scheme == "gitea":
+        found = headers.get("x-gitea-event") or headers.get("x-forgejo-event")
+    elif scheme in ("standard_webhooks", "stripe"):
+        found = payload.get("type") if isinstance(payload, dict) else None
+    elif scheme == "custom" and spec is not None and spec.event_header:
+        found = headers.get(spec.event_header.lower())
+    elif isinstance(payload, dict):  # the hub's own body: {"event": {"type": ...}}
+        event = payload.get("event")
+        found = event.get("type") if isinstance(event, dict) else None
+    return found[:100] if isinstance(found, str) and found else None
 
 
 def _delivery(

@@ -42,6 +42,10 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "sandbox": ([], ["--runs", "30"]),
     "mcp_server": ([], ["--calls", "50"]),
     "mcp_client": ([], ["--calls", "50"]),
+    "workflows": (
+        [],
+        ["--pings", "50", "--seconds", "2", "--workflows", "50", "--runs", "1", "--idle", "1"],
+    ),
 }
 
 HIGHER_IS_BETTER: Final = (

@@ -17,6 +17,8 @@ export class ApiError extends Error {
     /** The sentence's translation key and placeholders; ``message`` is already rendered from them. */
     this.key = error.key || null;
     this.params = error.params || {};
+    /** Every problem of a refused workflow (``workflow_invalid``): ``[{path, reason, message}]``. */
+    this.problems = Array.isArray(error.problems) ? error.problems : null;
     /** Seconds to wait before trying again (a throttled sign-in answers 429 with Retry-After). */
     this.retryAfter = retryAfter === null ? null : Number(retryAfter) || null;
   }

@@ -6,12 +6,14 @@ import { h, clear, passwordsDiffer } from "./dom.js";
 import { setLanguage, t, language } from "./i18n.js";
 import { errorText } from "./errors.js";
 import { approvalNotice } from "./components/approval-notice.js";
+import { notificationBell } from "./components/notifications.js";
 
 // Each page's module is fetched the first time it is shown: the first load carries only the shell
 // and the page opened. The navigation labels are here so the bar is drawn before any page loads.
 const PAGES = [
   { route: "chat", navKey: "chat.nav" },
   { route: "inbox", navKey: "inbox.nav" },
+  { route: "workflows", navKey: "workflows.nav" },
   { route: "entities", navKey: "entities.nav" },
   { route: "dashboards", navKey: "dashboards.nav" },
   { route: "integrations", navKey: "wizard.nav_integrations" },
@@ -20,7 +22,7 @@ const PAGES = [
 ];
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
-const state = { modules: new Map(), cleanup: null, ws: null, person: null, notice: null };
+const state = { modules: new Map(), cleanup: null, ws: null, person: null, notice: null, bell: null };
 
 function applyTheme() {
   const theme = localStorage.getItem("hub.theme") || "system";
@@ -70,7 +72,8 @@ function renderNav() {
       if (open) nav.querySelector("#nav-links a")?.focus();
     } }, h("span", { class: "nav__burger", "aria-hidden": "true" }), h("span", { class: "nav__menu-label" }, t("app.menu")));
   const out = h("button", { type: "button", class: "link", onclick: signOut }, t("app.sign_out"));
-  nav.append(h("span", { class: "brand" }, "hub"), ...(state.notice ? [state.notice.element] : []), menu,
+  nav.append(h("span", { class: "brand" }, "hub"), ...(state.notice ? [state.notice.element] : []),
+    ...(state.bell ? [state.bell.element] : []), menu,
     h("div", { class: "nav__links", id: "nav-links" }, ...links, h("span", { class: "spacer" }),
       h("span", { class: "who" }, state.person?.display_name || state.person?.username || ""), out));
 }
@@ -272,8 +275,11 @@ async function start() {
   labelShell();
   state.notice?.stop();
   state.notice = approvalNotice({ api, ws: state.ws, t });
+  state.bell?.stop();
+  state.bell = notificationBell({ api, ws: state.ws, t, lang: language() });
   renderNav();
   state.notice.start();
+  state.bell.start();
   if (!listening) window.addEventListener("hashchange", route);
   listening = true;
   await route();
@@ -284,6 +290,8 @@ whenSignedOut(() => {
   state.cleanup = null;
   state.notice?.stop();
   state.notice = null;
+  state.bell?.stop();
+  state.bell = null;
   state.ws?.close();
   state.ws = null;
   state.person = null;
