@@ -449,6 +449,7 @@ def _workflows(app: web.Application) -> WorkflowService:
         on_looped=on_looped,
         inbox=app[COMMS].inbox,
         translations=app[TRANSLATIONS],
+        webhook_body=lambda entry, delivery: app[webhooks_api.WEBHOOKS].body(entry, delivery),
     )
     lookups = HubLookups(
         entities=app[ENTITIES],

@@ -52,19 +52,17 @@ _LOGGER = logging.getLogger(__name__)
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 TIMESTAMP_HEADER: Final = "X-Hub-Timestamp"
 SIGNING_FIELD: Final = "webhook_signing_secret"
-MAX_EVENT_BODY: Final = 64 * 1024
-"""Bytes of a delivery's body that ``webhook_delivery.received`` carries parsed; a larger one is
-left out."""
-
-
-class WebhookReceivedData(TypedDict, total=False):
+class WebhookReceivedData(TypedDict):
     """What the hub fires for every applied delivery, whichever integration took it (workflows
-    trigger on it). Not under ``webhook.``: that prefix is the ``webhook`` integration's own."""
+    trigger on it). Not under ``webhook.``: that prefix is the ``webhook`` integration's own.
+
+    The body stays in the delivery log (``WebhookService.body``): every event is logged and sent
+    to websocket subscribers, and a 7 KB push in each would cost every delivery for the few that
+    a workflow reads."""
 
     entry_id: str
     delivery_id: str
     event_type: str | None
-    body: Any
 
 
 EVENT_WEBHOOK_RECEIVED: Final = EventType[WebhookReceivedData]("webhook_delivery.received")
@@ -463,9 +461,17 @@ class WebhookService:
             delivery_id=delivery.id,
             event_type=sender_event(spec, delivery.headers, delivery.payload),
         )
-        if len(delivery.body) <= MAX_EVENT_BODY:
-            data["body"] = delivery.payload
         self._bus.fire(EVENT_WEBHOOK_RECEIVED, data)
+
+    async def body(self, entry_id: str, delivery_id: str) -> Any | None:
+        """A logged delivery's parsed body; ``None`` when gone, cut at the log's cap, or not JSON."""
+        stored = await self.log.get(entry_id, delivery_id)
+        if stored is None or stored.truncated or not stored.body:
+            return None
+        try:
+            return self._parse(stored.body)
+        except HubError:
+            return None
 
     async def _stored(self, entry: ConfigEntry, row_id: str) -> StoredDelivery:
         stored = await self.log.get(entry.entry_id, row_id)

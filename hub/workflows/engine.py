@@ -167,6 +167,7 @@ class Engine:
         on_looped: Callable[[str], Awaitable[None]],
         inbox: Inbox | None = None,
         translations: Translations | None = None,
+        webhook_body: Callable[[str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self._bus = bus
         self._scheduler = scheduler
@@ -181,6 +182,8 @@ class Engine:
         self._on_looped = on_looped
         self._inbox = inbox
         self._translations = translations
+        self._webhook_body = webhook_body
+        """A delivery's parsed body by entry and delivery id (the delivery log keeps it)."""
         self.conditions = Conditions(entities=entities, entries=entries, home=home)
         self.actions = Actions(
             bus=bus,
@@ -425,9 +428,13 @@ class Engine:
                     self._on_state(armed, change, event, seen)
         if kind == trig.WEBHOOK_RECEIVED:
             entry_id = event.data.get("entry_id")
-            for armed in index.webhooks.get(entry_id if isinstance(entry_id, str) else "", ()):
-                if trig.webhook_fires(armed.trigger, event):  # type: ignore[arg-type]
-                    self._fire(armed, event, seen, trig.webhook_data(armed, event))
+            matched = [
+                armed
+                for armed in index.webhooks.get(entry_id if isinstance(entry_id, str) else "", ())
+                if trig.webhook_fires(armed.trigger, event)  # type: ignore[arg-type]
+            ]
+            if matched:
+                self._spawn(self._webhook(event, matched), "workflow webhook trigger")
         if kind == trig.INBOX_MESSAGE and index.messages:
             self._on_message(event)
 
@@ -506,6 +513,17 @@ class Engine:
         if len(self._seen_messages) > SEEN_MESSAGES:
             self._seen_messages.popitem(last=False)
         self._spawn(self._message(event, entity_id), f"workflow message {entity_id}")
+
+    async def _webhook(self, event: Event[Mapping[str, Any]], matched: list[trig.Armed]) -> None:
+        """Fire the matched webhook triggers with the delivery's body, read from its log."""
+        body = None
+        entry_id, delivery_id = event.data.get("entry_id"), event.data.get("delivery_id")
+        known = isinstance(entry_id, str) and isinstance(delivery_id, str)
+        if self._webhook_body is not None and known:
+            body = await self._webhook_body(str(entry_id), str(delivery_id))
+        seen: list[str | None] = []
+        for armed in matched:
+            self._fire(armed, event, seen, trig.webhook_data(armed, event, body))
 
     async def _message(self, event: Event[Mapping[str, Any]], entity_id: int) -> None:
         if self._inbox is None:

@@ -186,8 +186,8 @@ def webhook_fires(trigger: WebhookTrigger, event: Event[Mapping[str, Any]]) -> b
     return trigger.event_type is None or data.get("event_type") == trigger.event_type
 
 
-def webhook_data(armed: Armed, event: Event[Mapping[str, Any]]) -> dict[str, Any]:
-    """Trigger data of a webhook trigger."""
+def webhook_data(armed: Armed, event: Event[Mapping[str, Any]], body: Any) -> dict[str, Any]:
+    """Trigger data of a webhook trigger; ``body`` (read from the delivery log) when there is one."""
     data = event.data
     found = {
         **_base(armed),
@@ -195,8 +195,8 @@ def webhook_data(armed: Armed, event: Event[Mapping[str, Any]]) -> dict[str, Any
         "delivery_id": data.get("delivery_id"),
         "event_type": data.get("event_type"),
     }
-    if "body" in data:
-        found["body"] = data["body"]
+    if body is not None:
+        found["body"] = body
     return found
 
 
