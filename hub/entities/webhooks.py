@@ -52,6 +52,8 @@ _LOGGER = logging.getLogger(__name__)
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 TIMESTAMP_HEADER: Final = "X-Hub-Timestamp"
 SIGNING_FIELD: Final = "webhook_signing_secret"
+
+
 class WebhookReceivedData(TypedDict):
     """What the hub fires for every applied delivery, whichever integration took it (workflows
     trigger on it). Not under ``webhook.``: that prefix is the ``webhook`` integration's own.
