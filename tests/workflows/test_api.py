@@ -193,8 +193,8 @@ async def test_http_header_values_are_stored_encrypted_and_read_back(
 ) -> None:
     token = "s3cr3t-api-key-for-the-porch-service"
     call = {"type": "http", "url": "https://example.com/hook", "headers": {"X-Api-Key": token}}
-    branch = {"type": "choose", "choices": [{"conditions": [], "actions": [call]}]}
-    branch["choices"][0]["conditions"] = [{"type": "expression", "expression": "trigger"}]
+    holds = [{"type": "expression", "expression": "trigger"}]
+    branch = {"type": "choose", "choices": [{"conditions": holds, "actions": [call]}]}
     hub = await start()
     made = await create(hub, body(actions=[call, branch]))
     await hub.client.close()  # written and flushed on the way out
