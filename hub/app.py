@@ -7,12 +7,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from hub.agent.approvals import APPROVAL_MIGRATIONS, Approvals
 from hub.agent.conversations import Conversations
+from hub.agent.governance import effective_required_tier
 from hub.agent.lazy import LazyChat
 from hub.agent.mcp_settings import McpSettings
 from hub.agent.preferences import Preferences
@@ -21,9 +22,11 @@ from hub.agent.triage_model import TriageModel
 from hub.api import agent as agent_api
 from hub.api import approvals as approvals_api
 from hub.api import auth as auth_api
+from hub.api import backups as backups_api
 from hub.api import config_entries as config_entries_api
 from hub.api import config_flows as config_flows_api
 from hub.api import contacts as contacts_api
+from hub.api import diagnostics as diagnostics_api
 from hub.api import drafts as drafts_api
 from hub.api import entities as entities_api
 from hub.api import entity_types as entity_types_api
@@ -33,8 +36,11 @@ from hub.api import inbox as inbox_api
 from hub.api import integrations as integrations_api
 from hub.api import languages as languages_api
 from hub.api import mcp as mcp_api
+from hub.api import memory as memory_api
 from hub.api import models as models_api
 from hub.api import notifications as notifications_api
+from hub.api import repairs as repairs_api
+from hub.api import skills as skills_api
 from hub.api import static as static_api
 from hub.api import surfaces as surfaces_api
 from hub.api import tool_review as tool_review_api
@@ -64,6 +70,7 @@ from hub.api.state import (
     FLOW_MANAGER,
     HOME,
     KEYRING,
+    MEMORY,
     NOTIFICATIONS,
     PEOPLE,
     PREFERENCES,
@@ -100,6 +107,7 @@ from hub.entities.webhook_replays import REPLAY_MIGRATIONS
 from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
+from hub.integrations.entry import audience as entry_audience
 from hub.integrations.flow_manager import FlowManager
 from hub.integrations.flow_store import FlowStore
 from hub.integrations.loader import Discovery, scan
@@ -107,6 +115,13 @@ from hub.integrations.location import HomeSetting
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import HUB_TRANSLATIONS, Translations
+from hub.memory.schema import MEMORY_MIGRATIONS
+from hub.memory.service import Memory
+from hub.memory.skills import Skills
+from hub.ops.backup_service import Backups
+from hub.ops.diagnostics import Diagnostics
+from hub.ops.repair_watchers import RepairWatchers
+from hub.ops.repairs import Repairs
 from hub.workflows.engine import Engine
 from hub.workflows.runs import RUN_MIGRATIONS, RunLog
 from hub.workflows.service import WorkflowService
@@ -119,6 +134,22 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+DATABASE_MIGRATIONS: Final[tuple[str, ...]] = (
+    *CORE_MIGRATIONS,
+    *ENTITY_MIGRATIONS,
+    *AGENT_MIGRATIONS,
+    *EVENT_LOG_MIGRATIONS,
+    *REPLAY_MIGRATIONS,
+    *COMPACT_MIGRATIONS,
+    *COMMS_MIGRATIONS,
+    *APPROVAL_MIGRATIONS,
+    *DELIVERY_MIGRATIONS,
+    *NOTIFICATION_MIGRATIONS,
+    *RUN_MIGRATIONS,
+    *MEMORY_MIGRATIONS,
+)
+"""Every schema migration of ``hub.db``, in order: its length is this hub's schema version."""
 
 
 def create_app(
@@ -144,22 +175,7 @@ def create_app(
     app[STORAGE] = StorageManager(config_dir)
     app[KEYRING] = Keyring(app[STORAGE], env)
     app[AUTH] = AuthService(app[STORAGE])
-    app[DATABASE] = Database(
-        config_dir / DATABASE_FILE,
-        [
-            *CORE_MIGRATIONS,
-            *ENTITY_MIGRATIONS,
-            *AGENT_MIGRATIONS,
-            *EVENT_LOG_MIGRATIONS,
-            *REPLAY_MIGRATIONS,
-            *COMPACT_MIGRATIONS,
-            *COMMS_MIGRATIONS,
-            *APPROVAL_MIGRATIONS,
-            *DELIVERY_MIGRATIONS,
-            *NOTIFICATION_MIGRATIONS,
-            *RUN_MIGRATIONS,
-        ],
-    )
+    app[DATABASE] = Database(config_dir / DATABASE_FILE, DATABASE_MIGRATIONS)
     app[BUS] = EventBus()
     app[NOTIFICATIONS] = Notifications(app[DATABASE], app[BUS])
     app[SCHEDULER] = Scheduler(default_timeout=config.scheduler.job_timeout_seconds)
@@ -224,6 +240,11 @@ def create_app(
     app[AGENTS] = Agents(app[STORAGE])
     entries.after_setup.append(app[AGENTS].project)
     entries.on_remove.append(lambda entry: app[AGENTS].withdraw(entry, entries.entries()))
+    app[skills_api.SKILLS] = Skills(app[STORAGE])
+    entries.after_setup.append(app[skills_api.SKILLS].project)
+    entries.on_remove.append(
+        lambda entry: app[skills_api.SKILLS].withdraw(entry, entries.entries())
+    )
     # Built now (no I/O) so removing a person can drop their preferences without the agent.
     app[PREFERENCES] = Preferences(
         app[STORAGE], is_admin=lambda person_id: _is_admin(app, person_id)
@@ -233,20 +254,49 @@ def create_app(
     )
     app[mcp_api.MCP_SETTINGS] = McpSettings(app[STORAGE])
     app[mcp_api.MCP_SERVER] = mcp_api.server(app, approvals=lambda: app[APPROVALS])
+    app[MEMORY] = Memory(
+        app[DATABASE],
+        app[BUS],
+        entries,
+        app[REGISTRY],
+        app[CATALOG],
+        is_admin=lambda person_id: _is_admin(app, person_id),
+        tier_rule=effective_required_tier,
+    )
     app[PEOPLE] = PersonRemoval(app[AUTH], entries)
     app[PEOPLE].forget.extend(
         [
             app[SURFACES].forget_person,
             app[AGENTS].forget_person,
+            app[skills_api.SKILLS].forget_person,
             app[COMMS].contacts.forget_person,
             app[COMMS].rules.forget_person,
             app[mcp_api.MCP_SERVER].forget_person,
             app[APPROVALS].forget_person,
             app[NOTIFICATIONS].forget_person,
+            app[MEMORY].forget_person,
             lambda pid: _forget(app, pid),
         ]
     )
     app[workflows_api.WORKFLOWS] = _workflows(app)
+    app[repairs_api.REPAIRS] = _repairs(app)
+    app[diagnostics_api.DIAGNOSTICS] = Diagnostics(
+        bus=app[BUS],
+        entries=app[CONFIG_ENTRIES],
+        registry=app[REGISTRY],
+        catalog=app[CATALOG],
+        keyring=app[KEYRING],
+        repairs=app[repairs_api.REPAIRS],
+        config=config,
+        config_dir=config_dir,
+        disks={"storage": app[STORAGE].health, "database": app[DATABASE].health},
+    )
+    app[backups_api.BACKUPS] = Backups(config_dir, config.backups, app[STORAGE], app[DATABASE], env)
+    app[backups_api.BACKUPS].repairs = app[repairs_api.REPAIRS]
+    app[backups_api.BACKUPS].schedule(app[SCHEDULER])
+    app[backups_api.RESTART] = backups_api.RestartRequest(
+        enabled=env.get(backups_api.NO_RESTART_ENV) != "1"
+    )
     app[PEOPLE].forget.append(app[workflows_api.WORKFLOWS].forget_person)
 
     app.cleanup_ctx.extend(
@@ -262,6 +312,7 @@ def create_app(
             _phase("comms", _comms),
             _phase("integrations", _integrations),
             _phase("entries", _entries),
+            _phase("memory", _memory),
             _phase("scheduler", _scheduler),
             _phase("agent", _agent),
             # After the agent: on shutdown runs stop before the chat service their steps use.
@@ -290,6 +341,11 @@ def create_app(
     mcp_api.register(app)
     approvals_api.register(app)
     notifications_api.register(app)
+    repairs_api.register(app)
+    diagnostics_api.register(app)
+    backups_api.register(app)
+    memory_api.register(app)
+    skills_api.register(app)
     workflows_api.register(app)
     languages_api.register(app)
     websocket_api.register(app)
@@ -391,12 +447,25 @@ async def _entries(app: web.Application) -> AsyncIterator[None]:
     entries = app[CONFIG_ENTRIES]
     await app[SURFACES].load()
     await app[AGENTS].load()
+    await app[skills_api.SKILLS].load()
     await app[APPROVALS].load()  # before any run: the approval gate reads the rules at once
     await entries.load()
     await app[REGISTRY].load({entry.domain for entry in entries.entries()})  # off the loop
+    await app[repairs_api.REPAIRS].load()
+    app[repairs_api.REPAIR_WATCHERS].start()  # before setup: its failures raise repairs
+    app[diagnostics_api.DIAGNOSTICS].start()  # and are in the entries' diagnostics
     await entries.setup_all()
     yield
     await entries.unload_all()
+    app[diagnostics_api.DIAGNOSTICS].stop()
+    app[repairs_api.REPAIR_WATCHERS].stop()
+
+
+async def _memory(app: web.Application) -> AsyncIterator[None]:
+    # After entries: their integrations are imported, so the sweep knows every world_kind type.
+    await app[MEMORY].start()
+    yield
+    await app[MEMORY].stop()
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -470,6 +539,29 @@ def _workflows(app: web.Application) -> WorkflowService:
     )
 
 
+def _repairs(app: web.Application) -> Repairs:
+    """The repairs, seen by whoever sees their entry, and what raises and clears them."""
+    repairs = Repairs(app[BUS], app[STORAGE])
+    entries = app[CONFIG_ENTRIES]
+
+    def whose(entry_id: str) -> str | None:
+        entry = entries.get(entry_id)
+        return None if entry is None else entry_audience(entry)
+
+    repairs.entry_audience = whose
+    app[repairs_api.REPAIR_WATCHERS] = RepairWatchers(
+        repairs,
+        bus=app[BUS],
+        entries=entries,
+        registry=app[REGISTRY],
+        catalog=app[CATALOG],
+        listeners=app[COMMS].listeners,
+        disks=(app[STORAGE].health, app[DATABASE].health),
+        config_dir=app[CONFIG_DIR],
+    )
+    return repairs
+
+
 def _is_admin(app: web.Application, person_id: str) -> bool:
     """Whether the person exists and is an admin now (a removed one is not)."""
     try:
@@ -499,6 +591,8 @@ async def _build_chat(app: web.Application, env: Mapping[str, str]) -> ChatServi
             app[REGISTRY],
             app[COMMS].drafts,
             SandboxService(config.sandbox),
+            skills=app[skills_api.SKILLS],
+            memory=app[MEMORY],
         ),
         app[APPROVALS],
     )

@@ -1,4 +1,4 @@
-"""The ``hub`` command: ``run``, ``check-config`` and ``secrets rotate-key``."""
+"""The ``hub`` command: ``run``, ``check-config``, ``secrets rotate-key`` and ``backup``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rotate_key(args, env)
         if args.command == "integrations":
             return _integrations(args, env)
+        if args.command == "backup":
+            from hub.ops.backup_cli import run_backup
+
+            return run_backup(args, env, _schema_version)
+        if args.command in ("scaffold", "validate"):
+            from hub.ops.author_cli import run_author_command
+
+            return run_author_command(args, env)
     except HubError as err:
         for line in err.message.splitlines():
             print(f"hub: error: {line}", file=sys.stderr)
@@ -97,7 +105,21 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-key", help="re-wrap every data key under a new master key"
     )
     rotate.add_argument("--config", metavar="DIR", help=config_help)
+
+    from hub.ops.backup_cli import add_backup_parser
+
+    add_backup_parser(commands)
+    from hub.ops.author_cli import add_author_parsers
+
+    add_author_parsers(commands)
     return parser
+
+
+def _schema_version() -> int:
+    """This hub's database schema version (a backup made by a later one is refused)."""
+    from hub.app import DATABASE_MIGRATIONS
+
+    return len(DATABASE_MIGRATIONS)
 
 
 def _check_config(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -189,6 +211,12 @@ def _start(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     timeline = Timeline(origin=_T0)
     config_dir = resolve_config_dir(args.config, env)
+    if (config_dir / ".restore").exists():  # a restore staged by the first page: before anything
+        from hub.ops.backup_restore import apply_staged
+
+        restored = apply_staged(config_dir)
+        if restored is not None:
+            print(f"Restored the backup of {restored.created_at} into {config_dir}", flush=True)
     with timeline.phase("config"):
         created = ensure_config_file(config_dir)
         config = _with_overrides(load_config(config_dir, env), args.host, args.port)
@@ -205,6 +233,11 @@ def _start(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
         app = create_app(config_dir, config, env=env, timeline=timeline)
         asyncio.run(_serve(app, config, timeline))
+    from hub.api.backups import RESTART
+
+    if app[RESTART].requested:  # a staged restore: start again (the lock is released) to apply it
+        _LOGGER.info("Restarting to apply the restored backup")
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606  # this process's own command line
     return 0
 
 

@@ -250,6 +250,32 @@ class WorkflowsConfig(_Section):
     """Bytes of an http step's response kept; the rest is cut."""
 
 
+class BackupsConfig(_Section):
+    """Scheduled backups: how often, how many kept, where, and whether with history."""
+
+    schedule_hours: float | None = Field(default=None, ge=0, le=24 * 366)
+    """Hours between scheduled backups; 0: none; unset: 24, once a recovery key or a backup
+    passphrase exists (a backup is always encrypted, so without either there is none)."""
+    keep: int = Field(default=7, ge=1, le=10_000)
+    """Scheduled backups kept, newest first; backups made by hand are never deleted."""
+    directory: Path | None = None
+    """Where backups are written; relative to the config directory; default ``backups``."""
+    include_history: bool = False
+
+    @field_validator("directory")
+    @classmethod
+    def _outside_storage(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute() and value.parts[:1] == (".storage",):
+            raise ValueError(
+                "backups cannot be kept inside .storage (they would back up themselves)"
+            )
+        return value
+
+    def resolved_directory(self, config_dir: Path) -> Path:
+        """The backup directory, anchored at the config directory."""
+        return config_dir / (self.directory or Path("backups"))
+
+
 class HubConfig(_Section):
     """The whole of ``configuration.yaml``."""
 
@@ -265,6 +291,7 @@ class HubConfig(_Section):
     sandbox: SandboxConfig = SandboxConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     workflows: WorkflowsConfig = WorkflowsConfig()
+    backups: BackupsConfig = BackupsConfig()
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> HubConfig:

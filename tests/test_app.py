@@ -52,6 +52,7 @@ async def test_start_up_opens_services_in_order_and_records_the_timeline(
         "comms",
         "integrations",
         "entries",
+        "memory",
         "scheduler",
         "agent",
         "workflows",

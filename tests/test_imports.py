@@ -19,6 +19,7 @@ ALLOWED = {
     "comms": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.comms"},
     "agent": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.agent"},
     "auth": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.auth"},
+    "memory": {"hub", "hub.core", "hub.config", "hub.integrations", "hub.entities", "hub.memory"},
     "api": {
         "hub",
         "hub.core",
@@ -29,7 +30,22 @@ ALLOWED = {
         "hub.comms",
         "hub.auth",
         "hub.workflows",
+        "hub.memory",
+        "hub.ops",
         "hub.api",
+    },
+    "ops": {
+        "hub",
+        "hub.core",
+        "hub.config",
+        "hub.integrations",
+        "hub.entities",
+        "hub.comms",
+        "hub.memory",
+        "hub.workflows",
+        "hub.agent",
+        "hub.auth",
+        "hub.ops",
     },
     "workflows": {
         "hub",
@@ -67,7 +83,10 @@ def test_layers_only_import_inward(layer: str) -> None:
 
 
 def test_bundled_integrations_import_only_the_public_api() -> None:
-    for path in sorted((HUB.parent / "integrations").rglob("*.py")):
+    bundled = HUB.parent / "integrations"
+    for path in sorted(bundled.rglob("*.py")):
+        if "tests" in path.relative_to(bundled).parts[:-1]:
+            continue  # a scaffolded integration's own test starts a whole hub; the hub never loads it
         for module in hub_imports(path):
             assert module.startswith("hub.integrations"), f"{path} imports {module}"
 

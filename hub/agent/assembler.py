@@ -29,7 +29,9 @@ from hub.agent.delegation import RunToolset, delegation_toolset, offered
 from hub.agent.deps import RunDeps
 from hub.agent.governance import effective_required_tier, refusal, tier_ok
 from hub.agent.hub_tools import HubServices, hub_toolset
+from hub.agent.memory_tools import memory_toolset
 from hub.agent.policy import GatedToolset, apply_untrusted_gate
+from hub.agent.skill_tools import OfferedSkill, offered_skills, skill_toolset
 from hub.core.errors import IntegrationError
 from hub.integrations.agents import Agents, DelegateAgent
 from hub.integrations.capabilities import MESSAGE_SENDER
@@ -56,6 +58,8 @@ class RunScope:
     """Domains whose tools the chat uses; ``None`` for all."""
     surface: Surface | None = None
     allow_local_fetch: bool = False
+    conversation_id: str | None = None
+    """The chat the run answers, if any (the source of what the memory tools remember)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,8 @@ class Assembly:
     untrusted: bool = False
     gate: Callable[[Any], Any] | None = None
     """The person's approval gate, for toolsets made per run (``delegate_to``)."""
+    skills: list[OfferedSkill] = field(default_factory=list)
+    """The skills the run offers: listed in its instructions, read through ``use_skill``."""
 
     def for_model(self, model: Any, capabilities: Sequence[Any] = ()) -> list[Any]:
         """The toolsets to hand the agent, ``delegate_to`` included when an agent is offered.
@@ -243,6 +249,8 @@ class ToolsetAssembler:
             compute = sandbox.choose(triples, self._entries.runtime, scope.tier)
         if compute is not None:
             builtin.append(self._builtin("sandbox"))
+        if self._services.memory is not None:  # reads at the run's tier, so for every model
+            builtin.append(self._builtin("memory"))
         agents = offered(
             self._agents.visible(scope.person_id),
             domains=selected_domains,
@@ -263,6 +271,18 @@ class ToolsetAssembler:
                 attribution.setdefault(name, source)
         if agents and not untrusted:  # delegate_to is high-privilege: the gate keeps it out
             attribution["delegate_to"] = hub_source
+        skills: list[OfferedSkill] = []
+        if self._services.skills is not None:
+            present = {*attribution, *providers.filled(), *(["compute"] if compute else [])}
+            skills = offered_skills(
+                self._services.skills.enabled_for(scope.person_id),
+                present=present,
+                domains=selected_domains,
+            )
+        if skills:  # per run: use_skill serves exactly the skills the instructions list
+            final.append(skill_toolset(skills))
+            sources.append(hub_source)
+            attribution["use_skill"] = hub_source
         gate = None
         if self._approvals is not None:
             approvals, person_id = self._approvals, scope.person_id
@@ -278,10 +298,18 @@ class ToolsetAssembler:
             attribution=attribution,
             providers=providers,
             agents=agents,
-            deps=RunDeps(frozenset(c.entry.entry_id for c in cleared), providers, compute),
+            deps=RunDeps(
+                frozenset(c.entry.entry_id for c in cleared),
+                providers,
+                compute,
+                person_id=scope.person_id,
+                tier=int(scope.tier),
+                conversation_id=scope.conversation_id,
+            ),
             skipped=skipped,
             untrusted=untrusted,
             gate=gate,
+            skills=skills,
         )
 
     def _guarded(self, runtime: EntryRuntime, returned: Any) -> tuple[Any, list[str]]:
@@ -312,6 +340,8 @@ class ToolsetAssembler:
                 from hub.agent.sandbox.tool import sandbox_toolset  # only once a run may use it
 
                 toolset = sandbox_toolset(self._services.sandbox)
+            elif name == "memory" and self._services.memory is not None:
+                toolset = memory_toolset(self._services.memory)
             else:
                 toolset = hub_toolset(self._services) if name == "hub" else capability_toolset()
             self._toolsets[name] = toolset

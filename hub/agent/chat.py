@@ -25,6 +25,7 @@ from hub.agent.deps import RunDeps
 from hub.agent.errors import describe
 from hub.agent.models import ModelEndpoint, ModelRegistry
 from hub.agent.preferences import Preferences
+from hub.agent.skill_tools import skill_listing
 from hub.config import AgentConfig
 from hub.core.errors import RUN_IN_PROGRESS, BadRequestError, HubError
 from hub.integrations.surfaces import SurfaceNotFoundError, Surfaces
@@ -115,6 +116,7 @@ class ChatService:
             selection=None if selection is None else frozenset(selection),
             surface=surface,
             allow_local_fetch=self.preferences.of(person_id).allow_local_fetch,
+            conversation_id=conversation.id,
         )
 
     async def start(self, person_id: str, conversation_id: str, text: str, emit: Emit) -> str:
@@ -213,7 +215,8 @@ class ChatService:
             capabilities.append(HandleDeferredToolCalls(handler=approve))
         agent: Agent[RunDeps, str] = Agent(
             model,
-            instructions=INSTRUCTIONS.format(today=time.strftime("%A, %Y-%m-%d")),
+            instructions=INSTRUCTIONS.format(today=time.strftime("%A, %Y-%m-%d"))
+            + skill_listing(assembly.skills),
             toolsets=catching(assembly.for_model(model, capabilities)),
             capabilities=capabilities,
         )

@@ -24,6 +24,12 @@ class RunDeps:
     providers: Providers
     sandbox: SandboxChoice | None = None
     """The compute providers ``run_in_sandbox`` may use; ``None``: the tool is not offered."""
+    person_id: str = ""
+    """Whose run it is: the memory tools read and write this person's memory."""
+    tier: int = 0
+    """The run's model tier: the memory tools never read a row above it."""
+    conversation_id: str | None = None
+    """The chat the run answers, where a remembered fact came from; ``None`` outside a chat."""
 
 
 def context_tool(function: Callable[..., Any]) -> Any:

@@ -26,7 +26,9 @@ from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.registry import IntegrationRegistry
 
 if TYPE_CHECKING:
+    from hub.agent.memory_tools import Memory
     from hub.agent.sandbox.service import SandboxService
+    from hub.agent.skill_tools import SkillSource
 
 MAX_RESULTS: Final = 25
 MAX_HISTORY: Final = 200
@@ -45,6 +47,10 @@ class HubServices:
     """The inbox's drafts, for ``draft_reply`` / ``draft_message``; ``None``: no such tools."""
     sandbox: SandboxService | None = None
     """Compute for ``run_in_sandbox``; ``None``: no such tool."""
+    skills: SkillSource | None = None
+    """The people's skills, for the run's skill list and ``use_skill``; ``None``: no skills."""
+    memory: Memory | None = None
+    """The world memory, for ``remember``, ``recall``, ``relate``, ``forget``; ``None``: none."""
 
 
 def hub_toolset(services: HubServices) -> Any:

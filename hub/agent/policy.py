@@ -24,6 +24,10 @@ HIGH_PRIVILEGE_TOOLS: Final = frozenset(
         "create_automation",
         "run_command",
         "run_in_sandbox",
+        # They persist what the model was told: attacker-shaped text must not become a memory.
+        "remember",
+        "relate",
+        "forget",
     }
 )
 """Tools that act in the world or reach out of the hub: gone when untrusted output is present."""

@@ -20,9 +20,17 @@ from hub.auth.throttle import LoginThrottledError
 from hub.core.errors import LANGUAGE_UNKNOWN, BadRequestError, NotFoundError, UnauthorizedError
 
 PUBLIC: Final = frozenset(
-    {"/api/health", "/api/onboarding", "/api/auth/login", "/api/auth/refresh", "/api/websocket"}
+    {
+        "/api/health",
+        "/api/onboarding",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/websocket",
+        "/api/backups/restore",
+    }
 )
-"""Routes that answer without a token; ``/api/websocket`` signs in inside the protocol."""
+"""Routes that answer without a token; ``/api/websocket`` signs in inside the protocol, and
+``/api/backups/restore`` answers only while onboarding is open (a new hub's first page)."""
 
 
 @web.middleware

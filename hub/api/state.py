@@ -32,6 +32,7 @@ from hub.integrations.location import HomeSetting
 from hub.integrations.registry import IntegrationRegistry
 from hub.integrations.surfaces import Surfaces
 from hub.integrations.translations import Translations
+from hub.memory.service import Memory
 
 CONFIG_DIR: Final = web.AppKey("config_dir", Path)
 CONFIG: Final = web.AppKey("config", HubConfig)
@@ -60,3 +61,4 @@ PEOPLE: Final = web.AppKey("people", PersonRemoval)
 PREFERENCES: Final = web.AppKey("preferences", Preferences)
 APPROVALS: Final = web.AppKey("approvals", Approvals)
 NOTIFICATIONS: Final = web.AppKey("notifications", Notifications)
+MEMORY: Final = web.AppKey("memory", Memory)

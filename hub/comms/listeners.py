@@ -86,6 +86,8 @@ class Status:
     since: float = 0.0
     last_activity: float = 0.0
     restarts: int = 0
+    failures: int = 0
+    """Failures in a row since the listener last ran ``HEALTHY_SECONDS`` (the repairs read it)."""
     last_error: str | None = None
     retry_at: float | None = None
 
@@ -96,6 +98,7 @@ class Status:
             "since": _iso(self.since),
             "last_activity": _iso(self.last_activity) if self.last_activity else None,
             "restarts": self.restarts,
+            "failures": self.failures,
             "last_error": self.last_error,
             "retry_at": _iso(self.retry_at) if self.retry_at is not None else None,
         }
@@ -145,6 +148,10 @@ class Supervisor:
         self._activity = time.monotonic()
         now = time.time()
         self.status.last_activity = now
+        healthy = self.status.state == "running" and now - self.status.since >= HEALTHY_SECONDS
+        if healthy and self.status.failures:
+            self.status.failures = 0  # running well again: no longer failing in a row
+            self._noted_activity = 0.0
         if now - self._noted_activity >= NOTE_EVERY:
             self._noted_activity = now
             self._publish()
@@ -164,16 +171,15 @@ class Supervisor:
         self._set("stopped")
 
     async def _supervise(self) -> None:
-        failures = 0
         while not self._stopping:
             started = time.monotonic()
             error = await self._attempt()
             if self.stopping():  # set while the attempt ran
                 return
             if time.monotonic() - started >= HEALTHY_SECONDS:
-                failures = 0
-            delay = self._backoff(failures)
-            failures += 1
+                self.status.failures = 0
+            delay = self._backoff(self.status.failures)
+            self.status.failures += 1
             self.status.restarts += 1
             self._set("backing_off", error=error, retry_in=delay)
             self._wake.clear()
@@ -275,6 +281,8 @@ class Listeners:
         self._ingest = ingest
         self._config = config
         self._supervisors: dict[str, Supervisor] = {}
+        self.observers: list[Callable[[str, dict[str, Any] | None], None]] = []
+        """Called with an entry's listener status at each change, ``None`` once it is stopped."""
 
     def status(self, entry_id: str) -> dict[str, Any] | None:
         """The live state of an entry's listener, or ``None`` when it has none."""
@@ -301,14 +309,26 @@ class Listeners:
         """Stop every listener at once (shutdown)."""
         supervisors, self._supervisors = list(self._supervisors.values()), {}
         await asyncio.gather(*(supervisor.stop() for supervisor in supervisors))
+        for supervisor in supervisors:
+            self._tell(supervisor.entry_id, None)
 
     async def _stop(self, entry_id: str) -> None:
         supervisor = self._supervisors.pop(entry_id, None)
         if supervisor is not None:
             await supervisor.stop()
+            self._tell(entry_id, None)
 
     def _note(self, entry_id: str, status: dict[str, Any]) -> None:
         self._entries.note(entry_id, listener=status)
+        if self._supervisors.get(entry_id) is not None:  # a stopped one's last note is not news
+            self._tell(entry_id, status)
+
+    def _tell(self, entry_id: str, status: dict[str, Any] | None) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(entry_id, status)
+            except Exception:  # an observer's bug must not stop the listener
+                _LOGGER.exception("A listener observer failed for %s", entry_id)
 
 
 def _iso(timestamp: float) -> str:

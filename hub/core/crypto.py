@@ -118,6 +118,23 @@ class Keyring:
         self._saved = Committed(self._store, state, _State.model_dump)
         return self
 
+    def master_key_forms(self) -> tuple[str, ...]:
+        """The master key as text may spell it (hex, base64), so diagnostics can redact it."""
+        import base64  # only a diagnostics download asks
+
+        key = getattr(self, "_master", None)
+        if key is None:
+            return ()
+        raw = key.key
+        return (
+            raw.hex(),
+            raw.hex().upper(),
+            base64.b64encode(raw).decode("ascii"),
+            base64.urlsafe_b64encode(raw).decode("ascii"),
+            base64.b64encode(raw).decode("ascii").rstrip("="),
+            base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+        )
+
     @property
     def _state(self) -> _State:
         """The keyring on disk (or, after a refused forget, owed to it)."""

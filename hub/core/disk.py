@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
@@ -113,6 +114,8 @@ class WriteHealth:
     def __init__(self, what: str) -> None:
         self.what = what
         self._state: WriteState = OK
+        self.on_change: list[Callable[[WriteState], None]] = []
+        """Called with the new state when an episode starts or ends (the repairs watch it)."""
 
     @property
     def state(self) -> WriteState:
@@ -127,13 +130,23 @@ class WriteHealth:
                 self.what,
                 error.message,
             )
-        self._state = error.state
+        changed, self._state = self._state != error.state, error.state
+        if changed:
+            self._announce()
 
     def succeeded(self) -> None:
         """Record a write that reached the disk, ending an episode."""
         if self._state != OK:
             _LOGGER.warning("%s: writes reach the disk again (it was %s)", self.what, self._state)
-        self._state = OK
+            self._state = OK
+            self._announce()
+
+    def _announce(self) -> None:
+        for callback in list(self.on_change):
+            try:
+                callback(self._state)
+            except Exception:  # a watcher's bug must not fail the write that reported the state
+                _LOGGER.exception("A write-health watcher failed")
 
 
 def worst(*states: WriteState) -> WriteState:

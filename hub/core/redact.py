@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from base64 import b64encode
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 MASK: Final = "***"
@@ -83,8 +85,8 @@ class SecretRegistry:
     def __len__(self) -> int:
         return len(self._counts)
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every registered value, in any of its forms, replaced by ``***``."""
+    def redact(self, text: str, mask: str = MASK) -> str:
+        """Return ``text`` with every registered value, in any of its forms, replaced by ``mask``."""
         index = self._index
         if not index:
             return text
@@ -101,7 +103,7 @@ class SecretRegistry:
             begin, end = i, i + len(form.text)
             if form.encoded:
                 begin, end = _base64_run(text, begin, end, start)
-            parts += (text[start:begin], MASK)
+            parts += (text[start:begin], mask)
             i = start = end
         if not parts:
             return text
@@ -178,3 +180,114 @@ def safe_text(err: BaseException, limit: int = 200) -> str:
     """An exception's text fit to store or show: secrets masked, its first line, at most ``limit``."""
     text = str(err)
     return SECRETS.redact(text).splitlines()[0][:limit] if text else ""
+
+
+# Structured data: what diagnostics show
+
+REDACTED: Final = "**REDACTED**"
+SECRET_WORDS: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "passphrase",
+        "token",
+        "secret",
+        "apikey",
+        "authorization",
+        "auth",
+        "cookie",
+        "key",
+        "credential",
+        "credentials",
+    }
+)
+"""A key with one of these words in its name (``api_key``, ``X-Api-Key``, ``accessToken``) is secret."""
+MAX_DEPTH: Final = 40
+"""Deeper data is cut: a diagnostics file is for reading, and recursion must stay bounded."""
+_EMAIL: Final = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_WORD: Final = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def secret_key(key: str, extra: frozenset[str] = frozenset()) -> bool:
+    """Whether a value stored under ``key`` is a secret by its name (or named in ``extra``)."""
+    words = [word.lower() for word in _WORD.findall(key)]
+    joined = "".join(words)
+    return (
+        joined in extra
+        or key.lower() in extra
+        or joined in SECRET_WORDS
+        or any(word in SECRET_WORDS for word in words)
+    )
+
+
+def _extra(keys: Iterable[str]) -> frozenset[str]:
+    keys = list(keys)
+    return frozenset(k.lower() for k in keys) | frozenset(
+        "".join(w.lower() for w in _WORD.findall(k)) for k in keys
+    )
+
+
+def secret_values(data: Any, *, keys: Iterable[str] = ()) -> list[str]:
+    """The text stored under secret keys in ``data`` (as ``redact`` judges them), at any depth:
+    to be masked wherever else it turns up, such as a log line."""
+    extra = _extra(keys)
+    found: list[str] = []
+
+    def walk(value: Any, secret: bool, depth: int) -> None:
+        if depth >= MAX_DEPTH:
+            return
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            if secret:
+                found.append(str(value))
+        elif isinstance(value, Mapping):
+            for k in value:
+                walk(value[k], secret or secret_key(str(k), extra), depth + 1)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, secret, depth + 1)
+
+    walk(data, False, 0)
+    return found
+
+
+def redact(
+    data: Any,
+    *,
+    keys: Iterable[str] = (),
+    values: Iterable[str] = (),
+    registry: SecretRegistry = SECRETS,
+) -> Any:
+    """A JSON-ready copy of ``data`` with every secret replaced by ``**REDACTED**``.
+
+    Secret are: the values under keys whose names say so (``SECRET_WORDS``) or that ``keys`` names
+    (secret fields, an integration's own list), e-mail addresses anywhere in text, every value the
+    registry knows and every one of ``values`` (in their wire forms too: percent-encoded, base64).
+    """
+    extra = _extra(keys)
+    local = SecretRegistry()
+    for value in values:
+        local.add(value)
+
+    def text(value: str) -> str:
+        masked = local.redact(registry.redact(value, REDACTED), REDACTED)
+        return _EMAIL.sub(REDACTED, masked)
+
+    def walk(value: Any, depth: int) -> Any:
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            return text(value)
+        if depth >= MAX_DEPTH:
+            return REDACTED
+        if isinstance(value, Mapping):
+            return {
+                text(str(k)): REDACTED
+                if secret_key(str(k), extra) and value[k] not in (None, "")
+                else walk(value[k], depth + 1)
+                for k in value
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [walk(item, depth + 1) for item in value]
+        return text(str(value))
+
+    return walk(data, 0)

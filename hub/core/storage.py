@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -177,6 +177,16 @@ class StorageManager:
     async def settle(self) -> None:
         """Write every pending delayed save now and wait for writes in flight; a refusal raises."""
         await asyncio.gather(*(store.flush() for store in list(self._stores.values())))
+
+    @contextlib.asynccontextmanager
+    async def quiesced(self) -> AsyncIterator[None]:
+        """Every pending save written, and no write in flight until the block ends: the files on
+        disk are one consistent state meanwhile (a backup copies them). A refusal raises."""
+        await self.settle()
+        async with contextlib.AsyncExitStack() as held:
+            for key in sorted(self._stores):  # one order everywhere: two holders never deadlock
+                await held.enter_async_context(self._stores[key].write_lock)
+            yield
 
     async def flush(self) -> None:
         """Write every pending save once, on shutdown; failures are logged, never raised or retried."""
@@ -394,6 +404,11 @@ class Store:
         wait = self._manager.save_delay if delay is None else delay
         self._deadline = loop.time() + wait
         self._timer = loop.call_at(self._deadline, self._start_delayed_write)
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Held while this store's file is written; ``StorageManager.quiesced`` takes them all."""
+        return self._write_lock
 
     @property
     def has_pending_save(self) -> bool:

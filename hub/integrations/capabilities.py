@@ -1,4 +1,4 @@
-"""Capability contracts: provider protocols, the values they exchange, and surface and agent descriptors.
+"""Capability contracts: provider protocols, the values they exchange, surface, agent and skill descriptors.
 
 A provider is duck-typed: an integration returns any object with the right members from the
 matching hook (``web_search_provider``, ...), and ``isinstance(obj, WebSearchProvider)`` holds.
@@ -379,3 +379,19 @@ class AgentDescriptor(_Contract):
     @classmethod
     def _json_tool_config(cls, value: Any) -> Any:
         return check_json(value, "tool_config") if isinstance(value, Mapping) else value
+
+
+MAX_SKILL_DESCRIPTION: Final = 500
+MAX_SKILL_INSTRUCTIONS: Final = 20_000
+
+
+class SkillDescriptor(_Contract):
+    """A skill an integration contributes: what the agent reads only when it decides to use it."""
+
+    name: Text
+    description: str = Field(max_length=MAX_SKILL_DESCRIPTION)
+    """One line the agent sees in every run the skill is offered in."""
+    instructions: str = Field(max_length=MAX_SKILL_INSTRUCTIONS)
+    """Markdown the agent reads through ``use_skill``, never before."""
+    required_tools: tuple[str, ...] = ()
+    """Tool names or capability keys that must be in a run for the skill to be offered."""

@@ -297,7 +297,15 @@ class EntryLifecycle(ABC):
         )
         entry = self._entries[entry.entry_id]
         level = logging.WARNING if reason and state is not EntryState.NOT_LOADED else logging.DEBUG
-        _LOGGER.log(level, "Entry %s (%s) is %s: %s", entry.entry_id, entry.domain, state, reason)
+        _LOGGER.log(
+            level,
+            "Entry %s (%s) is %s: %s",
+            entry.entry_id,
+            entry.domain,
+            state,
+            reason,
+            extra={"entry_id": entry.entry_id},  # in the entry's own log lines (diagnostics)
+        )
         self._store.schedule_save(self._snapshot)
         self._bus.fire(EVENT_ENTRY_STATE, entry.event_data())
         return entry

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
         MessageListenerProvider,
         MessageReaderProvider,
         MessageSenderProvider,
+        SkillDescriptor,
         SurfaceDescriptor,
         WeatherProvider,
         WebFetchProvider,
@@ -271,6 +272,14 @@ class Integration:
         """
         raise NotImplementedError
 
+    diagnostics_redact: tuple[str, ...] = ()
+    """Keys whose values a diagnostics download replaces with ``**REDACTED**``, besides the hub's
+    own (secret fields; names saying password, token, secret, key, …; e-mail addresses)."""
+
+    async def async_get_diagnostics(self, ctx: SetupContext) -> Mapping[str, Any] | None:
+        """What a bug report about this entry should show; the hub redacts it before anyone sees it."""
+        return None
+
     async def async_health(self, ctx: SetupContext) -> HealthResult | None:
         """Report the entry's live-connection health; ``None`` when there is no connection."""
         return None
@@ -295,6 +304,10 @@ class Integration:
 
     def agents(self) -> dict[str, AgentDescriptor]:
         """Delegatable sub-agent personas, by key."""
+        return {}
+
+    def skills(self) -> dict[str, SkillDescriptor]:
+        """Skills the agent may load on demand (``use_skill``), by key."""
         return {}
 
     def surfaces(self) -> dict[str, SurfaceDescriptor]:

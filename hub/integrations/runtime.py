@@ -35,6 +35,7 @@ from hub.core.errors import (
     IntegrationRejectedError,
     IntegrationTimeoutError,
 )
+from hub.core.logs import ENTRY_ID
 from hub.core.redact import safe_text
 from hub.integrations.entities import EntityStateActionResult, EntityStateSyncResult
 from hub.integrations.integration import (
@@ -206,7 +207,23 @@ class EntryRuntime:
 
     # The call
 
-    async def call(
+    async def call(self, hook: Hook, *args: Any, timeout: float, **kwargs: Any) -> Any:  # noqa: ASYNC109
+        """``_call`` with the entry's id on every log record the integration writes meanwhile."""
+        token = ENTRY_ID.set(self.entry_id)
+        try:
+            return await self._call(hook, *args, timeout=timeout, **kwargs)
+        finally:
+            ENTRY_ID.reset(token)
+
+    def call_sync(self, hook: Hook, *args: Any, **kwargs: Any) -> Any:
+        """``_call_sync`` with the entry's id on every log record the integration writes meanwhile."""
+        token = ENTRY_ID.set(self.entry_id)
+        try:
+            return self._call_sync(hook, *args, **kwargs)
+        finally:
+            ENTRY_ID.reset(token)
+
+    async def _call(
         self,
         hook: Hook,
         *args: Any,
@@ -272,7 +289,7 @@ class EntryRuntime:
             raise self._failed(hook, what, f"returned {type(result).__name__}", None)
         return result
 
-    def call_sync(
+    def _call_sync(
         self,
         hook: Hook,
         *args: Any,

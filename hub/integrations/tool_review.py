@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -93,6 +93,18 @@ class ToolPins:
     def __init__(self, pins: Mapping[str, Pin]) -> None:
         self._pins = dict(pins)
         self._changes: dict[str, ToolChange] = {}
+        self._watchers: list[Callable[[list[ToolChange]], None]] = []
+
+    def watch(self, callback: Callable[[list[ToolChange]], None]) -> None:
+        """Call ``callback`` with the pending changes whenever which tools wait for review changes."""
+        self._watchers.append(callback)
+
+    def _set_changes(self, changes: dict[str, ToolChange]) -> None:
+        before = set(self._changes)
+        self._changes = changes
+        if set(changes) != before:
+            for callback in list(self._watchers):
+                callback(self.changes)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ToolPins:
@@ -123,7 +135,7 @@ class ToolPins:
                 changes[spec.name] = ToolChange(spec.name, "added", None, spec)
             else:
                 changes[spec.name] = ToolChange(spec.name, "changed", pin.spec, spec)
-        self._changes = changes
+        self._set_changes(changes)
         return frozenset(allowed)
 
     @property
@@ -142,11 +154,13 @@ class ToolPins:
 
     def accept(self, names: Iterable[str]) -> None:
         """Pin the listed changes' new definitions (once ``accepted``'s value is stored)."""
+        changes = dict(self._changes)
         for name in names:
-            change = self._changes.pop(name, None)
+            change = changes.pop(name, None)
             if change is not None:
                 spec = change.new.to_json()
                 self._pins[name] = Pin(spec=spec, fingerprint=spec["fingerprint"])
+        self._set_changes(changes)
 
     def to_data(self) -> dict[str, Any]:
         """The pins as entry data stores them."""

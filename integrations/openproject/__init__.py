@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any, Final
 
+from hub.integrations.capabilities import SkillDescriptor
 from hub.integrations.entities import (
     EntityStateSyncResult,
     EntityStateTypeDescriptor,
@@ -41,6 +42,7 @@ from .entities import (
     project_record,
     work_package_record,
 )
+from .skills import WEEKLY_REVIEW, WEEKLY_REVIEW_KEY
 from .tools import build_toolset
 
 MAX_PROJECTS: Final = 1_000
@@ -67,6 +69,10 @@ class OpenProjectIntegration(Integration):
     def event_types(self) -> dict[str, EventTypeDescriptor]:
         """``openproject.wp_overdue``: an open work package's due date has passed."""
         return {WP_OVERDUE: OVERDUE_EVENT}
+
+    def skills(self) -> dict[str, SkillDescriptor]:
+        """A weekly review of the person's work packages, read by the agent when it is asked for one."""
+        return {WEEKLY_REVIEW_KEY: WEEKLY_REVIEW}
 
     async def async_setup_entry(self, ctx: SetupContext) -> list[Any]:
         """Sign in once (a server that does not answer is retried), then the toolset, built on use."""

@@ -15,7 +15,8 @@ from hub.agent.policy import HIGH_PRIVILEGE_TOOLS
 from hub.integrations.manifest import Tier
 from tests.agent.support import AgentHub, say, scripted_model
 
-HUB_TOOLS = {"search_entities", "read_entity", "control_entity"}
+MEMORY_ACTING = {"remember", "relate", "forget"}
+HUB_TOOLS = {"search_entities", "read_entity", "control_entity", "recall"} | MEMORY_ACTING
 NOTES_TOOLS = {"note_add", "note_list", "note_fail", "send_email"}
 
 
@@ -116,7 +117,16 @@ async def test_an_untrusted_toolset_removes_exactly_the_high_privilege_tools(
     assert {"send_email", "web_fetch", "control_entity", "delegate_to"} <= before
     await hub.add("proxy")
     after = await offered_to_model(hub)
-    assert before - after == {"send_email", "web_fetch", "control_entity", "delegate_to"}
+    assert (
+        before - after
+        == {
+            "send_email",
+            "web_fetch",
+            "control_entity",
+            "delegate_to",
+        }
+        | MEMORY_ACTING
+    )
     assert after - before == {"proxy_query"}
     assert not after & HIGH_PRIVILEGE_TOOLS
     assembly = await assemble(hub)

@@ -104,6 +104,10 @@ async def test_delegate_to_runs_the_sub_agent_with_its_instructions_and_overlay(
             "read_entity",
             "control_entity",
             "web_fetch",
+            "remember",
+            "recall",
+            "relate",
+            "forget",
         }
     ]
     # required_tools (web_search) is not available and the chat is in no surface: neither offered.

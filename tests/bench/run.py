@@ -32,6 +32,7 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "entity_list": ([], ["--entities", "1000", "--calls", "20"]),
     "ws_memory": ([], ["--sockets", "100", "--seconds", "3", "--after", "3"]),
     "purge": ([], ["--rows", "100000", "--entities", "200"]),
+    "backup": ([], ["--entities", "5000", "--history", "50000"]),
     "login": ([], ["--runs", "5"]),
     "fanout": ([], ["--clients", "5", "--changes", "300", "--pings", "1000"]),
     "agent": ([], ["--runs", "100", "--idle", "2"]),
@@ -45,6 +46,10 @@ BENCHMARKS: Final[dict[str, tuple[list[str], list[str]]]] = {
     "workflows": (
         [],
         ["--pings", "50", "--seconds", "2", "--workflows", "50", "--runs", "1", "--idle", "1"],
+    ),
+    "memory": (
+        [],
+        ["--nodes", "2000", "--facts", "10000", "--recalls", "50", "--entities", "1000"],
     ),
 }
 

@@ -51,6 +51,7 @@ TYPED: Final = (
     "household",
     "Fix the boiler",
     "Alice Admin",
+    "Task",  # the work package's type there (the Memory page's kind "Task" is "Aufgabe" in German)
 )
 MODEL_REPLY: Final = "Pack a raincoat."
 

@@ -7,6 +7,8 @@ import { setLanguage, t, language } from "./i18n.js";
 import { errorText } from "./errors.js";
 import { approvalNotice } from "./components/approval-notice.js";
 import { notificationBell } from "./components/notifications.js";
+import { repairsBadge } from "./components/repairs.js";
+import { restoreOffer } from "./components/restore-backup.js";
 
 // Each page's module is fetched the first time it is shown: the first load carries only the shell
 // and the page opened. The navigation labels are here so the bar is drawn before any page loads.
@@ -14,6 +16,7 @@ const PAGES = [
   { route: "chat", navKey: "chat.nav" },
   { route: "inbox", navKey: "inbox.nav" },
   { route: "workflows", navKey: "workflows.nav" },
+  { route: "memory", navKey: "memory.nav" },
   { route: "entities", navKey: "entities.nav" },
   { route: "dashboards", navKey: "dashboards.nav" },
   { route: "integrations", navKey: "wizard.nav_integrations" },
@@ -22,7 +25,7 @@ const PAGES = [
 ];
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
-const state = { modules: new Map(), cleanup: null, ws: null, person: null, notice: null, bell: null };
+const state = { modules: new Map(), cleanup: null, ws: null, person: null, notice: null, bell: null, repairs: null };
 
 function applyTheme() {
   const theme = localStorage.getItem("hub.theme") || "system";
@@ -73,7 +76,7 @@ function renderNav() {
     } }, h("span", { class: "nav__burger", "aria-hidden": "true" }), h("span", { class: "nav__menu-label" }, t("app.menu")));
   const out = h("button", { type: "button", class: "link", onclick: signOut }, t("app.sign_out"));
   nav.append(h("span", { class: "brand" }, "hub"), ...(state.notice ? [state.notice.element] : []),
-    ...(state.bell ? [state.bell.element] : []), menu,
+    ...(state.repairs ? [state.repairs.element] : []), ...(state.bell ? [state.bell.element] : []), menu,
     h("div", { class: "nav__links", id: "nav-links" }, ...links, h("span", { class: "spacer" }),
       h("span", { class: "who" }, state.person?.display_name || state.person?.username || ""), out));
 }
@@ -229,6 +232,8 @@ function authPage(onboarding) {
   error,
   submit);
   view.append(form);
+  // A new hub may instead be brought back from a backup (it restarts with the restored directory).
+  if (onboarding) view.append(restoreOffer({ t, hide: [form] }));
   username.focus();
 }
 
@@ -277,9 +282,12 @@ async function start() {
   state.notice = approvalNotice({ api, ws: state.ws, t });
   state.bell?.stop();
   state.bell = notificationBell({ api, ws: state.ws, t, lang: language() });
+  state.repairs?.stop();
+  state.repairs = repairsBadge({ api, ws: state.ws, t, lang: language(), toast });
   renderNav();
   state.notice.start();
   state.bell.start();
+  state.repairs.start();
   if (!listening) window.addEventListener("hashchange", route);
   listening = true;
   await route();
@@ -292,6 +300,8 @@ whenSignedOut(() => {
   state.notice = null;
   state.bell?.stop();
   state.bell = null;
+  state.repairs?.stop();
+  state.repairs = null;
   state.ws?.close();
   state.ws = null;
   state.person = null;

@@ -1,6 +1,6 @@
 // The UI's own strings: i18n/<lang>/<namespace>.json, where the namespace is a key's first segment.
 
-const NAMESPACES = ["app", "wizard", "entities", "dashboards", "settings", "chat", "inbox", "notifications", "workflows"];
+const NAMESPACES = ["app", "wizard", "entities", "dashboards", "settings", "chat", "inbox", "notifications", "workflows", "memory", "skills", "ops"];
 export const LANGUAGES = { en: "English", de: "Deutsch" };
 
 const tables = { en: {}, de: {} };

@@ -3,6 +3,7 @@
 import { h, clear, append, confirmDialog, dialog, when } from "../dom.js";
 import { errorText } from "../errors.js";
 import { openToolReview } from "../components/tool-review.js";
+import { download } from "../download.js";
 
 export const route = "entries";
 export const navKey = "wizard.nav_entries";
@@ -156,6 +157,8 @@ export async function render(root, ctx) {
             : syncSummary(result?.sync, t))), { disabled: entry.disabled || entry.state !== "loaded" });
       }
       button(t("wizard.rename"), () => rename(entry));
+      button(t("ops.diagnostics_entry"), (el) => act(el, () => download(`${base}/diagnostics`,
+        `diagnostics-${entry.domain}.json`)));
       if (info.config_flow !== false) {
         button(t("wizard.reconfigure"), () => startFlow(`${base}/reconfigure`, entry.title));
       }

@@ -1,7 +1,7 @@
 // Settings: the person's account (name, language, password, sign-ins) and theme, the agent's models
 // and sub-agents, their long-lived tokens, and (for admins) the home location and the people.
-// #/settings/<section> opens the page at that section (account, models, agents, approvals, tokens,
-// home, people).
+// #/settings/<section> opens the page at that section (account, models, agents, skills, approvals,
+// tokens, home, people, backups, diagnostics).
 
 import { h, append, clear, dialog, confirmDialog } from "../dom.js";
 import { errorText } from "../errors.js";
@@ -11,6 +11,8 @@ import { homeSection } from "../components/home-settings.js";
 import { modelsSection, agentsSection, fetchPreference } from "../components/models-settings.js";
 import { approvalsSection } from "../components/approval-settings.js";
 import { mcpSection } from "../components/mcp-settings.js";
+import { skillsSection } from "../components/skills-settings.js";
+import { backupsSection, diagnosticsSection } from "../components/backup-settings.js";
 
 export const route = "settings";
 export const navKey = "settings.nav";
@@ -23,29 +25,36 @@ export async function render(root, ctx) {
     "aria-labelledby": labelledBy, tabindex: "-1" });
   const models = section("models", "settings-models");
   const agents = section("agents", "settings-agents");
+  const skills = section("skills", "settings-skills");
   const prefs = h("section", { class: "card settings__section", "aria-labelledby": "settings-agent-prefs" });
   const approvals = section("approvals", "settings-approvals");
   const tokens = section("tokens", "settings-tokens");
   const people = ctx.person.is_admin ? section("people", "settings-people") : null;
   const home = ctx.person.is_admin ? section("home", "settings-home") : null;
   const mcp = ctx.person.is_admin ? section("mcp", "settings-mcp") : null;
+  const backups = ctx.person.is_admin ? section("backups", "settings-backups") : null;
+  const diagnostics = ctx.person.is_admin ? section("diagnostics", "settings-diagnostics") : null;
   append(root, [
     h("header", { class: "settings__head" }, h("h1", {}, t("settings.title"))),
     await accountSection(ctx),
     themeSection(ctx),
     models,
     agents,
+    skills,
     prefs,
     approvals,
     tokens,
     home,
     mcp,
     people,
+    backups,
+    diagnostics,
   ]);
   const [stopApprovals] = await Promise.all([approvalsSection(approvals, ctx), tokenSection(tokens, ctx),
     people ? peopleSection(people, ctx) : null, home ? homeSection(home, ctx) : null,
     mcp ? mcpSection(mcp, ctx) : null,
-    modelsSection(models, ctx), agentsSection(agents, ctx), fetchPreference(prefs, ctx)]);
+    backups ? backupsSection(backups, ctx) : null, diagnostics ? diagnosticsSection(diagnostics, ctx) : null,
+    modelsSection(models, ctx), agentsSection(agents, ctx), skillsSection(skills, ctx), fetchPreference(prefs, ctx)]);
   // "Settings → Models" and the like: open at that section, once everything above it is drawn.
   const target = ctx.params.rest && document.getElementById(`settings-${ctx.params.rest.split("/")[0]}-section`);
   if (target) {

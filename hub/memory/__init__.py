@@ -1,0 +1,1 @@
+"""The world memory (nodes, facts, relations, entity links) and skills."""

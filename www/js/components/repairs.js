@@ -1,0 +1,214 @@
+// The Repairs badge in the navigation, beside the bell: how many problems need the person's attention
+// (an entry needing new credentials, a full disk, a failed backup, …), and a panel that lists them
+// with their fix (the entry's reauth flow, or a link) and, where ignoring is safe, a way to dismiss.
+// Kept up to date from `repair.*` bus events over the websocket; the hub words each repair's title
+// and text in the person's language.
+//
+//   const repairs = repairsBadge({ api, ws, t, lang, toast });
+//   nav.append(repairs.element); repairs.start(); … repairs.stop();
+
+import { h, clear } from "../dom.js";
+import { ApiError } from "../api.js";
+import { errorText } from "../errors.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function wrenchIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "20");
+  svg.setAttribute("height", "20");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M22.7 19.3 13.6 10.2a6 6 0 0 0-7.5-7.9l3.6 3.6-2.8 2.8-3.6-3.6a6 6 0 0 0 7.9 7.5l9.1 9.1a1 1 0 0 0 1.4 0l1-1a1 1 0 0 0 0-1.4Z");
+  svg.append(path);
+  return svg;
+}
+
+/** A fix's link: a place in the web UI, or an http(s) page opened apart. */
+function safeHref(href) {
+  if (typeof href !== "string") return null;
+  if (href.startsWith("#/")) return href;
+  return /^https?:\/\//i.test(href) ? href : null;
+}
+
+/** The badge; ``start()`` fetches and subscribes, ``stop()`` undoes both. */
+export function repairsBadge({ api, ws, t, lang, toast }) {
+  let repairs = [];
+  let open = false;
+  let stopped = false;
+  let unsubscribe = null;
+  let asking = null; // the refresh in flight, so a burst of events asks once at a time
+  let again = false;
+  let failure = null;
+
+  const count = h("span", { class: "nav__repairs-count", "aria-hidden": "true" });
+  const button = h("button", { type: "button", class: "nav__repairs-button", "aria-expanded": "false",
+    "aria-controls": "repairs-panel", onclick: () => (open ? close() : show()) }, wrenchIcon(), count);
+  const status = h("p", { class: "muted repairs__empty" });
+  const list = h("ul", { class: "repairs__list" });
+  const heading = h("h2", { id: "repairs-heading" }, t("ops.repairs"));
+  const panel = h("section", { class: "repairs", id: "repairs-panel", "aria-labelledby": "repairs-heading", hidden: true },
+    h("div", { class: "repairs__head" }, heading,
+      h("button", { type: "button", class: "link", onclick: () => close(true) }, t("ops.repairs_close"))),
+    status, list);
+  const element = h("span", { class: "nav__repairs", hidden: true }, button, panel);
+
+  function paintBadge() {
+    const n = repairs.length;
+    element.hidden = n === 0 && !open;
+    count.textContent = n > 99 ? "99+" : String(n);
+    const label = n === 1 ? t("ops.repairs_one") : t("ops.repairs_many", { n });
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    element.classList.toggle("nav__repairs--error", repairs.some((item) => item.severity === "error"));
+  }
+
+  async function fix(item) {
+    const entryId = item.fix?.entry_id || item.entry_id;
+    close();
+    const { openFlow } = await import("./flow-form.js");
+    const ctx = { api, t, lang, toast };
+    const path = `/api/config-entries/${encodeURIComponent(entryId)}/reauth`;
+    openFlow(ctx, (signal) => api.post(path, { language: lang }, { signal }), {
+      title: item.title || t("ops.repair_untitled"),
+      onDone: () => refresh(),
+      successMessage: (result, entry) => t("wizard.entry_updated", { title: entry?.title || result.title || "" }),
+    });
+  }
+
+  async function dismiss(item, title) {
+    try {
+      await api.post(`/api/repairs/${encodeURIComponent(item.id)}/dismiss`, {});
+      repairs = repairs.filter((other) => other.id !== item.id);
+      failure = null;
+      toast?.(t("ops.repair_dismissed", { title }));
+    } catch (err) {
+      failure = err instanceof ApiError ? errorText(err) : t("app.failed");
+    }
+    await refresh();
+    if (open && !repairs.length) heading.focus();
+  }
+
+  function row(item) {
+    const title = item.title || t("ops.repair_untitled");
+    const actions = [];
+    const kind = item.fix?.kind;
+    if (kind === "reauth" && (item.fix.entry_id || item.entry_id)) {
+      actions.push(h("button", { type: "button", class: "primary", "aria-label": t("ops.repair_fix_named", { title }),
+        onclick: () => fix(item) }, t("ops.repair_fix")));
+    } else if (kind === "link" && safeHref(item.fix.href)) {
+      const href = safeHref(item.fix.href);
+      const inside = href.startsWith("#/");
+      actions.push(h("a", { href, class: "button repairs__open", "aria-label": t("ops.repair_open_named", { title }),
+        target: inside ? null : "_blank", rel: inside ? null : "noopener noreferrer",
+        onclick: () => { if (inside) close(); } }, t("ops.repair_open")));
+    }
+    if (item.dismissable) {
+      actions.push(h("button", { type: "button", class: "link", "aria-label": t("ops.repair_dismiss_named", { title }),
+        onclick: () => dismiss(item, title) }, t("ops.repair_dismiss")));
+    }
+    const severity = item.severity === "error" ? "error" : "warning";
+    return h("li", { class: `repair repair--${severity}`, dataset: { id: item.id, key: item.key || "" } },
+      h("div", { class: "repair__title" },
+        h("span", { class: "visually-hidden" }, `${t(`ops.repair_${severity}`)}: `), title),
+      item.text ? h("p", { class: "repair__text" }, item.text) : null,
+      actions.length ? h("div", { class: "repair__actions" }, actions) : null);
+  }
+
+  function paintList() {
+    clear(list);
+    list.append(...repairs.map(row));
+    if (failure) {
+      status.textContent = failure;
+      status.setAttribute("role", "alert");
+      status.hidden = false;
+    } else {
+      status.removeAttribute("role");
+      status.textContent = t("ops.repairs_empty");
+      status.hidden = repairs.length > 0;
+    }
+  }
+
+  async function refresh() {
+    if (asking) {
+      again = true;
+      return asking;
+    }
+    asking = (async () => {
+      do {
+        again = false;
+        try {
+          const answer = await api.get("/api/repairs");
+          repairs = Array.isArray(answer) ? answer : answer?.repairs || [];
+          failure = null;
+        } catch (err) {
+          // Left as it was: the next event asks again.
+          if (open) failure = err instanceof ApiError ? errorText(err) : t("app.failed");
+        }
+      } while (again && !stopped);
+      asking = null;
+      if (stopped) return;
+      paintBadge();
+      if (open) paintList();
+    })();
+    return asking;
+  }
+
+  function show() {
+    open = true;
+    const bar = element.closest("nav")?.getBoundingClientRect();
+    panel.style.setProperty("--repairs-top", `${Math.round((bar?.bottom ?? 56) + 8)}px`);
+    panel.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    paintList();
+    refresh();
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+
+  function close(refocus = false) {
+    if (!open) return;
+    open = false;
+    panel.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    paintBadge();
+    if (refocus && !element.hidden) button.focus();
+  }
+
+  function onKey(event) {
+    if (event.key === "Escape" && open) close(true);
+  }
+
+  function onClick(event) {
+    // A click inside a dialog (the reauth flow opened from here) is not a click "outside".
+    if (open && !element.contains(event.target) && !event.target.closest?.("dialog")) close();
+  }
+
+  paintBadge();
+  return {
+    element,
+    refresh,
+    async start() {
+      document.addEventListener("keydown", onKey);
+      document.addEventListener("click", onClick);
+      await refresh();
+      try {
+        const off = await ws.subscribe("subscribe_events", { event_type: "repair.*" }, () => refresh());
+        if (stopped) off();
+        else unsubscribe = off;
+      } catch {
+        // No live updates: the badge still shows what needed repair at sign-in.
+      }
+    },
+    stop() {
+      stopped = true;
+      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("click", onClick);
+      unsubscribe?.();
+      unsubscribe = null;
+    },
+  };
+}
