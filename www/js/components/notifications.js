@@ -9,23 +9,10 @@ import { h, clear } from "../dom.js";
 import { ApiError } from "../api.js";
 import { errorText } from "../errors.js";
 import { shortTime } from "./inbox-text.js";
+import { navIcon, navPanel } from "./nav-panel.js";
 
 const PAGE = 50;
-const SVG = "http://www.w3.org/2000/svg";
-
-function bellIcon() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "20");
-  svg.setAttribute("height", "20");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z");
-  svg.append(path);
-  return svg;
-}
+const BELL = "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z";
 
 /** Only a place in the web UI is followed (the hub sends nothing else; this keeps it so). */
 function safeLink(link) {
@@ -37,16 +24,11 @@ export function notificationBell({ api, ws, t, lang }) {
   let unread = 0;
   let items = [];
   let next = null;
-  let open = false;
-  let stopped = false;
-  let unsubscribe = null;
-  let asking = null; // the refresh in flight, so a burst of events asks once at a time
-  let again = false;
   let failure = null;
 
   const count = h("span", { class: "nav__bell-count", "aria-hidden": "true", hidden: true });
-  const button = h("button", { type: "button", class: "nav__bell-button", "aria-expanded": "false",
-    "aria-controls": "notifications-panel", onclick: () => (open ? close() : show()) }, bellIcon(), count);
+  const button = h("button", { type: "button", class: "nav__bell-button", "aria-controls": "notifications-panel" },
+    navIcon(BELL), count);
   const status = h("p", { class: "muted notifications__empty" });
   const list = h("ul", { class: "notifications__list" });
   const more = h("button", { type: "button", class: "link notifications__more", hidden: true, onclick: older },
@@ -57,7 +39,7 @@ export function notificationBell({ api, ws, t, lang }) {
   const panel = h("section", { class: "notifications", id: "notifications-panel", "aria-labelledby": "notifications-heading",
     hidden: true },
   h("div", { class: "notifications__head" }, heading, markAll,
-    h("button", { type: "button", class: "link", onclick: () => close(true) }, t("notifications.close"))),
+    h("button", { type: "button", class: "link", onclick: () => control.close(true) }, t("notifications.close"))),
   status, list, more);
   const element = h("span", { class: "nav__bell" }, button, panel);
 
@@ -78,7 +60,7 @@ export function notificationBell({ api, ws, t, lang }) {
       actions.push(h("a", { href: link, class: "notifications__open", "aria-label": t("notifications.open_of", { title }),
         onclick: () => {
           if (!item.read) markRead([item.id]);
-          close();
+          control.close();
         } }, t("notifications.open")));
     }
     if (!item.read) {
@@ -113,6 +95,7 @@ export function notificationBell({ api, ws, t, lang }) {
 
   async function load() {
     // Keeps as many as were shown (older pages included), so a live update does not shorten the list.
+    const open = control.open;
     const limit = open ? Math.min(200, Math.max(PAGE, items.length)) : 1;
     const page = await api.get("/api/notifications", { limit });
     unread = page.unread;
@@ -120,30 +103,7 @@ export function notificationBell({ api, ws, t, lang }) {
       items = page.notifications;
       next = page.next;
     }
-  }
-
-  async function refresh() {
-    if (asking) {
-      again = true;
-      return asking;
-    }
-    asking = (async () => {
-      do {
-        again = false;
-        try {
-          await load();
-          failure = null;
-        } catch (err) {
-          // Left as it was: the next event asks again.
-          if (open) failure = err instanceof ApiError ? errorText(err) : t("app.failed");
-        }
-      } while (again && !stopped);
-      asking = null;
-      if (stopped) return;
-      paintBadge();
-      if (open) paintList();
-    })();
-    return asking;
+    failure = null;
   }
 
   async function older() {
@@ -172,8 +132,7 @@ export function notificationBell({ api, ws, t, lang }) {
     } catch (err) {
       failure = err instanceof ApiError ? errorText(err) : t("app.failed");
     }
-    paintBadge();
-    if (open) paintList();
+    paint();
   }
 
   async function remove(id) {
@@ -184,57 +143,18 @@ export function notificationBell({ api, ws, t, lang }) {
     } catch (err) {
       failure = err instanceof ApiError ? errorText(err) : t("app.failed");
     }
-    await refresh();
+    await control.refresh();
   }
 
-  function show() {
-    open = true;
-    panel.hidden = false;
-    button.setAttribute("aria-expanded", "true");
-    paintList();
-    refresh();
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
+  function paint() {
+    paintBadge();
+    if (control.open) paintList();
   }
 
-  function close(refocus = false) {
-    if (!open) return;
-    open = false;
-    panel.hidden = true;
-    button.setAttribute("aria-expanded", "false");
-    if (refocus) button.focus();
-  }
-
-  function onKey(event) {
-    if (event.key === "Escape" && open) close(true);
-  }
-
-  function onClick(event) {
-    if (open && !element.contains(event.target)) close();
-  }
-
+  const control = navPanel({ element, button, panel, heading, ws, eventType: "notification.*", load, paint,
+    failed: (err) => {
+      if (control.open) failure = err instanceof ApiError ? errorText(err) : t("app.failed");
+    } });
   paintBadge();
-  return {
-    element,
-    refresh,
-    async start() {
-      document.addEventListener("keydown", onKey);
-      document.addEventListener("click", onClick);
-      await refresh();
-      try {
-        const off = await ws.subscribe("subscribe_events", { event_type: "notification.*" }, () => refresh());
-        if (stopped) off();
-        else unsubscribe = off;
-      } catch {
-        // No live updates: the bell still shows what was unread at sign-in.
-      }
-    },
-    stop() {
-      stopped = true;
-      document.removeEventListener("keydown", onKey);
-      document.removeEventListener("click", onClick);
-      unsubscribe?.();
-      unsubscribe = null;
-    },
-  };
+  return { element, refresh: control.refresh, start: control.start, stop: control.stop };
 }

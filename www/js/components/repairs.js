@@ -10,22 +10,9 @@
 import { h, clear } from "../dom.js";
 import { ApiError } from "../api.js";
 import { errorText } from "../errors.js";
+import { navIcon, navPanel } from "./nav-panel.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function wrenchIcon() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "20");
-  svg.setAttribute("height", "20");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M22.7 19.3 13.6 10.2a6 6 0 0 0-7.5-7.9l3.6 3.6-2.8 2.8-3.6-3.6a6 6 0 0 0 7.9 7.5l9.1 9.1a1 1 0 0 0 1.4 0l1-1a1 1 0 0 0 0-1.4Z");
-  svg.append(path);
-  return svg;
-}
+const WRENCH = "M22.7 19.3 13.6 10.2a6 6 0 0 0-7.5-7.9l3.6 3.6-2.8 2.8-3.6-3.6a6 6 0 0 0 7.9 7.5l9.1 9.1a1 1 0 0 0 1.4 0l1-1a1 1 0 0 0 0-1.4Z";
 
 /** A fix's link: a place in the web UI, or an http(s) page opened apart. */
 function safeHref(href) {
@@ -37,28 +24,23 @@ function safeHref(href) {
 /** The badge; ``start()`` fetches and subscribes, ``stop()`` undoes both. */
 export function repairsBadge({ api, ws, t, lang, toast }) {
   let repairs = [];
-  let open = false;
-  let stopped = false;
-  let unsubscribe = null;
-  let asking = null; // the refresh in flight, so a burst of events asks once at a time
-  let again = false;
   let failure = null;
 
   const count = h("span", { class: "nav__repairs-count", "aria-hidden": "true" });
-  const button = h("button", { type: "button", class: "nav__repairs-button", "aria-expanded": "false",
-    "aria-controls": "repairs-panel", onclick: () => (open ? close() : show()) }, wrenchIcon(), count);
+  const button = h("button", { type: "button", class: "nav__repairs-button", "aria-controls": "repairs-panel" },
+    navIcon(WRENCH), count);
   const status = h("p", { class: "muted repairs__empty" });
   const list = h("ul", { class: "repairs__list" });
   const heading = h("h2", { id: "repairs-heading" }, t("ops.repairs"));
   const panel = h("section", { class: "repairs", id: "repairs-panel", "aria-labelledby": "repairs-heading", hidden: true },
     h("div", { class: "repairs__head" }, heading,
-      h("button", { type: "button", class: "link", onclick: () => close(true) }, t("ops.repairs_close"))),
+      h("button", { type: "button", class: "link", onclick: () => control.close(true) }, t("ops.repairs_close"))),
     status, list);
   const element = h("span", { class: "nav__repairs", hidden: true }, button, panel);
 
   function paintBadge() {
     const n = repairs.length;
-    element.hidden = n === 0 && !open;
+    element.hidden = n === 0 && !control.open;
     count.textContent = n > 99 ? "99+" : String(n);
     const label = n === 1 ? t("ops.repairs_one") : t("ops.repairs_many", { n });
     button.setAttribute("aria-label", label);
@@ -68,13 +50,13 @@ export function repairsBadge({ api, ws, t, lang, toast }) {
 
   async function fix(item) {
     const entryId = item.fix?.entry_id || item.entry_id;
-    close();
+    control.close();
     const { openFlow } = await import("./flow-form.js");
     const ctx = { api, t, lang, toast };
     const path = `/api/config-entries/${encodeURIComponent(entryId)}/reauth`;
     openFlow(ctx, (signal) => api.post(path, { language: lang }, { signal }), {
       title: item.title || t("ops.repair_untitled"),
-      onDone: () => refresh(),
+      onDone: () => control.refresh(),
       successMessage: (result, entry) => t("wizard.entry_updated", { title: entry?.title || result.title || "" }),
     });
   }
@@ -88,8 +70,8 @@ export function repairsBadge({ api, ws, t, lang, toast }) {
     } catch (err) {
       failure = err instanceof ApiError ? errorText(err) : t("app.failed");
     }
-    await refresh();
-    if (open && !repairs.length) heading.focus();
+    await control.refresh();
+    if (control.open && !repairs.length) heading.focus();
   }
 
   function row(item) {
@@ -104,7 +86,7 @@ export function repairsBadge({ api, ws, t, lang, toast }) {
       const inside = href.startsWith("#/");
       actions.push(h("a", { href, class: "button repairs__open", "aria-label": t("ops.repair_open_named", { title }),
         target: inside ? null : "_blank", rel: inside ? null : "noopener noreferrer",
-        onclick: () => { if (inside) close(); } }, t("ops.repair_open")));
+        onclick: () => { if (inside) control.close(); } }, t("ops.repair_open")));
     }
     if (item.dismissable) {
       actions.push(h("button", { type: "button", class: "link", "aria-label": t("ops.repair_dismiss_named", { title }),
@@ -132,83 +114,28 @@ export function repairsBadge({ api, ws, t, lang, toast }) {
     }
   }
 
-  async function refresh() {
-    if (asking) {
-      again = true;
-      return asking;
-    }
-    asking = (async () => {
-      do {
-        again = false;
-        try {
-          const answer = await api.get("/api/repairs");
-          repairs = Array.isArray(answer) ? answer : answer?.repairs || [];
-          failure = null;
-        } catch (err) {
-          // Left as it was: the next event asks again.
-          if (open) failure = err instanceof ApiError ? errorText(err) : t("app.failed");
-        }
-      } while (again && !stopped);
-      asking = null;
-      if (stopped) return;
-      paintBadge();
-      if (open) paintList();
-    })();
-    return asking;
+  async function load() {
+    const answer = await api.get("/api/repairs");
+    repairs = Array.isArray(answer) ? answer : answer?.repairs || [];
+    failure = null;
   }
 
-  function show() {
-    open = true;
-    const bar = element.closest("nav")?.getBoundingClientRect();
-    panel.style.setProperty("--repairs-top", `${Math.round((bar?.bottom ?? 56) + 8)}px`);
-    panel.hidden = false;
-    button.setAttribute("aria-expanded", "true");
-    paintList();
-    refresh();
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
-  }
-
-  function close(refocus = false) {
-    if (!open) return;
-    open = false;
-    panel.hidden = true;
-    button.setAttribute("aria-expanded", "false");
+  function paint() {
     paintBadge();
-    if (refocus && !element.hidden) button.focus();
+    if (control.open) paintList();
   }
 
-  function onKey(event) {
-    if (event.key === "Escape" && open) close(true);
-  }
-
-  function onClick(event) {
+  const control = navPanel({ element, button, panel, heading, ws, eventType: "repair.*", load, paint,
+    failed: (err) => {
+      if (control.open) failure = err instanceof ApiError ? errorText(err) : t("app.failed");
+    },
+    onShow: () => {
+      const bar = element.closest("nav")?.getBoundingClientRect();
+      panel.style.setProperty("--repairs-top", `${Math.round((bar?.bottom ?? 56) + 8)}px`);
+    },
+    onClose: paintBadge,
     // A click inside a dialog (the reauth flow opened from here) is not a click "outside".
-    if (open && !element.contains(event.target) && !event.target.closest?.("dialog")) close();
-  }
-
+    inside: (target) => Boolean(target.closest?.("dialog")) });
   paintBadge();
-  return {
-    element,
-    refresh,
-    async start() {
-      document.addEventListener("keydown", onKey);
-      document.addEventListener("click", onClick);
-      await refresh();
-      try {
-        const off = await ws.subscribe("subscribe_events", { event_type: "repair.*" }, () => refresh());
-        if (stopped) off();
-        else unsubscribe = off;
-      } catch {
-        // No live updates: the badge still shows what needed repair at sign-in.
-      }
-    },
-    stop() {
-      stopped = true;
-      document.removeEventListener("keydown", onKey);
-      document.removeEventListener("click", onClick);
-      unsubscribe?.();
-      unsubscribe = null;
-    },
-  };
+  return { element, refresh: control.refresh, start: control.start, stop: control.stop };
 }
