@@ -65,14 +65,16 @@ export function approvalNotice({ api, ws, t }) {
     element,
     refresh,
     async start() {
-      await refresh();
+      const first = refresh();
       try {
         const off = await ws.subscribe("subscribe_events", { event_type: "approval.*" }, () => refresh());
         if (stopped) off();
         else unsubscribe = off;
+        refresh(); // what arrived before the subscription took hold
       } catch {
         // No live updates: the notice still shows what was pending at sign-in.
       }
+      await first;
     },
     stop() {
       stopped = true;

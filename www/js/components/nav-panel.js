@@ -97,14 +97,17 @@ export function navPanel({ element, button, panel, heading, ws, eventType, load,
     async start() {
       document.addEventListener("keydown", onKey);
       document.addEventListener("click", onClick);
-      await refresh();
+      const first = refresh();
       try {
         const off = await ws.subscribe("subscribe_events", { event_type: eventType }, () => refresh());
         if (stopped) off();
         else unsubscribe = off;
+        // What arrived before the subscription took hold (the first fetch may have been earlier).
+        refresh();
       } catch {
         // No live updates: the badge still shows what there was at sign-in.
       }
+      await first;
     },
     stop() {
       stopped = true;
