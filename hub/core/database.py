@@ -8,7 +8,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -26,13 +26,6 @@ DATABASE_FILE: Final = "hub.db"
 PRIVATE_MODE: Final = 0o600
 """The database holds history and conversations: only the hub's user may read it."""
 _SIDE_FILES: Final = ("-wal", "-shm", "-journal")
-CHECKPOINT_SECONDS: Final = 1.0
-"""How often the WAL is copied back into the database, on a connection of its own."""
-INLINE_CHECKPOINT_PAGES: Final = 16_384
-"""A WAL this long (64 MiB) is checkpointed by the writing connection itself, as SQLite does by
-default at 1,000 pages: only when the background checkpoints cannot keep up (a long burst)."""
-WAL_SIZE_LIMIT: Final = 16 * 1024 * 1024
-"""The WAL file is cut back to this after a burst grew it."""
 
 CORE_MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -53,8 +46,6 @@ class Database:
         self.migrations = list(migrations)
         self.health = WriteHealth(f"The database {path}")
         self._conn: aiosqlite.Connection | None = None
-        self._checkpoints: asyncio.Task[None] | None = None
-        self._stop_checkpoints = asyncio.Event()
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -81,15 +72,7 @@ class Database:
             await conn.execute("PRAGMA synchronous=FULL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
-            # A checkpoint copies the WAL into the database and syncs it: milliseconds that a
-            # commit (a webhook's 200) would wait for. ``_checkpoint_loop`` does it apart.
-            await conn.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
-            await conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             await self._migrate(conn)
-            self._stop_checkpoints.clear()
-            self._checkpoints = asyncio.get_running_loop().create_task(
-                self._checkpoint_loop(), name=f"checkpoints of {self.path.name}"
-            )
         except sqlite3.DatabaseError as err:
             await self.close()
             fault = self.fault(err)
@@ -183,11 +166,6 @@ class Database:
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
-        if self._checkpoints is not None:
-            # Not cancelled: a checkpoint in its thread finishes before its connection closes.
-            self._stop_checkpoints.set()
-            await self._checkpoints
-            self._checkpoints = None
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
@@ -201,34 +179,6 @@ class Database:
             _LOGGER.debug("PRAGMA incremental_vacuum/optimize failed on close: %s", err)
         await conn.close()
 
-    async def _checkpoint_loop(self) -> None:
-        """A passive checkpoint every ``CHECKPOINT_SECONDS`` on a second connection and thread:
-        writers go on meanwhile, and closing the main connection checkpoints what is left."""
-        checkpointer: sqlite3.Connection | None = None
-        try:
-            while not await _stopped(self._stop_checkpoints, CHECKPOINT_SECONDS):
-                if checkpointer is None:
-                    checkpointer = await asyncio.to_thread(_checkpointer, self.path)
-                try:
-                    await asyncio.to_thread(_checkpoint, checkpointer)
-                except (
-                    sqlite3.Error
-                ) as err:  # a full disk: writes say so; inline checkpoints remain
-                    _LOGGER.debug("Checkpoint of %s failed: %s", self.path, err)
-        except sqlite3.Error as err:
-            _LOGGER.warning("Background checkpoints of %s are off: %s", self.path, err)
-        finally:
-            if checkpointer is not None:
-                await asyncio.to_thread(checkpointer.close)
-
-
-async def _stopped(stop: asyncio.Event, delay: float) -> bool:
-    """Whether ``stop`` was set within ``delay`` seconds."""
-    with suppress(TimeoutError):
-        async with asyncio.timeout(delay):
-            await stop.wait()
-    return stop.is_set()
-
 
 @contextmanager
 def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
@@ -241,16 +191,6 @@ def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("PRAGMA synchronous=FULL")
-
-
-def _checkpointer(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=1000")
-    return conn
-
-
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _make_private(path: Path) -> None:
