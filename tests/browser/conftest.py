@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,5 +193,36 @@ async def fake_openai() -> AsyncIterator[FakeModelServer]:
     port = runner.addresses[0][1]
     try:
         yield FakeModelServer(fake, f"http://127.0.0.1:{port}/v1")
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def served_hub(
+    tmp_path: Path, bundled: Path | None = None
+) -> AsyncIterator[tuple[str, dict[str, Any], web.Application]]:
+    """An onboarded hub served from the test's own loop, so a test can reach its services
+    in-process (raise a repair, send a notification): its URL, the owner's tokens, the app.
+    ``bundled`` is its integrations folder (an empty one by default)."""
+    from hub.app import create_app
+    from hub.config import HubConfig, IntegrationsConfig
+
+    if bundled is None:
+        bundled = tmp_path / "integrations"
+        bundled.mkdir(exist_ok=True)
+    config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled))
+    app = create_app(tmp_path / "config", config, env={})
+    runner = web.AppRunner(app, shutdown_timeout=1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/api/onboarding", json=OWNER) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+            tokens = await resp.json()
+        yield url, tokens, app
     finally:
         await runner.cleanup()

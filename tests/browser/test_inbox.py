@@ -17,9 +17,7 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from hub.api.state import COMMS, DATABASE, REGISTRY
-from hub.app import create_app
-from hub.config import HubConfig, IntegrationsConfig
-from tests.browser.conftest import ARTIFACTS, OWNER
+from tests.browser.conftest import ARTIFACTS, served_hub
 from tests.browser.test_every_page import COLLECT, SETTLE, SHOTS, problems
 from tests.comms.conftest import write_courier
 
@@ -96,25 +94,12 @@ async def inbox_hub(tmp_path: Path) -> AsyncIterator[InboxHub]:
     """A hub with the courier integration (and an entry of it), onboarded."""
     bundled = tmp_path / "integrations"
     write_courier(bundled)
-    config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled))
-    app = create_app(tmp_path / "config", config, env={})
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{url}/api/onboarding", json=OWNER) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
-            hub = InboxHub(url, await resp.json(), app)
+    async with served_hub(tmp_path, bundled) as (url, tokens, app):
+        hub = InboxHub(url, tokens, app)
         created = await hub.api("POST", "/api/config-flows", {"domain": "courier"})
         assert created["type"] == "create_entry", created
         hub.entry_id = created["entry_id"]
         yield hub
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

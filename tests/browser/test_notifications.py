@@ -17,10 +17,8 @@ from aiohttp import web
 from playwright.async_api import Page, ViewportSize, expect
 
 from hub.api.state import NOTIFICATIONS
-from hub.app import create_app
-from hub.config import HubConfig, IntegrationsConfig
 from hub.core.notifications import Notifications
-from tests.browser.conftest import ARTIFACTS, OWNER
+from tests.browser.conftest import ARTIFACTS, served_hub
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -65,25 +63,10 @@ class BellHub:
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[BellHub]:
     """An onboarded hub without integrations."""
-    bundled = tmp_path / "integrations"
-    bundled.mkdir()
-    config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled))
-    app = create_app(tmp_path / "config", config, env={})
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{url}/api/onboarding", json=OWNER) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
-            hub = BellHub(url, await resp.json(), app)
+    async with served_hub(tmp_path) as (url, tokens, app):
+        hub = BellHub(url, tokens, app)
         hub.person_id = (await hub.api("GET", "/api/auth/current_user"))["id"]
         yield hub
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

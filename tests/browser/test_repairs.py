@@ -16,10 +16,8 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from hub.api.repairs import REPAIRS
-from hub.app import create_app
-from hub.config import HubConfig, IntegrationsConfig
 from hub.integrations.translations import fill
-from tests.browser.conftest import ARTIFACTS, OWNER, RunningHub
+from tests.browser.conftest import ARTIFACTS, RunningHub, served_hub
 from tests.fakes.openproject import API_KEY, FakeOpenProject
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,23 +163,8 @@ async def test_diagnostics_download_from_the_entry_and_from_settings_without_the
 @pytest.fixture
 async def local_hub(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, Any], web.Application]]:
     """An onboarded hub without integrations served from this test's loop: URL, tokens, app."""
-    bundled = tmp_path / "integrations"
-    bundled.mkdir()
-    config = HubConfig(integrations=IntegrationsConfig(bundled_dir=bundled))
-    app = create_app(tmp_path / "config", config, env={})
-    runner = web.AppRunner(app, shutdown_timeout=1)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{url}/api/onboarding", json=OWNER) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
-            yield url, await resp.json(), app
-    finally:
-        await runner.cleanup()
+    async with served_hub(tmp_path) as served:
+        yield served
 
 
 async def test_a_repair_safe_to_ignore_is_dismissed_and_stays_dismissed(
