@@ -236,7 +236,9 @@ class WebhookService:
             received_at=received_at,
             remote=remote,
         )
-        task = asyncio.create_task(self._run(entry, runtime, delivery, new))
+        # Named now, from the scheme already asked for: the integration is not asked twice.
+        event_type = sender_event(spec, delivery.headers, payload)
+        task = asyncio.create_task(self._run(entry, runtime, delivery, new, event_type))
         self._background.add(task)
         task.add_done_callback(self._settled)
         done, _ = await asyncio.wait({task}, timeout=self._config.answer_budget_seconds)
@@ -278,7 +280,12 @@ class WebhookService:
             raise
         new_id = new_delivery_id()
         delivery = _delivery(stored, payload, new_id, received_at, replay=True)
-        answer = await self._run(entry, runtime, delivery, new)
+        try:
+            spec = self._verification(entry, runtime)
+        except Exception:  # noqa: BLE001  # the integration's failure; the replay still runs
+            spec = None
+        event_type = sender_event(spec, delivery.headers, payload)
+        answer = await self._run(entry, runtime, delivery, new, event_type)
         return {**answer, "delivery": new_id}
 
     async def preview(self, entry: ConfigEntry, options: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -380,7 +387,12 @@ class WebhookService:
                 raise SignatureInvalidError("this signed request was already received")
 
     async def _run(
-        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery, new: NewDelivery
+        self,
+        entry: ConfigEntry,
+        runtime: EntryRuntime,
+        delivery: WebhookDelivery,
+        new: NewDelivery,
+        event_type: str | None,
     ) -> dict[str, Any]:
         """Handle and apply; the log row is written with the outcome, whoever is still waiting.
 
@@ -390,7 +402,7 @@ class WebhookService:
         """
         claim = delivery.delivery_id is not None and not delivery.replay
         try:
-            answer = await self._apply(entry, runtime, delivery, new, claim=claim)
+            answer = await self._apply(entry, runtime, delivery, new, event_type, claim=claim)
         except BaseException as err:
             status = err.http_status if isinstance(err, HubError) else 500
             outcome: Outcome = "refused" if 400 <= status < 500 else "failed"
@@ -427,6 +439,7 @@ class WebhookService:
         runtime: EntryRuntime,
         delivery: WebhookDelivery,
         new: NewDelivery,
+        event_type: str | None,
         *,
         claim: bool,
     ) -> dict[str, Any]:
@@ -441,27 +454,21 @@ class WebhookService:
                 conflict="update",
                 claim=claim,
             )
-            self._announce(entry, runtime, delivery)
+            self._announce(entry, delivery, event_type)
             return {"ok": True}
         write_row = self.log.row_writer(new, delivery.id, claim=claim)
         outcome = await self._entities.apply(entry.entry_id, entry.domain, result, also=write_row)
-        self._announce(entry, runtime, delivery)
+        self._announce(entry, delivery, event_type)
         return {"ok": True, **outcome.counts()}
 
     def _announce(
-        self, entry: ConfigEntry, runtime: EntryRuntime, delivery: WebhookDelivery
+        self, entry: ConfigEntry, delivery: WebhookDelivery, event_type: str | None
     ) -> None:
         """Fire ``webhook_delivery.received`` for an applied delivery."""
         if self._bus is None:
             return
-        try:
-            spec = self._verification(entry, runtime)
-        except Exception:  # noqa: BLE001  # the integration's failure; the event still goes out
-            spec = None
         data = WebhookReceivedData(
-            entry_id=entry.entry_id,
-            delivery_id=delivery.id,
-            event_type=sender_event(spec, delivery.headers, delivery.payload),
+            entry_id=entry.entry_id, delivery_id=delivery.id, event_type=event_type
         )
         self._bus.fire(EVENT_WEBHOOK_RECEIVED, data)
 
