@@ -256,7 +256,7 @@ def create_app(
     app[mcp_api.MCP_SERVER] = mcp_api.server(app, approvals=lambda: app[APPROVALS])
     app[MEMORY] = Memory(
         app[DATABASE],
-        app[BUS],
+        app[ENTITIES],
         entries,
         app[REGISTRY],
         app[CATALOG],

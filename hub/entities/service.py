@@ -22,7 +22,7 @@ from hub.entities.listing import FULL, Form, Listings
 from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
-from hub.entities.store import ApplyOutcome, ApplyRequest, apply_batch
+from hub.entities.store import ApplyOutcome, ApplyRequest, Rider, apply_batch
 from hub.entities.types import EntityTypes
 from hub.integrations.entities import (
     DeviceInfo,
@@ -86,6 +86,9 @@ class EntityService:
         self._index_due = True
         """Whether the writer should index pending entities; at start, those left by a crash."""
         self._index_timer: asyncio.TimerHandle | None = None
+        self.riders: list[Callable[[str, str], Rider | None]] = []
+        """Asked on every apply with ``(entry_id, domain)``, on the loop: a write to add to that
+        apply's transaction (``ApplyRequest.riders``), or ``None``. The memory links entities so."""
 
     def start(self) -> None:
         """Start the writer task."""
@@ -126,8 +129,15 @@ class EntityService:
             covered_types=result.covered_types if result.full else (),
             types=self.types.infos(domain),
             also=also,
+            riders=self._riders(entry_id, domain),
         )
         return await self._submit(request)
+
+    def _riders(self, entry_id: str, domain: str) -> tuple[Rider, ...]:
+        if not self.riders:
+            return ()
+        found = (ask(entry_id, domain) for ask in self.riders)
+        return tuple(rider for rider in found if rider is not None)
 
     async def upsert(self, entry_id: str, domain: str, record: EntityStateRecord) -> ApplyOutcome:
         """Create or update one entity (the push path)."""

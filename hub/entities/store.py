@@ -33,6 +33,10 @@ class TypeInfo:
     to_text: Callable[[EntityStateRecord], str] | None = None
 
 
+Rider = Callable[[sqlite3.Connection, "ApplyOutcome"], object]
+"""A write that rides in an apply's transaction, given the apply's outcome."""
+
+
 @dataclass(slots=True)
 class ApplyRequest:
     """One apply: records of one entry, and what ``full`` covers."""
@@ -48,6 +52,9 @@ class ApplyRequest:
     also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None
     """A write of the caller's that commits (or fails) with this apply, given its outcome: a
     webhook's delivery log row rides in the entities' transaction instead of its own."""
+    riders: tuple[Rider, ...] = ()
+    """Writes other parts of the hub add to this apply (``EntityService.riders``): each in a
+    savepoint of its own, so its failure is logged and the apply stands."""
     cause: RunCause | None = field(default_factory=CAUSE.get)
     """The workflow run this apply was made in (taken when it is made): its entity events say so."""
 
@@ -247,7 +254,22 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
         outcome.changes.append(Change(old_rows.get(row.id), row))
     if request.also is not None:
         request.also(conn, outcome)
+    for rider in request.riders:
+        _ride(conn, rider, outcome, request.entry_id)
     return outcome
+
+
+def _ride(conn: sqlite3.Connection, rider: Rider, outcome: ApplyOutcome, entry_id: str) -> None:
+    """Run ``rider`` in a savepoint: what it fails to write is rolled back, the apply stands."""
+    conn.execute("SAVEPOINT rider")
+    try:
+        rider(conn, outcome)
+    except Exception as err:
+        if is_disk_error(err):
+            raise  # the disk fails the apply too; SQLite may have rolled back already
+        conn.execute("ROLLBACK TO rider")
+        _LOGGER.exception("A write riding on entry %s's apply failed; the apply stands", entry_id)
+    conn.execute("RELEASE rider")
 
 
 Stored = tuple[int, str, int | None, int | None]

@@ -1,11 +1,18 @@
 """Entities of a type with ``world_kind`` linked to a node of that kind, named like the entity.
 
-A bus subscription gathers ``entity.created`` / ``entity.updated`` events and links each batch in
-one transaction: get-or-create the node within the entry's owner (a user entry's person, the
-household for a global one), carrying the entry's effective required tier. A renamed entity renames
-its node unless a person renamed the node (or other entities share it). The link goes with the
-entity (foreign key cascade); the node and its facts stay. Entities the listener missed (the hub
-was down, the queue overflowed) are found by a sweep at start and after any drop.
+Links are an index over the entities, kept like the entity search index: off the sync's path and
+always before a read. An apply of an entry whose integration has linked types tells the linker
+(``EntityService.riders``) the lowest new entity id of each such type; a moment later the linker
+links every unlinked entity from there on, set-wise, a batch per transaction, so a sync of
+thousands neither waits for its nodes nor holds the database for them in one go. A memory read
+first links whatever is due, so it never answers without an entity written before it. At start
+every linked type is due from its first entity: what was written while nothing linked (the hub was
+down, a type gained ``world_kind``, a batch failed) is linked then.
+
+A node is got-or-made within the entry's owner (a user entry's person, the household for a global
+one) and carries the entry's effective required tier. A renamed entity renames its node, in the
+apply's own transaction, unless a person renamed the node (or other entities share it). The link
+goes with the entity (foreign key cascade); the node and its facts stay.
 """
 
 from __future__ import annotations
@@ -18,11 +25,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
-from hub.core.bus import Event, EventBus, Subscription, SubscriptionClosed
 from hub.core.database import Database, unsynced
-from hub.core.disk import DiskFaultError
+from hub.entities.service import EntityService
+from hub.entities.store import ApplyOutcome, Rider
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.entities import EntityStateTypeDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner
@@ -35,12 +42,14 @@ from hub.memory.txn import transaction
 
 _LOGGER = logging.getLogger(__name__)
 
-LINK_BATCH: Final = 5000
-"""Events linked per transaction at most."""
-LINK_QUEUE: Final = 20_000
-"""Events the subscription holds; a burst beyond it is caught up by a sweep."""
-SWEEP_ROWS: Final = 2000
+LINK_DELAY: Final = 0.25
+"""Seconds after an apply before its entities are linked, so a sync's applies link together."""
+LINK_BATCH: Final = 2000
+"""Entities linked per transaction at most (about 20 ms of the database's thread)."""
 RETRY_SECONDS: Final = 5.0
+
+TypeKey = tuple[str, str]
+"""``(domain, entity_type)`` of a linked type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +62,52 @@ class LinkItem:
     kind: str
     tier: int
     new: bool = False
-    """Just created: it cannot have a link yet (a deleted entity's link went with it)."""
+    """Not linked yet (checked in this transaction): no existing link to look up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose an entry's nodes are, and the tier they carry."""
+
+    person: str | None
+    tier: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPlan:
+    """How one entry's entities link, worked out on the loop for its apply's rider."""
+
+    domain: str
+    kinds: Mapping[str, str]
+    """``entity_type → world_kind`` of the domain's linked types."""
+    owner: Owner
+
+    def scan(self, outcome: ApplyOutcome) -> tuple[list[LinkItem], dict[TypeKey, int]]:
+        """An apply's renamed entities of linked types, and the lowest new entity id per type."""
+        renamed: list[LinkItem] = []
+        lowest: dict[TypeKey, int] = {}
+        for change in outcome.changes:
+            row = change.new
+            if row is None:
+                continue  # deleted: the link went with it
+            kind = self.kinds.get(row.entity_type)
+            if kind is None:
+                continue
+            old = change.old
+            if old is None:
+                key = (self.domain, row.entity_type)
+                if row.id < lowest.get(key, row.id + 1):
+                    lowest[key] = row.id
+            elif old.name != row.name:
+                name = clean(row.name)
+                if name:
+                    renamed.append(LinkItem(row.id, name, self.owner.person, kind, self.owner.tier))
+        return renamed, lowest
+
+
+def clean(name: str) -> str:
+    """An entity's name as its node's: spaces collapsed, cut to a node name's length."""
+    return " ".join(name.split())[: nodes.MAX_NAME]
 
 
 TierRule = Callable[[IntegrationManifest, ConfigEntry | None], int]
@@ -86,65 +140,69 @@ class Linker:
     def __init__(
         self,
         database: Database,
-        bus: EventBus,
+        entities: EntityService,
         entries: ConfigEntries,
         registry: IntegrationRegistry,
         tier_rule: TierRule = fail_closed,
     ) -> None:
         self._db = database
-        self._bus = bus
+        self._entities = entities
         self.tier_rule = tier_rule
         self._entries = entries
         self._registry = registry
         self._types: dict[int, dict[str, EntityStateTypeDescriptor]] = {}
-        self._sub: Subscription | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._due: dict[TypeKey, int] = {}
+        """Linked types with entities that may be unlinked, from which entity id on."""
+        self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sweep_due = True
-        self._busy = False
-        self._drops = 0
-        self._idle = asyncio.Condition()
         self.linked = 0
-        """Entities linked (or re-linked) since start."""
+        """Entities linked since start (renames not counted)."""
 
     # Lifecycle
 
     async def start(self) -> None:
-        """Subscribe and link; whatever was written while no one listened is swept in first."""
-        if self._task is not None:
+        """Hear every apply from now; every linked type is due from its first entity."""
+        if self._loop is not None:
             return
-        self._sub = self._bus.subscribe(
-            "entity.created", "entity.updated", queue_size=LINK_QUEUE, name="Memory links"
-        )
-        self._sweep_due = True
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(self._sub), name="memory links"
-        )
+        self._loop = asyncio.get_running_loop()
+        self._entities.riders.append(self._rider)
+        loaded, _, _ = self._registry.resolved()
+        for item in loaded:
+            for entity_type in self._kinds(item.domain):
+                self._due[(item.domain, entity_type)] = 0
+        self._arm(0)
 
     async def stop(self) -> None:
-        """Stop linking; what is queued is linked at the next start's sweep."""
-        sub, task = self._sub, self._task
-        self._sub = self._task = None
-        if sub is not None:
-            sub.close()
+        """Stop linking; what is due is linked at the next start."""
+        if self._loop is None:
+            return
+        self._loop = None
+        with contextlib.suppress(ValueError):
+            self._entities.riders.remove(self._rider)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        async with self._idle:
-            self._idle.notify_all()
+        self._due.clear()
 
-    async def settled(self) -> None:
-        """Wait until every entity event fired so far is linked (or linking stopped)."""
-        async with self._idle:
-            await self._idle.wait_for(self._is_idle)
+    async def caught_up(self) -> None:
+        """Link every entity written so far (a read sees them all); at once, not after the delay."""
+        while self._loop is not None and (self._due or self._running()):
+            if not self._running():
+                self._begin()
+            task = self._task
+            assert task is not None
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+            if self._due and self._timer is not None:  # a failure: retried after its delay
+                return
 
-    def _is_idle(self) -> bool:
-        sub = self._sub
-        return (
-            sub is None
-            or self._task is None
-            or not (sub.pending() or self._busy or self._sweep_due)
-        )
+    settled = caught_up
 
     # What links
 
@@ -157,11 +215,7 @@ class Linker:
 
     def world_kind(self, domain: str, entity_type: str) -> str | None:
         """The kind an entity type's entities are linked as, if any."""
-        loaded = self._registry.get(domain)
-        if loaded is None:
-            return None
-        descriptor = self._declared(loaded).get(entity_type)
-        return None if descriptor is None else descriptor.world_kind
+        return self._kinds(domain).get(entity_type)
 
     def _declared(self, item: LoadedIntegration) -> dict[str, EntityStateTypeDescriptor]:
         # Keyed by the loaded object: a new discovery brings new objects, and new declarations.
@@ -175,206 +229,194 @@ class Linker:
             self._types[id(item.integration)] = found
         return found
 
-    # The loop
+    def _kinds(self, domain: str) -> dict[str, str]:
+        loaded = self._registry.get(domain)
+        if loaded is None:
+            return {}
+        return {key: d.world_kind for key, d in self._declared(loaded).items() if d.world_kind}
 
-    async def _run(self, sub: Subscription) -> None:
-        while True:
-            try:
-                if self._sweep_due:
-                    self._busy = True
-                    await self._sweep()
-                    self._sweep_due = False
-                    await self._notify()
-                first = await sub.get()
-            except SubscriptionClosed:
-                return
-            except (DiskFaultError, sqlite3.Error) as err:
-                _LOGGER.warning("Linking entities to the memory failed (%s); retrying", err)
-                await self._notify(busy=False)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            except Exception:  # a bug must not end linking for good: the sweep tries again
-                _LOGGER.exception("Linking entities to the memory failed; retrying")
-                await self._notify(busy=False)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            self._busy = True
-            batch = [first]
-            while sub.pending() and len(batch) < LINK_BATCH:
-                batch.append(await sub.get())
-            if sub.dropped != self._drops:  # lost events: the sweep finds their entities
-                self._drops = sub.dropped
-                self._sweep_due = True
-            try:
-                await self._link(self._items(batch))
-            except Exception:  # the next start's sweep links them; linking must go on
-                _LOGGER.exception("Linking %d entities to the memory failed", len(batch))
-                self._sweep_due = True
-            await self._notify(busy=False)
-
-    async def _notify(self, *, busy: bool = False) -> None:
-        self._busy = busy
-        async with self._idle:
-            self._idle.notify_all()
-
-    def _items(self, events: Sequence[Event[Mapping[str, Any]]]) -> list[LinkItem]:
-        """What a batch of entity events asks to link (the latest event of an entity wins)."""
-        items: dict[int, LinkItem] = {}
-        owners: dict[str, tuple[str | None, int] | None] = {}
-        kinds: dict[tuple[Any, Any], str | None] = {}
-        for event in events:
-            data = event.data
-            type_key = (data.get("domain"), data.get("entity_type"))
-            kind = kinds.get(type_key, "")  # "" : not looked up yet in this batch
-            if kind == "":
-                kind = kinds[type_key] = self._kind_of(type_key)
-            state = data.get("new_state")
-            if kind is None or not state:
-                continue
-            name = " ".join(str(state.get("name") or "").split())[: nodes.MAX_NAME]
-            entry_id = str(data.get("entry_id"))
-            if entry_id not in owners:
-                owners[entry_id] = self._owner_and_tier(entry_id, str(type_key[0]))
-            whose = owners[entry_id]
-            if whose is None or not name:
-                continue
-            entity_id = int(data["entity_id"])
-            items[entity_id] = LinkItem(
-                entity_id, name, whose[0], kind, whose[1], new=event.type == "entity.created"
-            )
-        return list(items.values())
-
-    def _kind_of(self, type_key: tuple[Any, Any]) -> str | None:
-        domain, entity_type = type_key
-        if not isinstance(domain, str) or not isinstance(entity_type, str):
-            return None
-        return self.world_kind(domain, entity_type)
-
-    def _owner_and_tier(self, entry_id: str, domain: str) -> tuple[str | None, int] | None:
+    def _owner(self, entry_id: str, domain: str) -> Owner | None:
         """Whose the entry's nodes are and the tier they carry; ``None`` for a removed entry."""
         entry = self._entries.get(entry_id)
         if entry is None:
             return None  # removed meanwhile: its entities go too
         tier = entity_tier(self._entries, self._registry, entry_id, domain, self.tier_rule)
-        return contribution_owner(entry), tier
+        return Owner(contribution_owner(entry), tier)
 
-    async def _link(self, items: Sequence[LinkItem]) -> None:
-        if items:
-            await self._db.run(partial(_link, items=items, now=time.time()))
-            self.linked += len(items)
+    # Hearing applies
 
-    async def _sweep(self) -> None:
-        """Link every entity of a ``world_kind`` type that has no link yet."""
-        loaded, _, _ = self._registry.resolved()
-        types = [
-            (item.domain, key, d.world_kind)
-            for item in loaded
-            for key, d in self._declared(item).items()
-            if d.world_kind
-        ]
-        for domain, entity_type, kind in types:
-            while True:
-                rows = await self._db.run(
-                    partial(_unlinked, domain=domain, entity_type=entity_type)
+    def _rider(self, entry_id: str, domain: str) -> Rider | None:
+        """What an apply of ``entry_id`` does for the links; ``None`` when nothing of it links."""
+        kinds = self._kinds(domain)
+        if not kinds:
+            return None
+        owner = self._owner(entry_id, domain)
+        if owner is None:
+            return None
+        return partial(self._ride, plan=LinkPlan(domain, kinds, owner))
+
+    def _ride(self, conn: sqlite3.Connection, outcome: ApplyOutcome, *, plan: LinkPlan) -> None:
+        """In the apply's transaction: follow renames now, and mark the new entities due."""
+        renamed, lowest = plan.scan(outcome)
+        if renamed:
+            link(conn, renamed, time.time())
+        loop = self._loop
+        if lowest and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the next start links them
+                loop.call_soon_threadsafe(self._mark_due, lowest)
+
+    def _mark_due(self, lowest: Mapping[TypeKey, int]) -> None:
+        for key, entity_id in lowest.items():
+            self._due[key] = min(self._due.get(key, entity_id), entity_id)
+        self._arm(LINK_DELAY)
+
+    # Linking what is due
+
+    def _running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _arm(self, delay: float) -> None:
+        if self._loop is None or self._timer is not None or self._running():
+            return  # a running catch-up takes what is due when it ends
+        self._timer = self._loop.call_later(delay, self._begin)
+
+    def _begin(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._loop is not None and not self._running():
+            self._task = self._loop.create_task(self._catch_up(), name="memory links")
+
+    async def _catch_up(self) -> None:
+        while self._due:
+            key, start = next(iter(self._due.items()))
+            del self._due[key]  # what is marked meanwhile is due again, and taken next round
+            try:
+                await self._link_type(key, start)
+            except asyncio.CancelledError:
+                self._due[key] = min(self._due.get(key, start), start)
+                raise
+            except Exception:  # linking must go on: retried after a delay, and at every start
+                _LOGGER.exception("Linking %s entities of %s to the memory failed", key[1], key[0])
+                self._due[key] = min(self._due.get(key, start), start)
+                if self._loop is not None:
+                    self._timer = self._loop.call_later(RETRY_SECONDS, self._begin)
+                return
+        # Marks that came while the last type was linked were taken above; none are left.
+
+    async def _link_type(self, key: TypeKey, start: int) -> None:
+        """Link the unlinked entities of one type from entity id ``start`` on."""
+        domain, entity_type = key
+        kind = self._kinds(domain).get(entity_type)
+        if kind is None:
+            return  # the type no longer links
+        owners = {
+            entry.entry_id: self._owner(entry.entry_id, domain)
+            for entry in self._entries.entries()
+            if entry.domain == domain
+        }
+        while True:
+            done, start = await self._db.run(
+                partial(
+                    _link_batch, key=key, kind=kind, owners=owners, start=start, now=time.time()
                 )
-                owners: dict[str, tuple[str | None, int] | None] = {}
-                items = []
-                for entity_id, entry_id, name in rows:
-                    if entry_id not in owners:
-                        owners[entry_id] = self._owner_and_tier(entry_id, domain)
-                    whose = owners[entry_id]
-                    if whose is not None:
-                        text = " ".join(name.split())[: nodes.MAX_NAME] or str(entity_id)
-                        items.append(LinkItem(entity_id, text, whose[0], kind, whose[1], new=True))
-                await self._link(items)
-                if len(rows) < SWEEP_ROWS or not items:
-                    break
+            )
+            self.linked += done
+            if start < 0:
+                return
 
 
-def _unlinked(
-    conn: sqlite3.Connection, *, domain: str, entity_type: str
-) -> list[tuple[int, str, str]]:
+def _link_batch(
+    conn: sqlite3.Connection,
+    *,
+    key: TypeKey,
+    kind: str,
+    owners: Mapping[str, Owner | None],
+    start: int,
+    now: float,
+) -> tuple[int, int]:
+    """Link up to ``LINK_BATCH`` unlinked entities of a type from id ``start`` on, in one
+    transaction; how many, and the id to go on from (``-1``: none are left).
+
+    Not waiting for the disk: links follow from the entities, and what a power cut loses the next
+    start links again.
+    """
+    with unsynced(conn), transaction(conn):
+        rows = _unlinked(conn, key, start)
+        items = []
+        for entity_id, entry_id, name in rows:
+            owner = owners.get(entry_id)
+            if owner is not None:  # an entry made since, or removed: linked at the next start
+                text = clean(name) or str(entity_id)
+                items.append(LinkItem(entity_id, text, owner.person, kind, owner.tier, new=True))
+        link(conn, items, now)
+    if len(rows) < LINK_BATCH:
+        return len(items), -1
+    return len(items), rows[-1][0] + 1
+
+
+def _unlinked(conn: sqlite3.Connection, key: TypeKey, start: int) -> list[tuple[int, str, str]]:
     return [
         (row[0], row[1], row[2])
         for row in conn.execute(
             "SELECT e.id, e.entry_id, e.name FROM entities e WHERE e.domain = ? "
-            "AND e.entity_type = ? AND NOT EXISTS "
+            "AND e.entity_type = ? AND e.id >= ? AND NOT EXISTS "
             "(SELECT 1 FROM memory_links l WHERE l.entity_id = e.id) ORDER BY e.id LIMIT ?",
-            (domain, entity_type, SWEEP_ROWS),
+            (*key, start, LINK_BATCH),
         )
     ]
 
 
-def _link(conn: sqlite3.Connection, *, items: Sequence[LinkItem], now: float) -> None:
-    """Link ``items`` in one transaction: set-wise for the new ones (a sync's thousands).
-
-    Not waiting for the disk: links follow from the entities, and what a power cut loses the
-    start's sweep makes again, so a sync's fsync is not paid twice.
-    """
-    with unsynced(conn), transaction(conn):
-        linked = _linked(conn, [item.entity_id for item in items if not item.new])
-        fresh = [item for item in items if item.entity_id not in linked]
-        for item in items:
-            found = linked.get(item.entity_id)
-            if found is not None:
-                _follow_rename(conn, found[0], found[1], item, now)
-        if not fresh:
-            return
-        newest = conn.execute("SELECT ifnull(max(id), 0) FROM memory_nodes").fetchone()[0]
-        # Get-or-create: a name the owner has for that kind already is the node to link to.
-        conn.executemany(
-            "INSERT OR IGNORE INTO memory_nodes (owner, kind, name, name_key, required_tier, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (item.owner, item.kind, item.name, nodes.key(item.name), item.tier, now, now)
-                for item in fresh
-            ],
-        )
-        # New rows take ids above the largest before them: exactly these need search rows.
-        conn.execute(
-            "INSERT INTO memory_search (rowid, name, body) SELECT id * 2, name, '' "
-            "FROM memory_nodes "
-            "WHERE id > ?",
+def link(conn: sqlite3.Connection, items: Sequence[LinkItem], now: float) -> None:
+    """Link ``items`` (entities that exist) in the caller's transaction: set-wise for the
+    unlinked ones (a sync's thousands); a linked one's node follows its name."""
+    linked = _linked(conn, [item.entity_id for item in items if not item.new])
+    fresh = [item for item in items if item.entity_id not in linked]
+    for item in items:
+        found = linked.get(item.entity_id)
+        if found is not None:
+            _follow_rename(conn, found[0], found[1], item, now)
+    if not fresh:
+        return
+    newest = conn.execute("SELECT ifnull(max(id), 0) FROM memory_nodes").fetchone()[0]
+    # Get-or-create: a name the owner has for that kind already is the node to link to.
+    conn.executemany(
+        "INSERT OR IGNORE INTO memory_nodes (owner, kind, name, name_key, required_tier, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (item.owner, item.kind, item.name, nodes.key(item.name), item.tier, now, now)
+            for item in fresh
+        ],
+    )
+    # New rows take ids above the largest before them: exactly these need search rows.
+    conn.execute(
+        "INSERT INTO memory_search (rowid, name, body) SELECT id * 2, name, '' "
+        "FROM memory_nodes "
+        "WHERE id > ?",
+        (newest,),
+    )
+    made = {
+        (owner_key, name_key, kind): node_id
+        for node_id, owner_key, name_key, kind in conn.execute(
+            "SELECT id, ifnull(owner, ''), name_key, kind FROM memory_nodes WHERE id > ?",
             (newest,),
         )
-        made = {
-            (owner_key, name_key, kind): node_id
-            for node_id, owner_key, name_key, kind in conn.execute(
-                "SELECT id, ifnull(owner, ''), name_key, kind FROM memory_nodes WHERE id > ?",
-                (newest,),
-            )
-        }
-        existing = _existing(conn, [item.entity_id for item in fresh])
-        pairs = []
-        for item in fresh:
-            if item.entity_id not in existing:
-                continue  # deleted since its event: no row to link, and no link wanted
-            wanted = (item.owner or "", nodes.key(item.name), item.kind)
-            node_id = made.get(wanted)
-            if node_id is None:  # the owner had a node of that name already
-                row = conn.execute(
-                    "SELECT id FROM memory_nodes WHERE ifnull(owner, '') = ? AND name_key = ? "
-                    "AND kind = ?",
-                    wanted,
-                ).fetchone()
-                if row is None:
-                    continue
-                node_id = made[wanted] = int(row[0])
-            pairs.append((item.entity_id, node_id))
-        conn.executemany(
-            "INSERT OR REPLACE INTO memory_links (entity_id, node_id) VALUES (?, ?)", pairs
-        )
-
-
-def _existing(conn: sqlite3.Connection, entity_ids: Sequence[int]) -> set[int]:
-    found: set[int] = set()
-    for start in range(0, len(entity_ids), 500):
-        chunk = list(entity_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            row[0] for row in conn.execute(f"SELECT id FROM entities WHERE id IN ({marks})", chunk)
-        )
-    return found
+    }
+    pairs = []
+    for item in fresh:
+        wanted = (item.owner or "", nodes.key(item.name), item.kind)
+        node_id = made.get(wanted)
+        if node_id is None:  # the owner had a node of that name already
+            row = conn.execute(
+                "SELECT id FROM memory_nodes WHERE ifnull(owner, '') = ? AND name_key = ? "
+                "AND kind = ?",
+                wanted,
+            ).fetchone()
+            if row is None:
+                continue
+            node_id = made[wanted] = int(row[0])
+        pairs.append((item.entity_id, node_id))
+    conn.executemany("INSERT INTO memory_links (entity_id, node_id) VALUES (?, ?)", pairs)
 
 
 def _linked(

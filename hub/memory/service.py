@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final
 
-from hub.core.bus import EventBus
 from hub.core.database import Database
+from hub.entities.service import EntityService
 from hub.integrations.catalog import IntegrationCatalog
 from hub.integrations.config_entries import ConfigEntries
 from hub.integrations.contributions import relation_types
@@ -45,7 +45,7 @@ class Memory:
     def __init__(
         self,
         database: Database,
-        bus: EventBus,
+        entities: EntityService,
         entries: ConfigEntries,
         registry: IntegrationRegistry,
         catalog: IntegrationCatalog,
@@ -59,7 +59,7 @@ class Memory:
         self._catalog = catalog
         self._is_admin = is_admin or (lambda _person_id: False)
         self._declared: dict[int, tuple[dict[str, Any], ...]] = {}
-        self.links = Linker(database, bus, entries, registry, tier_rule)
+        self.links = Linker(database, entities, entries, registry, tier_rule)
 
     # Lifecycle
 
@@ -116,6 +116,7 @@ class Memory:
             rows = search_nodes(conn, person_id, query, kind=kind, limit=limit, max_tier=max_tier)
             return nodes.views(conn, rows)
 
+        await self.links.caught_up()
         return await self._db.run(search)
 
     async def node(
@@ -128,6 +129,7 @@ class Memory:
             row = nodes.visible(conn, node_id, person_id, max_tier)
             return _detail(conn, row, person_id, max_tier, known, DETAIL_FACTS)
 
+        await self.links.caught_up()
         return await self._db.run(detail)
 
     async def resolve(
@@ -149,6 +151,7 @@ class Memory:
             found = nodes.find(conn, person_id, name, kind=kind, max_tier=max_tier, limit=1)
             return nodes.views(conn, found)[0] if found else None
 
+        await self.links.caught_up()
         node = await self._db.run(find)
         if node is None and create:
             return await self.create_node(person_id, kind or "thing", name, household=household)
@@ -188,10 +191,12 @@ class Memory:
             ]
             return {"nodes": details, "facts": found_facts}
 
+        await self.links.caught_up()
         return await self._db.run(recall)
 
     async def node_of_entity(self, entity_id: int) -> int | None:
         """The node an entity is linked to, if any."""
+        await self.links.caught_up()
         rows = list(
             await self._db.conn.execute_fetchall(
                 "SELECT node_id FROM memory_links WHERE entity_id = ?", (entity_id,)

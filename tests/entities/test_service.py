@@ -260,3 +260,39 @@ async def test_a_search_the_disk_keeps_from_indexing_refuses_rather_than_answer_
     await env.db.conn.execute("PRAGMA query_only = OFF")
     assert await env.service.search("Task") == []
     assert [r.name for r, _ in await env.service.search("chore")] == ["Chore 1"]
+
+
+async def test_a_rider_writes_with_the_apply_and_its_failure_leaves_the_apply_standing(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    def note_created(conn: sqlite3.Connection, outcome: Any) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS seen (entity_id INTEGER)")
+        conn.executemany(
+            "INSERT INTO seen VALUES (?)",
+            [(c.new.id,) for c in outcome.changes if c.old is None and c.new is not None],
+        )
+
+    def half_then_fail(conn: sqlite3.Connection, outcome: Any) -> None:
+        conn.execute("INSERT INTO seen VALUES (-1)")
+        raise RuntimeError("rider broke")
+
+    asked: list[tuple[str, str]] = []
+
+    def riders(entry_id: str, domain: str) -> Any:
+        asked.append((entry_id, domain))
+        return note_created if entry_id == "e1" else half_then_fail
+
+    env.service.riders.append(riders)
+    await env.apply(task("1"), task("2"), entity_types=("task",))
+    caplog.clear()
+    await env.apply(task("3"), entry="e2", entity_types=("task",))
+
+    assert asked == [("e1", "tracker"), ("e2", "tracker")]
+    # The failing rider's half-write was rolled back; its apply committed all the same.
+    assert await env.states("e2") == {("task", "3"): "open"}
+    assert "rider broke" in caplog.text
+    seen = await env.db.run(
+        lambda conn: sorted(r[0] for r in conn.execute("SELECT entity_id FROM seen"))
+    )
+    ids = sorted(r.id for r in await env.service.list_entities(entry_ids=["e1"]))
+    assert seen == ids

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.api.state import MEMORY
+from hub.api.state import MEMORY, SYNC
 from tests.memory.world_support import (
     Shelf,
     StartHub,
@@ -82,6 +82,41 @@ async def test_entities_of_a_world_kind_type_are_linked_and_outlive_their_link(
     garage = await node(hub, garage_id)
     assert garage["entities"] == []
     assert [f["text"] for f in garage["facts"]] == ["The door sticks in winter."]
+
+
+async def test_a_read_just_after_a_sync_finds_its_nodes_and_a_start_links_what_was_missed(
+    start_hub: StartHub, tmp_path: Path
+) -> None:
+    hub = await start_hub()
+    memory = hub.app[MEMORY]
+    write_records(tmp_path, "world_shelf", [("work_package", "wp1", "Fix the gate")])
+    entry_id = await add_entry(hub, "world_shelf")
+    # No waiting for the linker: a read links whatever is due before it answers.
+    await hub.app[SYNC].sync_now(entry_id, cooldown=False)
+    assert list(await nodes_named(hub, "task")) == ["Fix the gate"]
+
+    # Written while nothing linked (as if the hub had been down): linked when linking starts.
+    await memory.links.stop()
+    write_records(
+        tmp_path,
+        "world_shelf",
+        [("work_package", "wp1", "Fix the gate"), ("work_package", "wp2", "Paint the fence")],
+    )
+    await hub.app[SYNC].sync_now(entry_id, cooldown=False)
+    ids = await entity_ids(hub)
+    assert (
+        await hub.app[MEMORY].links._db.run(
+            lambda conn: conn.execute(
+                "SELECT count(*) FROM memory_links WHERE entity_id = ?", (ids["wp2"],)
+            ).fetchone()[0]
+        )
+        == 0
+    )
+    await memory.links.start()
+    assert sorted(await nodes_named(hub, "task")) == ["Fix the gate", "Paint the fence"]
+    fence = await memory.node_of_entity(ids["wp2"])
+    assert fence is not None
+    assert (await node(hub, fence))["entities"] == [ids["wp2"]]
 
 
 @pytest.mark.parametrize(
