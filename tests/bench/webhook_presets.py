@@ -1,6 +1,7 @@
 """GitHub ``push`` deliveries, signed, mapped and stored by a real ``hub run``; and the dedupe's cost.
 
-Run: ``python -m tests.bench.webhook_presets [--seconds 10] [--concurrency 20] [--json FILE]``.
+Run: ``python -m tests.bench.webhook_presets [--seconds 10] [--concurrency 20] [--rates 250,500,1000]
+[--json FILE]``.
 The body is the published ``push`` example (tests/data/octokit-webhooks-examples, ~7.7 KB
 compact), signed with ``X-Hub-Signature-256`` and a fresh ``X-GitHub-Delivery`` per request, as
 GitHub sends it. By default the bundled ``webhook`` integration's ``github`` preset maps it
@@ -8,6 +9,11 @@ GitHub sends it. By default the bundled ``webhook`` integration's ``github`` pre
 delivery's log row, its claimed delivery id and the entity are committed. The load comes from a
 separate process on 127.0.0.1 sharing this machine's two cores: a lean client on raw sockets, whose
 own CPU per request is reported (``client_cpu_ms_per_request``) as it is taken from the hub.
+
+The target figure (``p99``) is closed-loop: each of the 20 connections sends its next delivery as
+soon as the last is answered, so the hub runs flat out and p50 is 20 over the throughput. The
+paced runs (``p99_at_<rate>_per_s``) offer a fixed rate over the same 20 connections instead, each
+delivery timed from when it was due: what senders see below saturation.
 
 ``webhook_presets.dedupe_ms`` is the delivery id check measured on its own: a log insert that
 claims a delivery id (against 100,000 ids already claimed) minus one that does not, per request.
@@ -81,7 +87,7 @@ from urllib.parse import urlsplit
 # A lean HTTP/1.1 client on raw streams, one keep-alive connection per worker: it shares the
 # machine with the hub: an aiohttp client spent 0.30 ms of CPU per request, this one 0.1 ms.
 
-async def main(url, body_path, secret, seconds, concurrency):
+async def main(url, body_path, secret, seconds, concurrency, rate):
     body = json.dumps(json.load(open(body_path)), separators=(",", ":")).encode()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     target = urlsplit(url)
@@ -94,12 +100,25 @@ async def main(url, body_path, secret, seconds, concurrency):
     latencies, errors = [], 0
     deadline = time.perf_counter() + seconds
 
-    async def worker():
+    async def worker(index):
         nonlocal errors
         reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        # Open loop (rate > 0): each connection sends on its own schedule, and a delivery's time
+        # counts from when it was due, so a slow answer is not hidden by sending the next later.
+        interval = concurrency / rate if rate > 0 else 0.0
+        due = time.perf_counter() + interval * index / concurrency
         while time.perf_counter() < deadline:
             delivery = b"X-GitHub-Delivery: " + str(uuid.uuid4()).encode() + b"\r\n\r\n"
-            start = time.perf_counter()
+            if interval:
+                wait = due - time.perf_counter()
+                if wait > 0:  # on time: from when it went (the timer's own lateness is ours)
+                    await asyncio.sleep(wait)
+                    start = time.perf_counter()
+                else:  # behind because answers were slow: from when it was due
+                    start = due
+                due += interval
+            else:
+                start = time.perf_counter()
             writer.write(head + delivery + body)
             status_line = await reader.readline()
             length = 0
@@ -114,12 +133,13 @@ async def main(url, body_path, secret, seconds, concurrency):
 
     cpu = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
     elapsed = time.perf_counter() - started
     print(json.dumps({"latencies": latencies, "errors": errors, "elapsed": elapsed,
                       "bytes": len(body), "client_cpu": time.process_time() - cpu}))
 
-asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]),
+                 float(sys.argv[6])))
 """
 
 
@@ -147,19 +167,28 @@ async def prepare(base: str, minimal: bool) -> str:
     return base + path
 
 
-def load(seconds: float, concurrency: int, minimal: bool) -> dict[str, dict[str, Any]]:
+def load(
+    seconds: float, concurrency: int, minimal: bool, rates: list[int]
+) -> dict[str, dict[str, Any]]:
     """Start the hub, send signed pushes from another process, stop it; the figures."""
     with hub_process("bench_github", MINIMAL, RATES) as base:
         url = asyncio.run(prepare(base, minimal))
         pid = hub_pid(int(base.rsplit(":", 1)[1]))
-        cpu_before = cpu_seconds(pid)
-        args = [sys.executable, "-c", LOAD, url, str(PUSH), SECRET, str(seconds), str(concurrency)]
-        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-        cpu = cpu_seconds(pid) - cpu_before
-    result = json.loads(out)
+
+        def send(seconds: float, rate: int) -> tuple[dict[str, Any], float]:
+            cpu_before = cpu_seconds(pid)
+            args = [
+                *(sys.executable, "-c", LOAD, url, str(PUSH), SECRET),
+                *(str(seconds), str(concurrency), str(rate)),
+            ]
+            out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+            return json.loads(out), cpu_seconds(pid) - cpu_before
+
+        result, cpu = send(seconds, 0)
+        paced = {rate: send(max(2.0, seconds / 2), rate)[0] for rate in rates}
     latencies = sorted(result["latencies"])
     count = len(latencies)
-    return {
+    figures = {
         "webhook_presets.body_bytes": {"value": result["bytes"], "unit": "bytes"},
         "webhook_presets.requests_per_second": {
             "value": round(count / result["elapsed"]),
@@ -182,6 +211,17 @@ def load(seconds: float, concurrency: int, minimal: bool) -> dict[str, dict[str,
             "unit": "ms",
         },
     }
+    for rate, paced_result in paced.items():
+        times = sorted(paced_result["latencies"])
+        figures[f"webhook_presets.p99_at_{rate}_per_s"] = {
+            "value": round(times[int(len(times) * 0.99)] * 1000, 2),
+            "unit": "ms",
+            "p50": round(statistics.median(times) * 1000, 2),
+            "offered": rate,
+            "answered_per_s": round(len(times) / paced_result["elapsed"]),
+            "errors": paced_result["errors"],
+        }
+    return figures
 
 
 async def dedupe_cost(rounds: int, claimed: int) -> dict[str, dict[str, Any]]:
@@ -248,9 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--minimal", action="store_true", help="a small external integration maps the push"
     )
+    parser.add_argument(
+        "--rates",
+        default="250,500,1000",
+        help="offered deliveries per second for the paced runs (comma-separated; empty: none)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     args = parser.parse_args(argv)
-    figures = load(args.seconds, args.concurrency, args.minimal)
+    rates = [int(rate) for rate in args.rates.split(",") if rate.strip()]
+    figures = load(args.seconds, args.concurrency, args.minimal, rates)
     figures.update(asyncio.run(dedupe_cost(args.dedupe_rounds, args.claimed)))
     report(figures, args.json)
     return 0
