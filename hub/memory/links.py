@@ -11,7 +11,8 @@ down, a type gained ``world_kind``, a batch failed) is linked then.
 
 A node is got-or-made within the entry's owner (a user entry's person, the household for a global
 one) and carries the entry's effective required tier. A renamed entity renames its node, in the
-apply's own transaction, unless a person renamed the node (or other entities share it). The link
+apply's own transaction (or at the next start, if nothing heard it), unless a person renamed the
+node (or other entities share it). The link
 goes with the entity (foreign key cascade); the node and its facts stay.
 """
 
@@ -315,6 +316,10 @@ class Linker:
             for entry in self._entries.entries()
             if entry.domain == domain
         }
+        if start == 0:  # a whole type's sweep (at start): renames made meanwhile are followed too
+            await self._db.run(
+                partial(_follow_renames, key=key, kind=kind, owners=owners, now=time.time())
+            )
         while True:
             done, start = await self._db.run(
                 partial(
@@ -353,6 +358,32 @@ def _link_batch(
     if len(rows) < LINK_BATCH:
         return len(items), -1
     return len(items), rows[-1][0] + 1
+
+
+def _follow_renames(
+    conn: sqlite3.Connection,
+    *,
+    key: TypeKey,
+    kind: str,
+    owners: Mapping[str, Owner | None],
+    now: float,
+) -> None:
+    """Rename the nodes of a type's linked entities renamed while nothing heard the apply."""
+    rows = conn.execute(
+        "SELECT e.id, e.entry_id, e.name FROM memory_links l JOIN entities e ON e.id = l.entity_id "
+        "JOIN memory_nodes n ON n.id = l.node_id WHERE e.domain = ? AND e.entity_type = ? "
+        "AND n.named_by_person = 0 AND n.name != e.name",
+        key,
+    ).fetchall()
+    items = []
+    for entity_id, entry_id, name in rows:
+        owner = owners.get(entry_id)
+        text = clean(name)
+        if owner is not None and text:
+            items.append(LinkItem(entity_id, text, owner.person, kind, owner.tier))
+    if items:
+        with unsynced(conn), transaction(conn):
+            link(conn, items, now)
 
 
 def _unlinked(conn: sqlite3.Connection, key: TypeKey, start: int) -> list[tuple[int, str, str]]:

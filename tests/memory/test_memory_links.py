@@ -95,12 +95,12 @@ async def test_a_read_just_after_a_sync_finds_its_nodes_and_a_start_links_what_w
     await hub.app[SYNC].sync_now(entry_id, cooldown=False)
     assert list(await nodes_named(hub, "task")) == ["Fix the gate"]
 
-    # Written while nothing linked (as if the hub had been down): linked when linking starts.
+    # Written while nothing linked (as if the hub had been down): taken in when linking starts.
     await memory.links.stop()
     write_records(
         tmp_path,
         "world_shelf",
-        [("work_package", "wp1", "Fix the gate"), ("work_package", "wp2", "Paint the fence")],
+        [("work_package", "wp1", "Mend the gate"), ("work_package", "wp2", "Paint the fence")],
     )
     await hub.app[SYNC].sync_now(entry_id, cooldown=False)
     ids = await entity_ids(hub)
@@ -113,7 +113,8 @@ async def test_a_read_just_after_a_sync_finds_its_nodes_and_a_start_links_what_w
         == 0
     )
     await memory.links.start()
-    assert sorted(await nodes_named(hub, "task")) == ["Fix the gate", "Paint the fence"]
+    # The new entity is linked, and the node of the one renamed meanwhile follows its name.
+    assert sorted(await nodes_named(hub, "task")) == ["Mend the gate", "Paint the fence"]
     fence = await memory.node_of_entity(ids["wp2"])
     assert fence is not None
     assert (await node(hub, fence))["entities"] == [ids["wp2"]]
