@@ -147,7 +147,7 @@ def insert(
     created_by: str | None,
     now: float,
 ) -> int:
-    """The relation's id: a new one, or the one already stating the same."""
+    """The relation's id: a new one, or the one ``owner`` already has stating the same."""
     conn.execute(
         "INSERT OR IGNORE INTO memory_relations (owner, subject_id, predicate, object_id, "
         "source, source_ref, required_tier, created_at, created_by) "
@@ -165,8 +165,9 @@ def insert(
         ),
     )
     row = conn.execute(
-        "SELECT id FROM memory_relations WHERE subject_id = ? AND predicate = ? AND object_id = ?",
-        (subject_id, predicate, object_id),
+        "SELECT id FROM memory_relations WHERE subject_id = ? AND predicate = ? AND object_id = ? "
+        "AND ifnull(owner, '') = ifnull(?, '')",
+        (subject_id, predicate, object_id, owner),
     ).fetchone()
     return int(row[0])
 

@@ -63,6 +63,29 @@ MEMORY_MIGRATIONS: Final[tuple[str, ...]] = (
         name, body, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    # A relation is one person's statement (or the household's): two people may state the same.
+    """
+    CREATE TABLE memory_relations_owned (
+        id INTEGER PRIMARY KEY,
+        owner TEXT,
+        subject_id INTEGER NOT NULL REFERENCES memory_nodes (id) ON DELETE CASCADE,
+        predicate TEXT NOT NULL,
+        object_id INTEGER NOT NULL REFERENCES memory_nodes (id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        source_ref TEXT,
+        required_tier INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        created_by TEXT
+    ) STRICT;
+    INSERT INTO memory_relations_owned SELECT id, owner, subject_id, predicate, object_id, source,
+        source_ref, required_tier, created_at, created_by FROM memory_relations;
+    DROP TABLE memory_relations;
+    ALTER TABLE memory_relations_owned RENAME TO memory_relations;
+    CREATE UNIQUE INDEX memory_relations_by_statement
+        ON memory_relations (subject_id, predicate, object_id, ifnull(owner, ''));
+    CREATE INDEX memory_relations_by_object ON memory_relations (object_id, predicate);
+    CREATE INDEX memory_relations_by_owner ON memory_relations (owner);
+    """,
 )
 """Appended after every other tuple (released databases carry those); never edit a released one.
 
@@ -73,6 +96,8 @@ MEMORY_MIGRATIONS: Final[tuple[str, ...]] = (
   finding a name within an owner and everything of an owner (its queries say ``ifnull``).
   ``named_by_person``: a person renamed the node, so renaming its
   linked entity no longer does.
+- ``memory_relations``: a statement is its owner's, unique per ``(subject, predicate, object,
+  owner)``: two people may state the same relation, each their own (the second migration).
 - ``memory_search``: one row per node (rowid ``2 * node id``: its name and aliases in ``name``) and
   per fact (rowid ``2 * fact id + 1``: its text in ``body``), so a query can look at names alone;
   written in the same transactions as the rows they index.

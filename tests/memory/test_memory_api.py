@@ -141,6 +141,32 @@ async def test_a_persons_memory_is_theirs_and_the_households_is_everyones(
     assert status == 200
 
 
+async def test_two_people_may_state_the_same_relation_each_their_own(
+    start_hub: StartHub,
+) -> None:
+    hub = await start_hub()
+    member = await hub.another_person("mia", "another long passphrase")
+    kitchen = await make_node(hub, "place", "Kitchen", household=True)
+    home = await make_node(hub, "place", "Home", household=True)
+
+    mine = await relate(hub, kitchen["id"], "part_of", home["id"])
+    theirs = await relate(hub, kitchen["id"], "part_of", home["id"], headers=member)
+    assert mine["id"] != theirs["id"]
+    assert (mine["household"], theirs["household"]) == (False, False)
+    # Stating it again is the same statement, not a second one.
+    assert (await relate(hub, kitchen["id"], "part_of", home["id"]))["id"] == mine["id"]
+
+    # Each sees their own; forgetting one leaves the other's.
+    def ids(detail: dict[str, Any]) -> list[int]:
+        return [r["id"] for r in detail["relations"] if not r["inferred"]]
+
+    assert ids(await node(hub, kitchen["id"])) == [mine["id"]]
+    assert ids(await node(hub, kitchen["id"], headers=member)) == [theirs["id"]]
+    status, _ = await request(hub, "DELETE", f"/api/memory/relations/{mine['id']}")
+    assert status == 200
+    assert ids(await node(hub, kitchen["id"], headers=member)) == [theirs["id"]]
+
+
 async def test_bad_input_gets_a_typed_error(start_hub: StartHub) -> None:
     hub = await start_hub()
     member = await hub.another_person("mia", "another long passphrase")
