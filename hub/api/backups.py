@@ -10,7 +10,7 @@ import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict
@@ -21,8 +21,10 @@ from hub.api.request import read_json
 from hub.api.state import AUTH
 from hub.auth.errors import OnboardingClosedError
 from hub.core.errors import BadRequestError
-from hub.ops.backup_format import Secret
 from hub.ops.backup_service import Backups
+
+if TYPE_CHECKING:
+    from hub.ops.backup_format import Secret
 
 BACKUPS: Final = web.AppKey("backups", Backups)
 RESTORE_PATH: Final = "/api/backups/restore"
@@ -150,6 +152,8 @@ async def _receive(request: web.Request, upload: Path) -> Secret:
             "send the backup as multipart/form-data with a file and a passphrase or recovery key",
             key="errors.backup_upload_invalid",
         )
+    from hub.ops.backup_format import Secret
+
     return Secret(
         passphrase=fields.get("passphrase") or None,
         recovery_key=fields.get("recovery_key") or None,

@@ -39,6 +39,7 @@ from hub.ops.backup_format import (
     passphrase_slot,
     recovery_slot,
 )
+from hub.ops.backup_names import PASSPHRASE_ENV, SUFFIX
 from hub.ops.recovery_key import RecoveryPublicKey
 
 CONFIG_MEMBER: Final = "configuration.yaml"
@@ -47,8 +48,6 @@ MANIFEST_MEMBER: Final = "manifest.json"
 MASTER_MEMBER: Final = f"{STORAGE_DIR}/{KEY_FILE}"
 HISTORY_TABLES: Final = ("history", "event_log")
 """What "history" means: state history and the event log; left out unless asked for."""
-PASSPHRASE_ENV: Final = "HUB_BACKUP_PASSPHRASE"  # noqa: S105  # a variable's name
-SUFFIX: Final = ".hubbackup"
 DB_STEP_PAGES: Final = 8192
 _SKIPPED: Final = frozenset({Path(LOCK_FILE).name, KEY_FILE, PENDING_KEY_FILE})
 _COPY_BLOCK: Final = 1 << 20

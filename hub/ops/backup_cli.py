@@ -51,12 +51,12 @@ def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     from hub.config import load_config, resolve_config_dir
     from hub.ops.backup import (
-        PASSPHRASE_ENV,
         BackupKeys,
         backup_name,
         build_backup,
         read_state_files,
     )
+    from hub.ops.backup_names import PASSPHRASE_ENV
     from hub.ops.recovery_key import (
         new_recovery_key,
         read_recovery_public,
@@ -94,8 +94,8 @@ def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _secret(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
     from hub.core.errors import BadRequestError
-    from hub.ops.backup import PASSPHRASE_ENV
     from hub.ops.backup_format import Secret
+    from hub.ops.backup_names import PASSPHRASE_ENV
 
     if args.recovery_key:
         return Secret(recovery_key=args.recovery_key)

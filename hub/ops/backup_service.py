@@ -14,27 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from hub.config import BackupsConfig
 from hub.core.database import Database
 from hub.core.redact import SECRETS
 from hub.core.scheduler import Scheduler
 from hub.core.storage import StorageManager
-from hub.ops.backup import (
-    PASSPHRASE_ENV,
-    SUFFIX,
-    BackupKeys,
-    CreatedBackup,
-    backup_name,
-    build_backup,
-    read_state_files,
-)
 from hub.ops.backup_errors import BackupNotFoundError
-from hub.ops.backup_format import Header, Secret, read_header
-from hub.ops.backup_restore import Restored, stage
-from hub.ops.recovery_key import new_recovery_key, read_recovery_public, write_recovery_public
+from hub.ops.backup_names import PASSPHRASE_ENV, SUFFIX
 from hub.ops.repairs import Repairs
+
+if TYPE_CHECKING:  # what makes and reads archives is imported when one is first touched
+    from hub.ops.backup import BackupKeys, CreatedBackup
+    from hub.ops.backup_format import Header, Secret
+    from hub.ops.backup_restore import Restored
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,6 +103,9 @@ class Backups:
 
     async def keys(self) -> BackupKeys:
         """The secrets a new backup is sealed for: the passphrase and the recovery public key."""
+        from hub.ops.backup import BackupKeys
+        from hub.ops.recovery_key import read_recovery_public
+
         recovery = await asyncio.to_thread(read_recovery_public, self.config_dir)
         return BackupKeys(passphrase=self._passphrase, recovery=recovery)
 
@@ -133,6 +130,8 @@ class Backups:
         }
 
     def _scan(self) -> list[StoredBackup]:
+        from hub.ops.backup_format import read_header
+
         found = []
         with contextlib.suppress(FileNotFoundError):
             for path in self.directory.iterdir():
@@ -150,6 +149,8 @@ class Backups:
 
     async def create(self, *, include_history: bool, automatic: bool = False) -> CreatedBackup:
         """Make a backup in the directory; one at a time."""
+        from hub.ops.backup import backup_name, build_backup, read_state_files
+
         async with self._lock:
             keys = await self.keys()
             keys.require()  # before any work: a typed refusal when there is nothing to seal for
@@ -193,6 +194,8 @@ class Backups:
 
     async def new_recovery_key(self) -> str:
         """Make a new key pair, keep its public half, and return the recovery key (shown once)."""
+        from hub.ops.recovery_key import new_recovery_key, write_recovery_public
+
         text, public = new_recovery_key()
         await asyncio.to_thread(write_recovery_public, self.config_dir, public)
         _LOGGER.warning("A new backup recovery key %s was made", public.fingerprint)
@@ -200,6 +203,8 @@ class Backups:
 
     async def stage_restore(self, archive: Path, secret: Secret) -> Restored:
         """Verify an uploaded archive and stage it for the next start."""
+        from hub.ops.backup_restore import stage
+
         async with self._lock:
             return await asyncio.to_thread(
                 stage, archive, self.config_dir, secret, schema_version=self.schema_version
