@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -122,14 +123,12 @@ from hub.ops.backup_service import Backups
 from hub.ops.diagnostics import Diagnostics
 from hub.ops.repair_watchers import RepairWatchers
 from hub.ops.repairs import Repairs
-from hub.workflows.engine import Engine
-from hub.workflows.runs import RUN_MIGRATIONS, RunLog
-from hub.workflows.service import WorkflowService
-from hub.workflows.store import WorkflowStore
-from hub.workflows.validate import HubLookups, Validator
+from hub.workflows.lazy import LazyWorkflows
+from hub.workflows.runs import RUN_MIGRATIONS
 
 if TYPE_CHECKING:
     from hub.agent.chat import ChatService
+    from hub.workflows.service import WorkflowService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -278,7 +277,7 @@ def create_app(
             lambda pid: _forget(app, pid),
         ]
     )
-    app[workflows_api.WORKFLOWS] = _workflows(app)
+    app[workflows_api.WORKFLOWS] = LazyWorkflows(partial(_workflows, app), app[STORAGE].path)
     app[repairs_api.REPAIRS] = _repairs(app)
     app[diagnostics_api.DIAGNOSTICS] = Diagnostics(
         bus=app[BUS],
@@ -485,20 +484,26 @@ async def _agent(app: web.Application) -> AsyncIterator[None]:
 
 async def _workflows_context(app: web.Application) -> AsyncIterator[None]:
     # After entries are set up and the scheduler runs: schedules arm, triggers see live entities.
-    service = app[workflows_api.WORKFLOWS]
-    await service.load()
-    await service.start()
+    # Built now only when workflows are stored; otherwise on the first use of workflows.
+    workflows = app[workflows_api.WORKFLOWS]
+    await workflows.start()
     yield
-    await service.stop()
+    await workflows.stop()
 
 
-def _workflows(app: web.Application) -> WorkflowService:
-    """The workflow service with its engine, wired to the hub's services."""
+async def _workflows(app: web.Application) -> WorkflowService:
+    """The workflow service with its engine, wired to the hub's services, loaded and started."""
+    from hub.workflows.engine import Engine
+    from hub.workflows.runs import RunLog
+    from hub.workflows.service import WorkflowService
+    from hub.workflows.store import WorkflowStore
+    from hub.workflows.validate import HubLookups, Validator
+
     config = app[CONFIG]
     runs = RunLog(app[DATABASE], config.workflows)
 
     async def on_looped(workflow_id: str) -> None:
-        await app[workflows_api.WORKFLOWS].on_looped(workflow_id)
+        await service.on_looped(workflow_id)
 
     engine = Engine(
         bus=app[BUS],
@@ -528,7 +533,7 @@ def _workflows(app: web.Application) -> WorkflowService:
         home=app[HOME],
         chat=app[CHAT],
     )
-    return WorkflowService(
+    service = WorkflowService(
         store=WorkflowStore(app[STORAGE], app[KEYRING]),
         validator=Validator(lookups),
         engine=engine,
@@ -537,6 +542,9 @@ def _workflows(app: web.Application) -> WorkflowService:
         config=config.workflows,
         admins=lambda: [p.person_id for p in app[AUTH].people() if p.is_admin and not p.removing],
     )
+    await service.load()
+    await service.start()
+    return service
 
 
 def _repairs(app: web.Application) -> Repairs:

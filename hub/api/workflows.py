@@ -1,13 +1,14 @@
 """Workflows over HTTP: CRUD, switching on and off, running, the run history and the catalog.
 
-Thin: each route reads the caller and the body and asks ``WorkflowService``, which holds the one
-rule of who may see which workflow. A workflow that cannot be saved is answered 400
+Thin: each route reads the caller and the body and asks ``WorkflowService`` (built on a hub's
+first use of workflows, ``hub.workflows.lazy``), which holds the one rule of who may see which
+workflow. A workflow that cannot be saved is answered 400
 ``workflow_invalid`` naming the first problem, with every problem under ``problems``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, get_args
+from typing import TYPE_CHECKING, Any, Final, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -21,11 +22,12 @@ from hub.core.errors import BadRequestError, HubError
 from hub.integrations.contributions import event_types as declared_event_types
 from hub.integrations.entry import visible_entries
 from hub.integrations.translations import Localizer, fill
-from hub.workflows.model import Action, Condition, Mode, Trigger
-from hub.workflows.problems import Problem, WorkflowInvalidError, parse_input
-from hub.workflows.service import WorkflowService
+from hub.workflows.lazy import LazyWorkflows
 
-WORKFLOWS: Final = web.AppKey("workflows", WorkflowService)
+if TYPE_CHECKING:  # the models, validator and engine load with the service (hub.workflows.lazy)
+    from hub.workflows.problems import Problem, WorkflowInvalidError
+
+WORKFLOWS: Final = web.AppKey("workflows", LazyWorkflows)
 
 HUB_EVENT_TYPES: Final = (
     "entity.created",
@@ -76,14 +78,16 @@ class RunsQuery(BaseModel):
 
 async def list_workflows(request: web.Request) -> web.Response:
     """The workflows the caller may see."""
-    service = request.app[WORKFLOWS]
+    service = await request.app[WORKFLOWS].get()
     workflows = service.visible(principal_of(request))
     return web.json_response({"workflows": [service.view(w) for w in workflows]})
 
 
 async def create_workflow(request: web.Request) -> web.Response:
     """Save a new workflow."""
-    service = request.app[WORKFLOWS]
+    from hub.workflows.problems import WorkflowInvalidError, parse_input
+
+    service = await request.app[WORKFLOWS].get()
     data, _ = _input(await read_json(request, _Object))
     try:
         workflow = await service.create(principal_of(request), parse_input(data))
@@ -94,13 +98,15 @@ async def create_workflow(request: web.Request) -> web.Response:
 
 async def get_workflow(request: web.Request) -> web.Response:
     """One workflow."""
-    service = request.app[WORKFLOWS]
+    service = await request.app[WORKFLOWS].get()
     return web.json_response(service.view(service.get(principal_of(request), _id(request))))
 
 
 async def put_workflow(request: web.Request) -> web.Response:
     """Replace a workflow; ``version`` (the one edited) must still be current."""
-    service = request.app[WORKFLOWS]
+    from hub.workflows.problems import WorkflowInvalidError, parse_input
+
+    service = await request.app[WORKFLOWS].get()
     caller = principal_of(request)
     service.get(caller, _id(request))  # someone else's is a 404 before its body is judged
     data, version = _input(await read_json(request, _Object))
@@ -113,13 +119,13 @@ async def put_workflow(request: web.Request) -> web.Response:
 
 async def delete_workflow(request: web.Request) -> web.Response:
     """Delete a workflow and its runs."""
-    await request.app[WORKFLOWS].delete(principal_of(request), _id(request))
+    await (await request.app[WORKFLOWS].get()).delete(principal_of(request), _id(request))
     return web.Response(status=204)
 
 
 async def enable_workflow(request: web.Request) -> web.Response:
     """Switch a workflow on or off."""
-    service = request.app[WORKFLOWS]
+    service = await request.app[WORKFLOWS].get()
     caller = principal_of(request)
     service.get(caller, _id(request))  # someone else's is a 404 before its body is judged
     body = await read_json(request, EnableBody)
@@ -129,14 +135,14 @@ async def enable_workflow(request: web.Request) -> web.Response:
 
 async def run_workflow(request: web.Request) -> web.Response:
     """Run a workflow's actions now; answered once the run has started."""
-    run_id = request.app[WORKFLOWS].run_now(principal_of(request), _id(request))
+    run_id = (await request.app[WORKFLOWS].get()).run_now(principal_of(request), _id(request))
     return web.json_response({"run_id": run_id}, status=202)
 
 
 async def list_runs(request: web.Request) -> web.Response:
     """A page of the workflow's runs, newest first."""
     query = read_query(request, RunsQuery)
-    page = await request.app[WORKFLOWS].runs(
+    page = await (await request.app[WORKFLOWS].get()).runs(
         principal_of(request), _id(request), limit=query.limit, before=query.before
     )
     return web.json_response(page)
@@ -144,7 +150,7 @@ async def list_runs(request: web.Request) -> web.Response:
 
 async def get_run(request: web.Request) -> web.Response:
     """One run with its conditions and steps."""
-    run = await request.app[WORKFLOWS].run(
+    run = await (await request.app[WORKFLOWS].get()).run(
         principal_of(request), _id(request), request.match_info["run_id"]
     )
     return web.json_response(run)
@@ -152,7 +158,7 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def rerun(request: web.Request) -> web.Response:
     """Run a workflow again with a past run's trigger data."""
-    run_id = await request.app[WORKFLOWS].rerun(
+    run_id = await (await request.app[WORKFLOWS].get()).rerun(
         principal_of(request), _id(request), request.match_info["run_id"]
     )
     return web.json_response({"run_id": run_id}, status=202)
@@ -160,6 +166,8 @@ async def rerun(request: web.Request) -> web.Response:
 
 async def catalog(request: web.Request) -> web.Response:
     """What a workflow may be made of, for the editor: types, events, people, modes."""
+    from hub.workflows.model import Action, Condition, Mode, Trigger
+
     caller = principal_of(request)
     return web.json_response(
         {

@@ -16,11 +16,11 @@ from hub.core.committed import Committed
 from hub.core.crypto import Keyring
 from hub.core.errors import CryptoError
 from hub.core.storage import StorageManager
+from hub.workflows.lazy import WORKFLOWS_KEY
 from hub.workflows.model import Workflow
 
 _LOGGER = logging.getLogger(__name__)
 
-WORKFLOWS_KEY: Final = "workflows"
 STORAGE_VERSION: Final = 1
 
 SEALED: Final = "sealed"

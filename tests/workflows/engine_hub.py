@@ -49,7 +49,9 @@ class WorkflowHub:
 
     @property
     def engine(self) -> Engine:
-        engine = self.app[WORKFLOWS].engine
+        service = self.app[WORKFLOWS].built  # built by the first workflow this hub made
+        assert service is not None
+        engine = service.engine
         assert isinstance(engine, Engine)
         return engine
 

@@ -152,7 +152,7 @@ async def test_switching_off_and_on_and_a_looped_workflow(hub: AgentHub) -> None
     assert status == 200, off
     assert (off["enabled"], off["version"]) == (False, 2)
     # The loop guard switches a workflow off and says why, until a person switches it on.
-    await hub.app[WORKFLOWS].on_looped(made["id"])
+    await (await hub.app[WORKFLOWS].get()).on_looped(made["id"])
     _, looped = await hub.get(f"/api/workflows/{made['id']}")
     assert (looped["enabled"], looped["disabled_reason"]) == (False, "looped")
     status, on = await hub.post(f"/api/workflows/{made['id']}/enable", {"enabled": True})
@@ -164,10 +164,15 @@ async def test_switching_off_and_on_and_a_looped_workflow(hub: AgentHub) -> None
 
 async def test_workflows_survive_a_restart(start: StartHub) -> None:
     hub = await start()
+    # A hub without workflows starts without their code; the first use of them loads it.
+    assert hub.app[WORKFLOWS].built is None
     made = await create(hub, body(mode="queued", max_runs=3))
+    assert hub.app[WORKFLOWS].built is not None
     await put(hub, made["id"], body(name="Renamed", mode="queued", max_runs=3))
     await hub.client.close()
     hub = await start()
+    # With workflows stored, the service is running from the start (its triggers armed).
+    assert hub.app[WORKFLOWS].built is not None
     status, got = await hub.get(f"/api/workflows/{made['id']}")
     assert status == 200, got
     assert (got["name"], got["version"], got["mode"], got["max_runs"]) == (
