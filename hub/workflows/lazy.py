@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from hub.core.lazy import Lazy
+
 if TYPE_CHECKING:
     from hub.workflows.service import WorkflowService
 
@@ -18,27 +20,12 @@ WORKFLOWS_KEY: Final = "workflows"
 """The storage key of the stored workflows (``.storage/workflows``)."""
 
 
-class LazyWorkflows:
+class LazyWorkflows(Lazy["WorkflowService"]):
     """Holds the workflow service once built; built, loaded and started in one step."""
 
     def __init__(self, build: Callable[[], Awaitable[WorkflowService]], storage_dir: Path) -> None:
-        self._build = build
+        super().__init__(build)
         self._stored = storage_dir / WORKFLOWS_KEY
-        self._service: WorkflowService | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> WorkflowService:
-        """The running service, built (its workflows read and armed) the first time."""
-        if self._service is None:
-            async with self._lock:
-                if self._service is None:
-                    self._service = await self._build()
-        return self._service
-
-    @property
-    def built(self) -> WorkflowService | None:
-        """The service if something has built it yet."""
-        return self._service
 
     async def start(self) -> None:
         """At the hub's start: build now when workflows are stored, else on first use."""
@@ -48,11 +35,11 @@ class LazyWorkflows:
 
     async def stop(self) -> None:
         """Stop the service if it was built."""
-        if self._service is not None:
-            await self._service.stop()
+        if self.built is not None:
+            await self.built.stop()
 
     async def forget_person(self, person_id: str) -> None:
         """A removed person's workflows go (nothing to do while none were ever stored)."""
-        if self._service is None and not await asyncio.to_thread(self._stored.exists):
+        if self.built is None and not await asyncio.to_thread(self._stored.exists):
             return
         await (await self.get()).forget_person(person_id)
