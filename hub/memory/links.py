@@ -32,7 +32,6 @@ from hub.core.database import Database, unsynced
 from hub.entities.service import EntityService
 from hub.entities.store import ApplyOutcome, Rider
 from hub.integrations.config_entries import ConfigEntries
-from hub.integrations.entities import EntityStateTypeDescriptor
 from hub.integrations.entry import ConfigEntry, contribution_owner
 from hub.integrations.loader import LoadedIntegration
 from hub.integrations.manifest import IntegrationManifest, Tier
@@ -151,7 +150,8 @@ class Linker:
         self.tier_rule = tier_rule
         self._entries = entries
         self._registry = registry
-        self._types: dict[int, dict[str, EntityStateTypeDescriptor]] = {}
+        self._types: dict[int, dict[str, str]] = {}
+        """The linked types of each loaded integration object (see ``_linked_types``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due: dict[TypeKey, int] = {}
         """Linked types with entities that may be unlinked, from which entity id on."""
@@ -203,38 +203,34 @@ class Linker:
             if self._due and self._timer is not None:  # a failure: retried after its delay
                 return
 
-    settled = caught_up
-
     # What links
 
     def world_kinds(self) -> set[str]:
         """The ``world_kind`` of every entity type of the integrations imported so far."""
         loaded, _, _ = self._registry.resolved()
-        return {
-            d.world_kind for item in loaded for d in self._declared(item).values() if d.world_kind
-        }
+        return {kind for item in loaded for kind in self._linked_types(item).values()}
 
     def world_kind(self, domain: str, entity_type: str) -> str | None:
         """The kind an entity type's entities are linked as, if any."""
         return self._kinds(domain).get(entity_type)
 
-    def _declared(self, item: LoadedIntegration) -> dict[str, EntityStateTypeDescriptor]:
+    def _kinds(self, domain: str) -> Mapping[str, str]:
+        """``entity_type → world_kind`` of a domain's linked types (asked on every apply)."""
+        loaded = self._registry.get(domain)
+        return {} if loaded is None else self._linked_types(loaded)
+
+    def _linked_types(self, item: LoadedIntegration) -> Mapping[str, str]:
         # Keyed by the loaded object: a new discovery brings new objects, and new declarations.
         found = self._types.get(id(item.integration))
         if found is None:
             try:
-                found = dict(item.integration.entity_types())
+                declared = item.integration.entity_types()
+                found = {key: d.world_kind for key, d in declared.items() if d.world_kind}
             except Exception:  # a broken declaration links nothing, and breaks nothing
                 _LOGGER.exception("entity_types() of %s failed", item.domain)
                 found = {}
             self._types[id(item.integration)] = found
         return found
-
-    def _kinds(self, domain: str) -> dict[str, str]:
-        loaded = self._registry.get(domain)
-        if loaded is None:
-            return {}
-        return {key: d.world_kind for key, d in self._declared(loaded).items() if d.world_kind}
 
     def _owner(self, entry_id: str, domain: str) -> Owner | None:
         """Whose the entry's nodes are and the tier they carry; ``None`` for a removed entry."""
@@ -348,12 +344,7 @@ def _link_batch(
     """
     with unsynced(conn), transaction(conn):
         rows = _unlinked(conn, key, start)
-        items = []
-        for entity_id, entry_id, name in rows:
-            owner = owners.get(entry_id)
-            if owner is not None:  # an entry made since, or removed: linked at the next start
-                text = clean(name) or str(entity_id)
-                items.append(LinkItem(entity_id, text, owner.person, kind, owner.tier, new=True))
+        items = _items(rows, owners, kind, new=True)
         link(conn, items, now)
     if len(rows) < LINK_BATCH:
         return len(items), -1
@@ -375,15 +366,29 @@ def _follow_renames(
         "AND n.named_by_person = 0 AND n.name != e.name",
         key,
     ).fetchall()
-    items = []
-    for entity_id, entry_id, name in rows:
-        owner = owners.get(entry_id)
-        text = clean(name)
-        if owner is not None and text:
-            items.append(LinkItem(entity_id, text, owner.person, kind, owner.tier))
+    items = _items(rows, owners, kind, new=False)
     if items:
         with unsynced(conn), transaction(conn):
             link(conn, items, now)
+
+
+def _items(
+    rows: Sequence[tuple[int, str, str]],
+    owners: Mapping[str, Owner | None],
+    kind: str,
+    *,
+    new: bool,
+) -> list[LinkItem]:
+    """What ``(entity id, entry id, name)`` rows link as. An entry made since or removed has no
+    owner here: its entities wait for the next start. A new link takes the entity's id for a
+    name it lacks; a rename never empties a node's name."""
+    items = []
+    for entity_id, entry_id, name in rows:
+        owner = owners.get(entry_id)
+        text = clean(name) or (str(entity_id) if new else "")
+        if owner is not None and text:
+            items.append(LinkItem(entity_id, text, owner.person, kind, owner.tier, new=new))
+    return items
 
 
 def _unlinked(conn: sqlite3.Connection, key: TypeKey, start: int) -> list[tuple[int, str, str]]:

@@ -226,7 +226,7 @@ async def bench_linking(
             await entities.apply(entry.entry_id, "bench", EntityStateSyncResult(records=records))
             synced = time.perf_counter()
             timings[entity_type].append(synced - start)
-            await memory.links.settled()  # the links, at once instead of after the delay
+            await memory.links.caught_up()  # the links, at once instead of after the delay
             if entity_type == "task":
                 linking.append(time.perf_counter() - synced)
     linked = await memory.links._db.run(

@@ -70,7 +70,7 @@ async def add_entry(hub: HubClient, domain: str, **kw: Any) -> str:
 async def sync(hub: HubClient, entry_id: str) -> None:
     """Sync an entry now and wait until its entities are linked to the memory."""
     await hub.app[SYNC].sync_now(entry_id, cooldown=False)
-    await hub.app[MEMORY].links.settled()
+    await hub.app[MEMORY].links.caught_up()
 
 
 async def entity_ids(hub: HubClient, **kw: Any) -> dict[str, int]:
