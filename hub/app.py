@@ -123,7 +123,7 @@ from hub.ops.backup_service import Backups
 from hub.ops.diagnostics import Diagnostics
 from hub.ops.repair_watchers import RepairWatchers
 from hub.ops.repairs import Repairs
-from hub.workflows.lazy import LazyWorkflows
+from hub.workflows.lazy import WORKFLOWS_KEY, LazyWorkflows
 from hub.workflows.runs import RUN_MIGRATIONS
 
 if TYPE_CHECKING:
@@ -277,7 +277,9 @@ def create_app(
             lambda pid: _forget(app, pid),
         ]
     )
-    app[workflows_api.WORKFLOWS] = LazyWorkflows(partial(_workflows, app), app[STORAGE].path)
+    app[workflows_api.WORKFLOWS] = LazyWorkflows(
+        partial(_workflows, app), app[STORAGE].path_of(WORKFLOWS_KEY)
+    )
     app[repairs_api.REPAIRS] = _repairs(app)
     app[diagnostics_api.DIAGNOSTICS] = Diagnostics(
         bus=app[BUS],

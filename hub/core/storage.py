@@ -146,6 +146,10 @@ class StorageManager:
             with contextlib.suppress(OSError):
                 leftover.unlink()
 
+    def path_of(self, key: str) -> Path:
+        """The file of ``key``'s store, whether or not its store was made yet."""
+        return self.path / key
+
     def store(
         self,
         key: str,
@@ -240,7 +244,7 @@ class Store:
         self.key = key
         self.version = version
         self.minor_version = minor_version
-        self.path = manager.path / key
+        self.path = manager.path_of(key)
         self._manager = manager
         self._migrate = migrate
         self._write_lock = asyncio.Lock()

@@ -23,9 +23,10 @@ WORKFLOWS_KEY: Final = "workflows"
 class LazyWorkflows(Lazy["WorkflowService"]):
     """Holds the workflow service once built; built, loaded and started in one step."""
 
-    def __init__(self, build: Callable[[], Awaitable[WorkflowService]], storage_dir: Path) -> None:
+    def __init__(self, build: Callable[[], Awaitable[WorkflowService]], stored: Path) -> None:
         super().__init__(build)
-        self._stored = storage_dir / WORKFLOWS_KEY
+        self._stored = stored
+        """The stored workflows' file (``StorageManager.path_of(WORKFLOWS_KEY)``)."""
 
     async def start(self) -> None:
         """At the hub's start: build now when workflows are stored, else on first use."""
