@@ -24,6 +24,22 @@ export function navIcon(d) {
 }
 
 /**
+ * The panel's status line: ``failure`` as an alert when there is one, else ``emptyText``, shown
+ * only while the list is ``empty``.
+ */
+export function paintStatus(status, failure, emptyText, empty) {
+  if (failure) {
+    status.textContent = failure;
+    status.setAttribute("role", "alert");
+    status.hidden = false;
+  } else {
+    status.removeAttribute("role");
+    status.textContent = emptyText;
+    status.hidden = !empty;
+  }
+}
+
+/**
  * The panel's behaviour. ``load()`` fetches (and throws on failure, which goes to ``failed(err)``);
  * ``paint()`` draws the badge and, while open, the list. ``onShow``/``onClose`` run as the panel
  * opens and closes; ``inside(target)`` says a click belongs to the panel though it is outside it

@@ -9,7 +9,7 @@ import { h, clear } from "../dom.js";
 import { ApiError } from "../api.js";
 import { errorText } from "../errors.js";
 import { shortTime } from "./inbox-text.js";
-import { navIcon, navPanel } from "./nav-panel.js";
+import { navIcon, navPanel, paintStatus } from "./nav-panel.js";
 
 const PAGE = 50;
 const BELL = "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z";
@@ -82,15 +82,7 @@ export function notificationBell({ api, ws, t, lang }) {
     clear(list);
     list.append(...items.map(row));
     more.hidden = !next;
-    if (failure) {
-      status.textContent = failure;
-      status.setAttribute("role", "alert");
-      status.hidden = false;
-    } else {
-      status.removeAttribute("role");
-      status.textContent = t("notifications.empty");
-      status.hidden = items.length > 0;
-    }
+    paintStatus(status, failure, t("notifications.empty"), items.length === 0);
   }
 
   async function load() {

@@ -10,7 +10,7 @@
 import { h, clear } from "../dom.js";
 import { ApiError } from "../api.js";
 import { errorText } from "../errors.js";
-import { navIcon, navPanel } from "./nav-panel.js";
+import { navIcon, navPanel, paintStatus } from "./nav-panel.js";
 
 const WRENCH = "M22.7 19.3 13.6 10.2a6 6 0 0 0-7.5-7.9l3.6 3.6-2.8 2.8-3.6-3.6a6 6 0 0 0 7.9 7.5l9.1 9.1a1 1 0 0 0 1.4 0l1-1a1 1 0 0 0 0-1.4Z";
 
@@ -103,15 +103,7 @@ export function repairsBadge({ api, ws, t, lang, toast }) {
   function paintList() {
     clear(list);
     list.append(...repairs.map(row));
-    if (failure) {
-      status.textContent = failure;
-      status.setAttribute("role", "alert");
-      status.hidden = false;
-    } else {
-      status.removeAttribute("role");
-      status.textContent = t("ops.repairs_empty");
-      status.hidden = repairs.length > 0;
-    }
+    paintStatus(status, failure, t("ops.repairs_empty"), repairs.length === 0);
   }
 
   async function load() {
