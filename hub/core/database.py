@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import aiosqlite
 
@@ -191,6 +191,31 @@ def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("PRAGMA synchronous=FULL")
+
+
+ROWS_PER_STATEMENT: Final = 100
+"""Rows one multi-row ``INSERT`` takes (``insert_rows``); with up to 13 columns, far below
+SQLite's limit of 32,766 parameters."""
+
+
+def insert_rows(
+    conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[Any]], *, then: str = ""
+) -> None:
+    """``insert`` (``INSERT INTO t (a, b)``) of ``rows``, as multi-row ``VALUES``, followed by
+    ``then`` (an ``ON CONFLICT`` clause, or the rest of a query the ``VALUES`` are a part of).
+
+    Not ``executemany``: the ``sqlite3`` module lets go of the GIL around every statement it
+    steps, once per row there, and the database's thread then waits for a busy event loop to
+    hand the GIL back, each time. Measured on a loaded hub, that wait was 50 to 200 µs a step
+    against 5 to 25 µs of work. A statement of 100 rows waits once.
+    """
+    if not rows:
+        return
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        params = [value for row in chunk for value in row]
+        conn.execute(f"{insert} VALUES {', '.join([one] * len(chunk))}{then}", params)
 
 
 def _make_private(path: Path) -> None:

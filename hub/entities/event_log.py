@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Final
 
 from hub.core.bus import MATCH_ALL, Event, EventBus, Subscription, SubscriptionClosed
-from hub.core.database import Database, unsynced
+from hub.core.database import Database, insert_rows, unsynced
 from hub.core.disk import DiskFaultError
 from hub.core.jsonwalk import is_text
 
@@ -150,9 +150,11 @@ class EventLog:
                 return
             self._busy = True
             try:
-                if self.delay:
+                if self.delay and sub.pending() < WRITE_BATCH_MAX - 1:
                     # The log is a diagnostic record, not an acknowledgement: gathering a moment's
                     # events into one transaction keeps its fsyncs off the webhooks' and syncs' path.
+                    # A full batch waiting is written at once: waiting would cap the log at 500
+                    # events a quarter second, and a busier hub would lose the oldest.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._hurry.wait(), self.delay)
                 batch = [first]
@@ -270,18 +272,17 @@ def _insert(
         (event.type, row_data(event.origin, encode_data(event.data)), event.time_fired.timestamp())
         for event in events
     ]
-    sql = "INSERT INTO event_log (event_type, data, time_fired) VALUES (?, ?, ?)"
+    insert = "INSERT INTO event_log (event_type, data, time_fired)"
     params: list[tuple[Any, ...]] = list(rows)
     if audiences is not None:
-        sql = "INSERT INTO event_log (event_type, data, time_fired, audience) VALUES (?, ?, ?, ?)"
+        insert = "INSERT INTO event_log (event_type, data, time_fired, audience)"
         params = [(*row, key) for row, key in zip(rows, audiences, strict=True)]
     # The log is best effort: its commit does not wait for the disk, so it does not hold up the
     # entity writes that share the database's thread (the next of them syncs it along).
     with unsynced(conn):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cursor = conn.executemany(sql, params)
-            cursor.close()
+            insert_rows(conn, insert, params)
             newest, oldest = conn.execute("SELECT max(id), min(id) FROM event_log").fetchone()
             # Ids only grow and rows leave oldest first: the newest ``size`` are the last ``size`` ids.
             if newest is not None and newest - oldest >= size:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -272,3 +273,20 @@ async def test_packed_events_are_read_back_through_recent(env: Env) -> None:
     rows = await env.db.conn.execute_fetchall("SELECT data FROM event_log")
     assert [bytes(row[0])[: len(PACKED)] for row in rows] == [PACKED]
     assert [e["data"] for e in await env.log.recent(10)] == [{"blob": blob}]
+
+
+async def test_a_full_batch_is_written_without_waiting_to_gather_more(tmp_path: Path) -> None:
+    # Waiting the gathering delay before every batch capped the log at 500 events a delay: a
+    # busier hub (two events per webhook at 1,000 webhooks a second) lost the oldest.
+    db = Database(tmp_path / "hub.db", MIGRATIONS)
+    await db.open()
+    bus = EventBus()
+    log = EventLog(db, bus, size=10_000, delay=60.0)
+    log.start()
+    for n in range(1500):
+        bus.fire(EVENT_TICK, CountData(n=n))
+    await asyncio.wait_for(log.flush(), timeout=30.0)  # not 3 × 60 s
+    assert (log.written, log.dropped, log.batches) == (1500, 0, 3)
+    await log.stop()
+    await db.close()
+    await bus.close()
