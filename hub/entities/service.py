@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -22,7 +21,7 @@ from hub.entities.listing import FULL, Form, Listings
 from hub.entities.localized import DeviceRow
 from hub.entities.query import EntityFilter
 from hub.entities.schema import ENTITY_COLUMNS, EntityRow
-from hub.entities.store import ApplyOutcome, ApplyRequest, Rider, apply_batch
+from hub.entities.store import Alongside, ApplyOutcome, ApplyRequest, Rider, apply_batch
 from hub.entities.types import EntityTypes
 from hub.integrations.entities import (
     DeviceInfo,
@@ -115,7 +114,7 @@ class EntityService:
         domain: str,
         result: EntityStateSyncResult,
         *,
-        also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None,
+        also: Alongside | None = None,
     ) -> ApplyOutcome:
         """Diff ``result`` against the store and write what changed, in one transaction.
 

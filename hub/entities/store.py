@@ -7,7 +7,8 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
 from hub.core.bus import CAUSE, RunCause
 from hub.core.disk import is_disk_error
@@ -18,6 +19,8 @@ from hub.entities.schema import ENTITY_COLUMNS, EntityRow
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, default_text
 
 _LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 HASH_CHARS: Final = 16
 """Hex digits of the content hash stored per entity: 64 bits tell a change apart as surely as 256
@@ -37,6 +40,20 @@ Rider = Callable[[sqlite3.Connection, "ApplyOutcome"], object]
 """A write that rides in an apply's transaction, given the apply's outcome."""
 
 
+@dataclass(frozen=True, slots=True)
+class Alongside:
+    """A write of the caller's that commits (or fails) with its apply: a webhook's delivery log
+    row rides in the entities' transaction instead of its own.
+
+    ``write`` is given ``item`` with the apply's outcome, together with those of every other
+    apply of the same batch whose ``write`` is equal (the same function, or a method of the same
+    object): one statement can then write them all (``hub.core.database.insert_rows``).
+    """
+
+    write: Callable[[sqlite3.Connection, Sequence[tuple[Any, ApplyOutcome]]], object]
+    item: Any
+
+
 @dataclass(slots=True)
 class ApplyRequest:
     """One apply: records of one entry, and what ``full`` covers."""
@@ -49,9 +66,8 @@ class ApplyRequest:
     types: Mapping[str, TypeInfo]
     removals: tuple[tuple[str, str], ...] = ()
     """``(entity_type, external_id)`` pairs to delete (the push writer's remove)."""
-    also: Callable[[sqlite3.Connection, ApplyOutcome], object] | None = None
-    """A write of the caller's that commits (or fails) with this apply, given its outcome: a
-    webhook's delivery log row rides in the entities' transaction instead of its own."""
+    also: Alongside | None = None
+    """A write of the caller's that commits (or fails) with this apply."""
     riders: tuple[Rider, ...] = ()
     """Writes other parts of the hub add to this apply (``EntityService.riders``): each in a
     savepoint of its own, so its failure is logged and the apply stands."""
@@ -123,13 +139,16 @@ def _apply_all(
     conn.execute("BEGIN IMMEDIATE")
     try:
         if not isolated:
-            results.extend(_apply_or_retry(conn, request, now) for request in requests)
+            outcomes = [_or_retry(partial(_apply, conn, request, now)) for request in requests]
+            _or_retry(partial(_alongside, conn, requests, outcomes))
             conn.execute("COMMIT")
+            results.extend(outcomes)
             return results
         for request in requests:
             conn.execute("SAVEPOINT apply")
             try:
                 outcome = _apply(conn, request, now)
+                _alongside(conn, [request], [outcome])
             except Exception as err:  # this request fails alone; the batch commits
                 if is_disk_error(err):
                     raise  # the disk fails every request alike; SQLite may have rolled back already
@@ -147,13 +166,27 @@ def _apply_all(
     return results
 
 
-def _apply_or_retry(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> ApplyOutcome:
+def _or_retry(write: Callable[[], T]) -> T:
+    """``write()``; its failure (but the disk's) becomes ``_Retry``: the batch is written again
+    with a savepoint per request."""
     try:
-        return _apply(conn, request, now)
+        return write()
     except Exception as err:
         if is_disk_error(err):
             raise  # the disk fails every request alike: the batch fails as it would isolated
         raise _Retry(err) from err
+
+
+def _alongside(
+    conn: sqlite3.Connection, requests: Sequence[ApplyRequest], outcomes: Sequence[ApplyOutcome]
+) -> None:
+    """Each ``Alongside`` write once, with the items of every request that names it."""
+    gathered: dict[Any, list[tuple[Any, ApplyOutcome]]] = {}
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if request.also is not None:
+            gathered.setdefault(request.also.write, []).append((request.also.item, outcome))
+    for write, items in gathered.items():
+        write(conn, items)
 
 
 def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> ApplyOutcome:
@@ -252,8 +285,6 @@ def _apply(conn: sqlite3.Connection, request: ApplyRequest, now: float) -> Apply
             _index(conn, row.id, record, info)
             outcome.queued_for_search += 1
         outcome.changes.append(Change(old_rows.get(row.id), row))
-    if request.also is not None:
-        request.also(conn, outcome)
     for rider in request.riders:
         _ride(conn, rider, outcome, request.entry_id)
     return outcome

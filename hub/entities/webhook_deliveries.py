@@ -14,13 +14,14 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Final, Literal
 
 from hub.config import WebhooksConfig
-from hub.core.database import Database
+from hub.core.database import Database, insert_rows
+from hub.entities.store import Alongside, ApplyOutcome
 
 Outcome = Literal["accepted", "applied", "duplicate", "refused", "failed"]
 Conflict = Literal["fail", "ignore", "update"]
@@ -201,23 +202,17 @@ class DeliveryLog:
         outcome.
         """
         row_id = row_id or new_delivery_id()
-        prune_cap = self._prune_cap(delivery.entry_id)
-        cap = self.body_cap
-        await self._submit(
-            partial(
-                _insert,
-                row_id=row_id,
-                delivery=delivery,
-                outcome=outcome,
-                status=status,
-                reason=reason,
-                cap=cap,
-                prune_cap=prune_cap,
-                counts=json.dumps(dict(counts)) if counts is not None else None,
-                conflict=conflict,
-                claim=claim,
-            )
+        row = _Row(
+            row_id,
+            delivery,
+            outcome,
+            status,
+            reason,
+            counts=json.dumps(dict(counts)) if counts is not None else None,
+            claim=claim,
+            prune_cap=self._prune_cap(delivery.entry_id),
         )
+        await self._submit(partial(_insert, rows=[row], cap=self.body_cap, conflict=conflict))
         return row_id
 
     def record_soon(
@@ -231,20 +226,16 @@ class DeliveryLog:
     ) -> asyncio.Future[Any]:
         """Queue a whole row with its outcome (or that outcome onto an ``accepted`` row written
         meanwhile), committed with the next gathered batch."""
+        row = _Row(
+            row_id,
+            delivery,
+            outcome,
+            status,
+            counts=json.dumps(dict(counts)) if counts is not None else None,
+            prune_cap=self._prune_cap(delivery.entry_id),
+        )
         return self._enqueue(
-            partial(
-                _insert,
-                row_id=row_id,
-                delivery=delivery,
-                outcome=outcome,
-                status=status,
-                reason=None,
-                cap=self.body_cap,
-                prune_cap=self._prune_cap(delivery.entry_id),
-                counts=json.dumps(dict(counts)) if counts is not None else None,
-                conflict="update",
-            ),
-            urgent=False,
+            partial(_insert, rows=[row], cap=self.body_cap, conflict="update"), urgent=False
         )
 
     def _prune_cap(self, entry_id: str) -> int | None:
@@ -291,30 +282,26 @@ class DeliveryLog:
         for entry_id, delivery_id, seen_at in reversed(rows[:MAX_CLAIMS_IN_MEMORY]):
             self._claims.setdefault((entry_id, delivery_id), seen_at)
 
-    def row_writer(
-        self, delivery: NewDelivery, row_id: str, *, claim: bool
-    ) -> Callable[[sqlite3.Connection, Any], None]:
+    def row_writer(self, delivery: NewDelivery, row_id: str, *, claim: bool) -> Alongside:
         """The delivery's whole log row (outcome ``applied`` with the apply's counts, and its
-        claimed id) as a write inside the entities' transaction: one commit for both."""
-        cap = self.body_cap
-        prune_cap = self._prune_cap(delivery.entry_id)
+        claimed id) as a write inside the entities' transaction: one commit for both, and one
+        statement for the rows of every webhook in the batch."""
+        row = _Row(
+            row_id,
+            delivery,
+            "applied",
+            200,
+            claim=claim,
+            prune_cap=self._prune_cap(delivery.entry_id),
+        )
+        return Alongside(self._write_applied, row)
 
-        def write(conn: sqlite3.Connection, outcome: Any) -> None:
-            _insert(
-                conn,
-                row_id=row_id,
-                delivery=delivery,
-                outcome="applied",
-                status=200,
-                reason=None,
-                cap=cap,
-                prune_cap=prune_cap,
-                counts=json.dumps(outcome.counts()),
-                conflict="update",
-                claim=claim,
-            )
-
-        return write
+    def _write_applied(
+        self, conn: sqlite3.Connection, items: Sequence[tuple[_Row, ApplyOutcome]]
+    ) -> None:
+        """Rows of applied deliveries, with each apply's counts (``row_writer``)."""
+        rows = [replace(row, counts=json.dumps(outcome.counts())) for row, outcome in items]
+        _insert(conn, rows, cap=self.body_cap, conflict="update")
 
     async def release(self, entry_id: str, delivery_id: str) -> None:
         """Forget a claimed delivery id: the handling failed, so the sender's retry must run."""
@@ -439,53 +426,71 @@ def _execute(conn: sqlite3.Connection, *, sql: str, params: tuple[Any, ...]) -> 
     conn.execute(sql, params)
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One log row to write (``_insert``)."""
+
+    row_id: str
+    delivery: NewDelivery
+    outcome: Outcome
+    status: int
+    reason: str | None = None
+    counts: str | None = None
+    claim: bool = False
+    """Whether the sender's delivery id is claimed with it (checked in memory beforehand)."""
+    prune_cap: int | None = None
+    """Its entry's rows beyond this many are dropped in the same transaction."""
+
+
 def _insert(
-    conn: sqlite3.Connection,
-    *,
-    row_id: str,
-    delivery: NewDelivery,
-    outcome: Outcome,
-    status: int,
-    reason: str | None,
-    cap: int,
-    prune_cap: int | None,
-    counts: str | None = None,
-    conflict: Conflict = "fail",
-    claim: bool = False,
+    conn: sqlite3.Connection, rows: Sequence[_Row], *, cap: int, conflict: Conflict = "fail"
 ) -> None:
-    entry_id, sender_id = delivery.entry_id, delivery.delivery_id
-    if claim and sender_id:  # checked in memory (``DeliveryLog.claim``) before it was handled
-        conn.execute(
-            "INSERT OR REPLACE INTO webhook_delivery_ids (entry_id, delivery_id, seen_at)"
-            " VALUES (?, ?, ?)",
-            (entry_id, sender_id, delivery.received_at),
-        )
-    body = delivery.body
-    written = conn.execute(
-        f"INSERT {_OR[conflict]}INTO webhook_deliveries ({_COLUMNS}) VALUES"  # constant parts
-        f" (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_ON_CONFLICT[conflict]} RETURNING seq",
-        (
-            row_id,
-            entry_id,
-            delivery.received_at,
-            delivery.remote,
-            sender_id,
-            json.dumps(dict(delivery.headers)),
-            len(body),
-            int(len(body) > cap),
-            int(delivery.replay),
-            outcome,
-            status,
-            reason,
-            counts,
-        ),
-    ).fetchone()  # the row's seq, inserted or updated; none when an existing row was kept
-    if body and written is not None:
-        conn.execute(
-            "INSERT OR IGNORE INTO webhook_delivery_bodies (delivery_seq, body) VALUES (?, ?)",
-            (written[0], body[:cap]),
-        )
-    if prune_cap is not None:
+    """Write ``rows`` (their claimed ids, the rows, their bodies up to ``cap``) in a few
+    statements however many there are: a batch of webhooks is written at once."""
+    claims = [
+        (row.delivery.entry_id, row.delivery.delivery_id, row.delivery.received_at)
+        for row in rows
+        if row.claim and row.delivery.delivery_id
+    ]
+    insert_rows(
+        conn, "INSERT OR REPLACE INTO webhook_delivery_ids (entry_id, delivery_id, seen_at)", claims
+    )
+    insert_rows(
+        conn,
+        f"INSERT {_OR[conflict]}INTO webhook_deliveries ({_COLUMNS})",  # constant parts
+        [
+            (
+                row.row_id,
+                row.delivery.entry_id,
+                row.delivery.received_at,
+                row.delivery.remote,
+                row.delivery.delivery_id,
+                json.dumps(dict(row.delivery.headers)),
+                len(row.delivery.body),
+                int(len(row.delivery.body) > cap),
+                int(row.delivery.replay),
+                row.outcome,
+                row.status,
+                row.reason,
+                row.counts,
+            )
+            for row in rows
+        ],
+        then=_ON_CONFLICT[conflict],
+    )
+    # Matched by id, as the rows' own keys (``seq``) are SQLite's to choose. A row kept as it was
+    # (``ignore``) keeps its body: ``accepted`` is only ever written with the body it already has.
+    bodies = [(row.row_id, row.delivery.body[:cap]) for row in rows if row.delivery.body]
+    insert_rows(
+        conn,
+        "INSERT OR IGNORE INTO webhook_delivery_bodies (delivery_seq, body)"
+        " SELECT d.seq, v.column2 FROM (",
+        bodies,
+        then=") AS v JOIN webhook_deliveries AS d ON d.id = v.column1",
+    )
+    for entry_id, prune_cap in {
+        row.delivery.entry_id: row.prune_cap for row in rows if row.prune_cap is not None
+    }.items():
         conn.execute(
             "DELETE FROM webhook_deliveries WHERE entry_id = ? AND (received_at, seq) <= ("
             "SELECT received_at, seq FROM webhook_deliveries WHERE entry_id = ?"

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from hub.core.bus import EventBus
-from hub.core.database import Database
+from hub.core.database import Database, insert_rows
 from hub.core.disk import StorageReadOnlyError
 from hub.entities.service import EntityService
+from hub.entities.store import Alongside
 from hub.integrations.entities import DeviceInfo, EntityStateRecord, EntityStateSyncResult
 from hub.integrations.loader import discover
 from hub.integrations.registry import IntegrationRegistry
@@ -296,3 +297,40 @@ async def test_a_rider_writes_with_the_apply_and_its_failure_leaves_the_apply_st
     )
     ids = sorted(r.id for r in await env.service.list_entities(entry_ids=["e1"]))
     assert seen == ids
+
+
+async def test_writes_alongside_applies_of_one_batch_go_together_and_fail_alone(env: Env) -> None:
+    await env.db.run(lambda conn: conn.execute("CREATE TABLE log (item TEXT, created INTEGER)"))
+    gathered: list[list[str]] = []
+
+    def write(conn: sqlite3.Connection, items: Any) -> None:
+        gathered.append([item for item, _ in items])
+        if any(item == "bad" for item, _ in items):
+            raise ValueError("this item cannot be logged")
+        insert_rows(conn, "INSERT INTO log (item, created)", [(i, o.created) for i, o in items])
+
+    async def apply(item: str, *records: EntityStateRecord) -> Any:
+        result = EntityStateSyncResult(records=records, full=False)
+        return await env.service.apply("e1", "tracker", result, also=Alongside(write, item))
+
+    outcomes = await asyncio.gather(
+        apply("a", task("1"), task("2")),
+        apply("bad", task("3")),
+        apply("c", task("4")),
+        return_exceptions=True,
+    )
+
+    # Written together first; when that failed, each again on its own, and only "bad" failed.
+    assert gathered == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    first, bad, last = outcomes
+    assert isinstance(bad, ValueError)
+    assert not isinstance(first, BaseException) and not isinstance(last, BaseException)
+    assert (first.created, last.created) == (2, 1)
+    logged = await env.db.run(lambda conn: conn.execute("SELECT * FROM log").fetchall())
+    assert logged == [("a", 2), ("c", 1)]
+    # The failed write took its apply with it: the entities and their log rows commit together.
+    assert await env.states() == {
+        ("task", "1"): "open",
+        ("task", "2"): "open",
+        ("task", "4"): "open",
+    }
