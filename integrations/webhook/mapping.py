@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Final
 from hub.integrations.entities import StateValue, check_json
 from hub.integrations.integration import WebhookPayloadError
 
+from .jmes import Scope, compile_tree
+
 if TYPE_CHECKING:
-    from jmespath.parser import ParsedResult
+    from .jmes import Compiled
 
 MAX_ENTITIES: Final = 1000
 MAX_EXPRESSION_LENGTH: Final = 500
@@ -130,22 +132,20 @@ def parse_attributes(value: object) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True, slots=True)
 class CompiledMapping:
-    """A spec with every expression parsed once (``compile_mapping`` caches them per spec)."""
+    """A spec with every expression compiled once (``compile_mapping`` caches them per spec)."""
 
     spec: MappingSpec
-    parsed: dict[str, ParsedResult]
+    compiled: dict[str, Compiled]
 
     def apply(self, body: Any, headers: Mapping[str, str]) -> MappedBody:
         """Map ``body``; ``WebhookPayloadError`` names the expression and what it found."""
-        import jmespath
-
-        options = jmespath.Options(custom_functions=_header_functions(headers))
+        scope = Scope(_header_functions(headers))
         spec = self.spec
         entities: tuple[MappedEntity, ...] = ()
         if spec.maps_entities:
             items: list[Any] = [body]
             if spec.entities is not None:
-                found = self._search("entities", body, options)
+                found = self._search("entities", body, scope)
                 if found is None:
                     found = []
                 if not isinstance(found, list):
@@ -158,24 +158,24 @@ class CompiledMapping:
                         f" at most {MAX_ENTITIES} entities per delivery"
                     )
                 items = found
-            entities = self._entities(items, options, listed=spec.entities is not None)
+            entities = self._entities(items, scope, listed=spec.entities is not None)
         event_type: str | None = None
         event_data: dict[str, Any] = {}
         if spec.event_type is not None:
-            event_type = self._event_type(body, options)
+            event_type = self._event_type(body, scope)
         if spec.event_data is not None and event_type is not None:
-            event_data = self._object("event_data", body, options)
+            event_data = self._object("event_data", body, scope)
         return MappedBody(entities=entities, event_type=event_type, event_data=event_data)
 
     def _entities(
-        self, items: list[Any], options: Any, *, listed: bool
+        self, items: list[Any], scope: Scope, *, listed: bool
     ) -> tuple[MappedEntity, ...]:
         spec = self.spec
         mapped: list[MappedEntity] = []
         first_seen: dict[str, int] = {}
         for index, item in enumerate(items):
             where = f" (item {index})" if listed else ""
-            raw_id = self._search("entity_id", item, options)
+            raw_id = self._search("entity_id", item, scope)
             if raw_id is None and not listed and spec.optional_ids:
                 continue  # a preset's body without the thing it tracks (an org-wide event)
             entity_id = _text(raw_id, "entity_id", spec.entity_id, where, MAX_ID_LENGTH)
@@ -187,17 +187,15 @@ class CompiledMapping:
             first_seen[entity_id] = index
             name = entity_id
             if spec.entity_name is not None:
-                raw_name = self._search("entity_name", item, options)
+                raw_name = self._search("entity_name", item, scope)
                 if raw_name is not None:
                     name = _text(raw_name, "entity_name", spec.entity_name, where, MAX_NAME_LENGTH)
             state: StateValue = None
             if spec.entity_state is not None:
-                state = _state(
-                    self._search("entity_state", item, options), spec.entity_state, where
-                )
+                state = _state(self._search("entity_state", item, scope), spec.entity_state, where)
             attributes: dict[str, Any] = {}
             for key, _expression in spec.entity_attributes:
-                value = self.parsed[f"attr:{key}"].search(item, options=options)
+                value = self.compiled[f"attr:{key}"](item, scope)
                 if value is not None:
                     attributes[key] = value
             try:
@@ -207,14 +205,14 @@ class CompiledMapping:
             mapped.append(MappedEntity(entity_id, name, state, attributes))
         return tuple(mapped)
 
-    def _event_type(self, body: Any, options: Any) -> str | None:
-        value = self._search("event_type", body, options)
+    def _event_type(self, body: Any, scope: Scope) -> str | None:
+        value = self._search("event_type", body, scope)
         if value is None:
             return None
         return _text(value, "event_type", self.spec.event_type, "", MAX_EVENT_TYPE_LENGTH)
 
-    def _object(self, name: str, body: Any, options: Any) -> dict[str, Any]:
-        value = self._search(name, body, options)
+    def _object(self, name: str, body: Any, scope: Scope) -> dict[str, Any]:
+        value = self._search(name, body, scope)
         if value is None:
             return {}
         if not isinstance(value, Mapping):
@@ -227,8 +225,8 @@ class CompiledMapping:
             raise WebhookPayloadError(str(err)) from None
         return checked
 
-    def _search(self, name: str, data: Any, options: Any) -> Any:
-        return self.parsed[name].search(data, options=options)
+    def _search(self, name: str, data: Any, scope: Scope) -> Any:
+        return self.compiled[name](data, scope)
 
 
 def compile_mapping(spec: MappingSpec) -> CompiledMapping:
@@ -242,7 +240,7 @@ def _compiled(spec: MappingSpec) -> CompiledMapping:
     import jmespath
     from jmespath.exceptions import JMESPathError
 
-    parsed: dict[str, ParsedResult] = {}
+    compiled: dict[str, Compiled] = {}
     parts: list[tuple[str, str, str]] = [
         (name, name, expression)
         for name in EXPRESSION_FIELDS
@@ -257,13 +255,13 @@ def _compiled(spec: MappingSpec) -> CompiledMapping:
                 f"{field_name}: {len(expression)} characters; at most {MAX_EXPRESSION_LENGTH}",
             )
         try:
-            parsed[key] = jmespath.compile(expression)
+            compiled[key] = compile_tree(jmespath.compile(expression).parsed)
         except JMESPathError as err:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise MappingError(
                 field_name, "invalid_expression", f"{field_name}: {expression!r}: {first}"
             ) from None
-    return CompiledMapping(spec=spec, parsed=parsed)
+    return CompiledMapping(spec=spec, compiled=compiled)
 
 
 _HEADER_FUNCTIONS: list[Any] = []
