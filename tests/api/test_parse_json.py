@@ -28,7 +28,7 @@ NESTED_TOO_DEEP = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
         ('{"name": "x\ud800"}', "errors.unencodable_text"),  # already text
         (NESTED_OK.encode(), None),
         (NESTED_TOO_DEEP.encode(), "errors.nested_too_deep"),
-        # Many brackets, but shallow: the walk, not the count, decides.
+        # Many brackets, but shallow: nesting, not the count of brackets, decides.
         (json.dumps([[1]] * 500).encode(), None),
         (json.dumps([{"a": "\ud800"}] * 100).encode(), "errors.unencodable_text"),
     ],
