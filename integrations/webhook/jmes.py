@@ -11,7 +11,7 @@ as it calls them. A node type this module does not know is handed to the library
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Number
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -313,16 +313,14 @@ def _projection(node: Node) -> Compiled:
 
     def run(value: Any, scope: Scope) -> Any:
         items = base(value, scope)
-        if not isinstance(items, list):
-            return None
-        collected = []
-        for element in items:
-            current = then(element, scope)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return _each(then, items, scope) if isinstance(items, list) else None
 
     return run
+
+
+def _each(then: Compiled, items: Iterable[Any], scope: Scope) -> list[Any]:
+    """``then`` of each item, the nulls left out (a projection's rule)."""
+    return [found for item in items if (found := then(item, scope)) is not None]
 
 
 def _value_projection(node: Node) -> Compiled:
@@ -334,12 +332,7 @@ def _value_projection(node: Node) -> Compiled:
             items = items.values()
         except AttributeError:
             return None
-        collected = []
-        for element in items:
-            current = then(element, scope)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return _each(then, items, scope)
 
     return run
 
