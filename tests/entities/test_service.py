@@ -324,7 +324,8 @@ async def test_writes_alongside_applies_of_one_batch_go_together_and_fail_alone(
     assert gathered == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
     first, bad, last = outcomes
     assert isinstance(bad, ValueError)
-    assert not isinstance(first, BaseException) and not isinstance(last, BaseException)
+    assert not isinstance(first, BaseException)
+    assert not isinstance(last, BaseException)
     assert (first.created, last.created) == (2, 1)
     logged = await env.db.run(lambda conn: conn.execute("SELECT * FROM log").fetchall())
     assert logged == [("a", 2), ("c", 1)]
