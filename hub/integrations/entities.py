@@ -88,10 +88,8 @@ def check_json(value: object, what: str, *, _path: str = "", _depth: int = 0) ->
     if not _depth:
         try:
             return _plain_copy(value, 0)
-        except _NotPlain:
+        except (_NotPlain, RecursionError):
             pass  # the careful walk below converts what it can and names what it cannot
-        except RecursionError:
-            pass
     where = f"{what}{_path}"
     if _depth > _MAX_JSON_DEPTH:
         raise ValueError(f"{where} is nested more than {_MAX_JSON_DEPTH} levels deep (a cycle?)")
