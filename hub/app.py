@@ -103,7 +103,7 @@ from hub.entities.history import History
 from hub.entities.schema import COMPACT_MIGRATIONS, ENTITY_MIGRATIONS, EVENT_LOG_MIGRATIONS
 from hub.entities.service import EntityService
 from hub.entities.sync import SyncManager
-from hub.entities.webhook_deliveries import DELIVERY_MIGRATIONS
+from hub.entities.webhook_deliveries import DELIVERY_BODY_MIGRATIONS, DELIVERY_MIGRATIONS
 from hub.entities.webhook_replays import REPLAY_MIGRATIONS
 from hub.integrations.agents import Agents
 from hub.integrations.catalog import IntegrationCatalog
@@ -147,6 +147,7 @@ DATABASE_MIGRATIONS: Final[tuple[str, ...]] = (
     *NOTIFICATION_MIGRATIONS,
     *RUN_MIGRATIONS,
     *MEMORY_MIGRATIONS,
+    *DELIVERY_BODY_MIGRATIONS,
 )
 """Every schema migration of ``hub.db``, in order: its length is this hub's schema version."""
 

@@ -7,15 +7,21 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from hub.api.state import DATABASE
 from hub.api.webhooks import WEBHOOKS
+from hub.app import DATABASE_MIGRATIONS
+from hub.config import WebhooksConfig
+from hub.core.database import Database
+from hub.entities.webhook_deliveries import DELIVERY_BODY_MIGRATIONS, DeliveryLog
 from tests.api.webhook_hub import StartWebhookHub, WebhookHub, start_webhook_hub
 
 __all__ = ["start_webhook_hub"]
 
 SECRET = "shared with the sender"
+PUSH = Path(__file__).parents[1] / "data" / "octokit-webhooks-examples" / "push.json"
 
 
 def github(body: bytes, delivery: str, event: str = "push") -> dict[str, str]:
@@ -325,3 +331,61 @@ async def test_a_delivery_without_a_sender_id_is_in_the_log_after_the_hub_stops_
     assert [(row["outcome"], row["delivery_id"], row["status"]) for row in log] == [
         ("applied", None, 200)
     ]
+
+
+async def test_bodies_are_kept_deflated_and_come_back_whole(
+    start_webhook_hub: StartWebhookHub,
+) -> None:
+    hub = await start_webhook_hub()
+    entry_id, path = await hub.add_entry(scheme="github", secret=SECRET)
+    push = json.loads(PUSH.read_bytes())
+    big = raw({"id": "repo", "state": "pushed", "push": push})
+    small = raw({"id": "small"})
+    for n, body in enumerate((big, small)):
+        status, _ = await hub.deliver(path, body, github(body, f"d-{n}"))
+        assert status == 200
+    stored = await hub.app[DATABASE].run(
+        lambda conn: conn.execute(
+            "SELECT d.body_size, b.deflated, length(b.body) FROM webhook_delivery_bodies AS b "
+            "JOIN webhook_deliveries AS d ON d.seq = b.delivery_seq ORDER BY d.seq"
+        ).fetchall()
+    )
+    (big_size, big_deflated, big_kept), (small_size, small_deflated, small_kept) = stored
+    assert (big_size, big_deflated) == (len(big), 1)
+    assert big_kept < big_size / 3, "a GitHub push shrinks to under a third"
+    assert (small_size, small_deflated, small_kept) == (len(small), 0, len(small))
+
+    newest, oldest = await hub.log(entry_id)
+    assert (newest["body"], oldest["body"]) == (small.decode(), big.decode())
+    status, answer = await hub.post(
+        f"/api/config-entries/{entry_id}/deliveries/{oldest['id']}/replay"
+    )
+    assert status == 200, answer
+    entity = await hub.entity("repo")
+    assert entity is not None
+    assert entity["attributes"]["replay"] is True
+
+
+async def test_bodies_logged_before_deflating_read_as_they_were(tmp_path: Path) -> None:
+    before = DATABASE_MIGRATIONS[: DATABASE_MIGRATIONS.index(DELIVERY_BODY_MIGRATIONS[0])]
+    old = Database(tmp_path / "hub.db", list(before))
+    await old.open()
+    body = raw({"id": "repo", "pad": "x" * 2000})
+    await old.conn.execute(
+        "INSERT INTO webhook_deliveries (seq, id, entry_id, received_at, headers, body_size, "
+        "truncated, replay, outcome, status) VALUES (1, 'r1', 'e1', 1, '{}', ?, 0, 0, 'applied', 200)",
+        (len(body),),
+    )
+    await old.conn.execute(
+        "INSERT INTO webhook_delivery_bodies (delivery_seq, body) VALUES (1, ?)", (body,)
+    )
+    await old.close()
+
+    db = Database(tmp_path / "hub.db", list(DATABASE_MIGRATIONS))
+    await db.open()
+    try:
+        stored = await DeliveryLog(db, WebhooksConfig()).get("e1", "r1")
+    finally:
+        await db.close()
+    assert stored is not None
+    assert stored.body == body

@@ -232,11 +232,17 @@ async def dedupe_cost(rounds: int, claimed: int) -> dict[str, dict[str, Any]]:
     in-memory check and claim, and writing the id with the log row, against a plain row."""
     from hub.config import WebhooksConfig
     from hub.core.database import CORE_MIGRATIONS, Database
-    from hub.entities.webhook_deliveries import DELIVERY_MIGRATIONS, DeliveryLog, NewDelivery
+    from hub.entities.webhook_deliveries import (
+        DELIVERY_BODY_MIGRATIONS,
+        DELIVERY_MIGRATIONS,
+        DeliveryLog,
+        NewDelivery,
+    )
 
     body = PUSH.read_bytes()
     with tempfile.TemporaryDirectory(prefix="hub-bench-dedupe-") as tmp:
-        db = Database(Path(tmp) / "hub.db", [*CORE_MIGRATIONS, *DELIVERY_MIGRATIONS])
+        migrations = [*CORE_MIGRATIONS, *DELIVERY_MIGRATIONS, *DELIVERY_BODY_MIGRATIONS]
+        db = Database(Path(tmp) / "hub.db", migrations)
         await db.open()
         try:
             now = time.time()

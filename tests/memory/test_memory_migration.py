@@ -8,7 +8,7 @@ from hub.app import DATABASE_MIGRATIONS as HUB_MIGRATIONS
 from hub.core.database import Database
 from hub.memory.schema import MEMORY_MIGRATIONS
 
-BEFORE = HUB_MIGRATIONS[: len(HUB_MIGRATIONS) - len(MEMORY_MIGRATIONS) + 1]
+BEFORE = HUB_MIGRATIONS[: HUB_MIGRATIONS.index(MEMORY_MIGRATIONS[0]) + 1]
 """A database as the first release of the memory left it."""
 
 
