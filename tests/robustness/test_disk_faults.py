@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import errno
 import json
@@ -658,8 +659,13 @@ async def test_a_shutdown_flush_on_a_hanging_disk_gives_up_after_its_timeout(
 
 
 def big_reading(name: str) -> dict[str, Any]:
-    """A webhook body whose entity needs new database pages (a long name)."""
-    return {"id": name, "name": name * 4000, "celsius": 20.5}
+    """A webhook body whose entity needs new database pages (a long name), and so does its log
+    row: random, so deflating the logged body does not make it fit the free pages."""
+    return {
+        "id": name,
+        "name": name + base64.b64encode(os.urandom(15_000)).decode(),
+        "celsius": 20.5,
+    }
 
 
 @KINDS
