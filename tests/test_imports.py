@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,29 @@ def test_starting_the_hub_does_not_import_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_first_model_call_leaves_httpx_command_line_client_unloaded() -> None:
+    """httpx imports rich, click and pygments for its CLI whenever they are installed: ~5 MB."""
+    cli = ("rich", "click", "pygments")
+    code = (
+        "import sys, hub.cli\n"
+        "{call}"
+        "import pydantic_ai.models.openai, httpx\n"
+        "httpx.AsyncClient()\n"
+        f"print(','.join(m for m in {cli!r} if m in sys.modules))\n"
+    )
+
+    def loaded(call: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code.format(call=call)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return result.stdout.strip()
+
+    assert loaded("hub.cli.without_httpx_cli()\n") == ""
+    if all(importlib.util.find_spec(name) for name in cli):  # installed beside the hub, as here
+        assert loaded("") == ",".join(cli), "without it httpx loads them: the check can fail"
