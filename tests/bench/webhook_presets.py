@@ -196,8 +196,18 @@ def load(
             "unit": "req/s",
             "concurrency": concurrency,
         },
+        # In a closed loop the mean is the concurrency over the throughput (Little's law): the
+        # p99 is the mean times how unevenly the deliveries are served.
+        "webhook_presets.mean": {
+            "value": round(statistics.fmean(latencies) * 1000, 2),
+            "unit": "ms",
+        },
         "webhook_presets.p50": {
             "value": round(statistics.median(latencies) * 1000, 2),
+            "unit": "ms",
+        },
+        "webhook_presets.p90": {
+            "value": round(latencies[int(count * 0.9)] * 1000, 2),
             "unit": "ms",
         },
         "webhook_presets.p99": {
