@@ -215,16 +215,7 @@ class DeliveryLog:
         outcome.
         """
         row_id = row_id or new_delivery_id()
-        row = _Row(
-            row_id,
-            delivery,
-            outcome,
-            status,
-            reason,
-            counts=json.dumps(dict(counts)) if counts is not None else None,
-            claim=claim,
-            prune_cap=self._prune_cap(delivery.entry_id),
-        )
+        row = self._new_row(row_id, delivery, outcome, status, reason, counts=counts, claim=claim)
         await self._submit(partial(_insert, rows=[row], cap=self.body_cap, conflict=conflict))
         return row_id
 
@@ -239,16 +230,32 @@ class DeliveryLog:
     ) -> asyncio.Future[Any]:
         """Queue a whole row with its outcome (or that outcome onto an ``accepted`` row written
         meanwhile), committed with the next gathered batch."""
-        row = _Row(
+        row = self._new_row(row_id, delivery, outcome, status, counts=counts)
+        return self._enqueue(
+            partial(_insert, rows=[row], cap=self.body_cap, conflict="update"), urgent=False
+        )
+
+    def _new_row(
+        self,
+        row_id: str,
+        delivery: NewDelivery,
+        outcome: Outcome,
+        status: int,
+        reason: str | None = None,
+        *,
+        counts: Mapping[str, int] | None = None,
+        claim: bool = False,
+    ) -> _Row:
+        """A row to write, counted towards its entry's next prune."""
+        return _Row(
             row_id,
             delivery,
             outcome,
             status,
+            reason,
             counts=json.dumps(dict(counts)) if counts is not None else None,
+            claim=claim,
             prune_cap=self._prune_cap(delivery.entry_id),
-        )
-        return self._enqueue(
-            partial(_insert, rows=[row], cap=self.body_cap, conflict="update"), urgent=False
         )
 
     def _prune_cap(self, entry_id: str) -> int | None:
@@ -299,15 +306,9 @@ class DeliveryLog:
         """The delivery's whole log row (outcome ``applied`` with the apply's counts, and its
         claimed id) as a write inside the entities' transaction: one commit for both, and one
         statement for the rows of every webhook in the batch."""
-        row = _Row(
-            row_id,
-            delivery,
-            "applied",
-            200,
-            claim=claim,
-            prune_cap=self._prune_cap(delivery.entry_id),
+        return Alongside(
+            self._write_applied, self._new_row(row_id, delivery, "applied", 200, claim=claim)
         )
-        return Alongside(self._write_applied, row)
 
     def _write_applied(
         self, conn: sqlite3.Connection, items: Sequence[tuple[_Row, ApplyOutcome]]
