@@ -195,7 +195,7 @@ class CompiledMapping:
                 state = _state(self._search("entity_state", item, scope), spec.entity_state, where)
             attributes: dict[str, Any] = {}
             for key, _expression in spec.entity_attributes:
-                value = self.compiled[f"attr:{key}"](item, scope)
+                value = self._search(f"attr:{key}", item, scope)
                 if value is not None:
                     attributes[key] = value
             try:
